@@ -1,0 +1,1 @@
+"""The pure core: values and decisions. No I/O, no clock, no environment, no SDKs."""

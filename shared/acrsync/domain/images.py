@@ -1,0 +1,124 @@
+"""Image references: where an image is (source) and where it should go (destination). Pure values."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+# ACR tag charset and length (reference §2 / product.md rules file): [A-Za-z0-9_.-], at most 128 chars.
+TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# Namespace and repository names: lowercase letters, digits and separators, as ACR EE accepts them.
+NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
+INSTANCE_RE = re.compile(r"^cri-[A-Za-z0-9]+$")
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceImage:
+    """One pushed tag in a source ACR EE instance."""
+
+    instance_id: str
+    region: str
+    namespace: str
+    repo: str
+    tag: str
+    digest: str = ""
+    repo_id: str = ""
+
+    @property
+    def repository(self) -> str:
+        """``NAMESPACE/REPO``: what repository globs match against."""
+        return f"{self.namespace}/{self.repo}"
+
+    @property
+    def ref(self) -> str:
+        """``INSTANCE/NAMESPACE/REPO:TAG``: the form the CLI and alerts use."""
+        return f"{self.instance_id}/{self.namespace}/{self.repo}:{self.tag}"
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationImage:
+    """Where one sync task puts an image: instance, region, namespace, repository, tag."""
+
+    instance_id: str
+    region: str
+    namespace: str
+    repo: str
+    tag: str
+
+    @property
+    def ref(self) -> str:
+        """``INSTANCE@REGION/NAMESPACE/REPO:TAG``."""
+        return f"{self.instance_id}@{self.region}/{self.namespace}/{self.repo}:{self.tag}"
+
+    def same_place_as(self, source: SourceImage) -> bool:
+        """True when this destination is the source image itself (self-replication)."""
+        return (self.instance_id, self.region, self.namespace, self.repo, self.tag) == (
+            source.instance_id,
+            source.region,
+            source.namespace,
+            source.repo,
+            source.tag,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRequest:
+    """A decision of the rules: replicate ``source`` to ``destination`` with these options."""
+
+    rule: str
+    source: SourceImage
+    destination: DestinationImage
+    override: bool = False
+    priority: int = 3
+    target_account: str = ""
+    alert_channel: str = ""
+
+    @property
+    def claim_id(self) -> str:
+        """The ledger key: (source image, digest, destination image), hashed so keys spread evenly."""
+        return claim_id(self.source, self.destination)
+
+
+def claim_id(source: SourceImage, destination: DestinationImage) -> str:
+    """Stable key of one replication: ``sha256`` of source ref, digest and destination ref, 32 hex chars.
+
+    Hashing spreads keys across Tablestore partitions (no hot prefix); the digest is part of the key so a
+    tag re-pushed with new content is a new replication, while a duplicate delivery is the same one.
+    """
+    raw = f"{source.ref}@{source.digest}->{destination.ref}"
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+_IMAGE_REF_RE = re.compile(
+    r"^(?P<instance>[^/]+)/(?P<namespace>[^/]+)/(?P<repo>[^/:@]+)(?::(?P<tag>[^/:@]+))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """A parsed ``INSTANCE/NAMESPACE/REPO:TAG`` (as typed on the command line)."""
+
+    instance_id: str
+    namespace: str
+    repo: str
+    tag: str
+    digest: str = ""
+
+
+def parse_image_ref(text: str) -> ImageRef:
+    """Parse ``INSTANCE/NAMESPACE/REPO:TAG[@sha256:...]``; raise ``ValueError`` saying what is expected."""
+    m = _IMAGE_REF_RE.match(text.strip())
+    if not m or not m.group("tag"):
+        raise ValueError(
+            f"{text!r} is not an image reference: expected INSTANCE/NAMESPACE/REPO:TAG, "
+            "e.g. cri-src123/team-a/web:v1.2.3"
+        )
+    return ImageRef(
+        instance_id=m.group("instance"),
+        namespace=m.group("namespace"),
+        repo=m.group("repo"),
+        tag=m.group("tag"),
+        digest=m.group("digest") or "",
+    )

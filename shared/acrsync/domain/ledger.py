@@ -1,0 +1,120 @@
+"""The ledger's states and the moves between them. Pure: the adapters persist, this decides.
+
+```
+claimed ──► submitted ──► succeeded ──► verified
+   │            │              └──────► mismatch
+   │            ├──► retrying ──► submitted (re-submitted)
+   │            │        └─────► failed
+   │            ├──► failed            (permanent TaskIssue, or attempts exhausted)
+   │            └──► canceled
+   └──► failed  (CreateRepoSyncTask refused permanently)
+```
+A claim is taken with a conditional insert *before* ``CreateRepoSyncTask``; the task id is recorded after.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+
+
+class State(str, enum.Enum):
+    """Where one replication stands."""
+
+    CLAIMED = "claimed"
+    SUBMITTED = "submitted"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    VERIFIED = "verified"
+    MISMATCH = "mismatch"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_open(self) -> bool:
+        """Open rows are the watcher's work: a task may still change."""
+        return self in OPEN_STATES
+
+
+OPEN_STATES = frozenset({State.CLAIMED, State.SUBMITTED, State.RETRYING, State.SUCCEEDED})
+FINAL_STATES = frozenset({State.VERIFIED, State.MISMATCH, State.FAILED, State.CANCELED})
+
+ALLOWED: dict[State, frozenset[State]] = {
+    State.CLAIMED: frozenset({State.SUBMITTED, State.FAILED}),
+    State.SUBMITTED: frozenset({State.SUCCEEDED, State.RETRYING, State.FAILED, State.CANCELED}),
+    State.RETRYING: frozenset({State.SUBMITTED, State.FAILED}),
+    State.SUCCEEDED: frozenset({State.VERIFIED, State.MISMATCH}),
+    # `retry` re-opens finished rows with fresh attempts.
+    State.FAILED: frozenset({State.RETRYING}),
+    State.CANCELED: frozenset({State.RETRYING}),
+    State.MISMATCH: frozenset({State.RETRYING}),
+    State.VERIFIED: frozenset(),
+}
+
+
+class IllegalTransition(ValueError):
+    """A move the state machine does not allow (a bug, not a race)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One row: a (source image, digest, destination image) and everything known about its replication.
+
+    ``revision`` increases with every write; conditional updates compare it (optimistic concurrency).
+    Times are epoch seconds (floats) supplied by the caller's clock.
+    """
+
+    claim_id: str
+    rule: str
+    source_instance: str
+    source_region: str
+    source_namespace: str
+    source_repo: str
+    source_tag: str
+    digest: str
+    dest_instance: str
+    dest_region: str
+    dest_namespace: str
+    dest_repo: str
+    dest_tag: str
+    state: State = State.CLAIMED
+    task_id: str = ""
+    attempts: int = 0
+    max_attempts: int = 3
+    override: bool = False
+    priority: int = 3
+    target_account: str = ""
+    alert_channel: str = ""
+    source_repo_id: str = ""
+    event_id: str = ""
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    next_check_at: float = 0.0
+    last_error: str = ""
+    task_issue: str = ""
+    error_class: str = ""
+    alerted: bool = False
+    revision: int = 1
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def source_ref(self) -> str:
+        """``INSTANCE/NAMESPACE/REPO:TAG`` of the source."""
+        return f"{self.source_instance}/{self.source_namespace}/{self.source_repo}:{self.source_tag}"
+
+    @property
+    def dest_ref(self) -> str:
+        """``INSTANCE@REGION/NAMESPACE/REPO:TAG`` of the destination."""
+        return (
+            f"{self.dest_instance}@{self.dest_region}/{self.dest_namespace}/{self.dest_repo}:{self.dest_tag}"
+        )
+
+    def moved_to(self, state: State, now: float, **changes: object) -> LedgerEntry:
+        """The entry after a legal move to ``state`` (revision bumped); raise ``IllegalTransition`` otherwise."""
+        if state != self.state and state not in ALLOWED[self.state]:
+            raise IllegalTransition(f"{self.claim_id}: {self.state.value} -> {state.value} is not allowed")
+        return replace(self, state=state, updated_at=now, revision=self.revision + 1, **changes)  # type: ignore[arg-type]
+
+
+# Column order of a stored row; adapters serialise exactly these fields.
+FIELDS: tuple[str, ...] = tuple(f for f in LedgerEntry.__dataclass_fields__)

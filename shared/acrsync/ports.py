@@ -1,0 +1,197 @@
+"""The ports: what the use cases need from the outside world. Each docstring is the contract.
+
+Adapters live in ``acrsync.adapters`` (one module per backend) and fakes in ``acrsync.adapters.memory``;
+the contract suites in ``tests/contract`` run every implementation through the same tests.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from acrsync.domain.ledger import LedgerEntry, State
+from acrsync.domain.registry import (
+    Instance,
+    Namespace,
+    Repository,
+    SyncTask,
+    SyncTaskSpec,
+    TagInfo,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRules:
+    """What a rule store holds: a version, its channels, and validated rule documents in order."""
+
+    version: int
+    updated_at: float
+    channels: Mapping[str, Mapping[str, Any]]
+    rules: tuple[Mapping[str, Any], ...]
+
+
+class RuleStore(abc.ABC):
+    """Rules, one per row, plus a version that every write bumps."""
+
+    @abc.abstractmethod
+    def read(self) -> StoredRules:
+        """Everything stored; version 0 and no rules when nothing was ever applied."""
+
+    @abc.abstractmethod
+    def version(self) -> int:
+        """The current version alone: one cheap read, so callers can keep compiled rules cached."""
+
+    @abc.abstractmethod
+    def write(
+        self,
+        *,
+        channels: Mapping[str, Mapping[str, Any]],
+        upsert: Sequence[Mapping[str, Any]],
+        delete: Sequence[str],
+        expected_version: int,
+        now: float,
+    ) -> int:
+        """Upsert rules (by ``name``, keeping the order given), delete by name, replace channels.
+
+        Succeeds only if the stored version is still ``expected_version`` (raise ``ConflictError``
+        otherwise); returns the new version (``expected_version + 1``). All or nothing.
+        """
+
+
+class Ledger(abc.ABC):
+    """One row per (source image, digest, destination image); conditional writes make it safe to share."""
+
+    @abc.abstractmethod
+    def claim(self, entry: LedgerEntry) -> None:
+        """Insert ``entry`` only if no row has its ``claim_id``; raise ``AlreadyClaimed`` otherwise."""
+
+    @abc.abstractmethod
+    def get(self, claim_id: str) -> LedgerEntry | None:
+        """The row, or None."""
+
+    @abc.abstractmethod
+    def update(self, entry: LedgerEntry, *, expected_revision: int) -> None:
+        """Replace the row if its stored ``revision`` is ``expected_revision``; else ``ConflictError``.
+
+        ``entry.revision`` is the new revision (``LedgerEntry.moved_to`` bumps it).
+        """
+
+    @abc.abstractmethod
+    def find_by_task(self, task_id: str) -> LedgerEntry | None:
+        """The row whose ``task_id`` is this sync task's id, or None."""
+
+    @abc.abstractmethod
+    def list_open(self, *, limit: int, due_before: float | None = None) -> list[LedgerEntry]:
+        """Open rows (claimed, submitted, retrying, succeeded), least recently checked first.
+
+        With ``due_before``, only rows whose ``next_check_at`` is at or before it. Cost must be
+        O(open rows), not O(history).
+        """
+
+    @abc.abstractmethod
+    def scan(
+        self, *, since: float = 0.0, states: frozenset[State] | None = None
+    ) -> Iterator[LedgerEntry]:
+        """Rows created at or after ``since`` (and in ``states`` if given), oldest first."""
+
+
+class BudgetStore(abc.ABC):
+    """Shared rate budgets: at most ``limit`` takes of ``key`` in any ``window_s`` seconds.
+
+    It is a token bucket whose every token comes back exactly ``window_s`` after it was spent, kept in
+    the store so the budget holds across all function instances.
+    """
+
+    @abc.abstractmethod
+    def take(self, key: str, *, limit: int, window_s: float, now: float) -> float:
+        """Spend one token: return 0.0 if taken, else the seconds until one comes back (nothing spent)."""
+
+
+class RegistryApi(abc.ABC):
+    """The ACR EE OpenAPI (2018-12-01) for one region, as acr-sync uses it.
+
+    Errors: ``UpstreamUnavailable`` (throttling, 5xx, network) and ``UpstreamRejected`` (NoPrivilege, bad
+    parameters, missing repository); lookups of things that do not exist return None where documented.
+    """
+
+    @abc.abstractmethod
+    def get_repository(self, instance_id: str, namespace: str, name: str) -> Repository | None:
+        """``GetRepository`` by namespace and name; None if there is no such repository."""
+
+    @abc.abstractmethod
+    def get_repo_tag(self, instance_id: str, repo_id: str, tag: str) -> TagInfo | None:
+        """``GetRepoTag``: the tag's digest; None if the tag does not exist."""
+
+    @abc.abstractmethod
+    def create_repo_sync_task(self, spec: SyncTaskSpec) -> str:
+        """``CreateRepoSyncTask``; returns the ``SyncTaskId``."""
+
+    @abc.abstractmethod
+    def get_repo_sync_task(self, instance_id: str, task_id: str) -> SyncTask:
+        """``GetRepoSyncTask``."""
+
+    @abc.abstractmethod
+    def list_repo_sync_tasks(
+        self, instance_id: str, *, namespace: str = "", repo: str = "", tag: str = ""
+    ) -> Iterator[SyncTask]:
+        """``ListRepoSyncTask``, every page (page-number paging)."""
+
+    @abc.abstractmethod
+    def list_repositories(self, instance_id: str) -> Iterator[Repository]:
+        """``ListRepository``, every page (NextToken paging)."""
+
+    @abc.abstractmethod
+    def list_repo_tags(self, instance_id: str, repo_id: str) -> Iterator[TagInfo]:
+        """``ListRepoTag``, every page (NextToken paging)."""
+
+    @abc.abstractmethod
+    def get_instance(self, instance_id: str) -> Instance | None:
+        """``GetInstance``; None if there is no such instance."""
+
+    @abc.abstractmethod
+    def get_namespace(self, instance_id: str, name: str) -> Namespace | None:
+        """``GetNamespace``; None if there is no such namespace."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChannel:
+    """A resolved alert channel: secrets already read from the environment (never from the rules file)."""
+
+    name: str
+    webhook: str
+    secret: str = ""
+    mention_mobiles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMessage:
+    """A markdown message for one channel."""
+
+    title: str
+    markdown: str
+
+
+class Notifier(abc.ABC):
+    """Sends alert messages. Raises ``UpstreamUnavailable`` (try later) or ``UpstreamRejected`` (config)."""
+
+    @abc.abstractmethod
+    def send(self, channel: AlertChannel, message: AlertMessage) -> None:
+        """Deliver one message to the channel, or raise."""
+
+
+class Clock(abc.ABC):
+    """Time, injected so the core stays deterministic in tests."""
+
+    @abc.abstractmethod
+    def now(self) -> float:
+        """Epoch seconds."""
+
+    @abc.abstractmethod
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary origin, for deadlines."""
+
+    @abc.abstractmethod
+    def sleep(self, seconds: float) -> None:
+        """Wait."""
