@@ -1,0 +1,161 @@
+"""SQLite backends of the Ledger and BudgetStore ports: the embedded default (``ACRSYNC_STORE=sqlite:///PATH``).
+
+One connection per thread (sqlite3 objects must not cross threads), WAL so readers do not block the writer,
+and ``BEGIN IMMEDIATE`` around read-modify-write so concurrent processes serialise on the file lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from acrsync.adapters.ledger_codec import from_columns, to_columns
+from acrsync.domain.budget import spend_in_window
+from acrsync.domain.ledger import FIELDS, OPEN_STATES, LedgerEntry, State
+from acrsync.errors import AlreadyClaimed, ConflictError
+from acrsync.ports import BudgetStore, Ledger
+
+_COLUMN_LIST = ", ".join(FIELDS)
+_PLACEHOLDERS = ", ".join("?" for _ in FIELDS)
+_OPEN = tuple(s.value for s in OPEN_STATES)
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS ledger (
+    {", ".join(f"{name} {'TEXT PRIMARY KEY' if name == 'claim_id' else ''}" for name in FIELDS)}
+);
+CREATE INDEX IF NOT EXISTS ledger_open ON ledger (state, next_check_at);
+CREATE INDEX IF NOT EXISTS ledger_task ON ledger (task_id);
+CREATE INDEX IF NOT EXISTS ledger_created ON ledger (created_at);
+CREATE TABLE IF NOT EXISTS budgets (key TEXT PRIMARY KEY, spent TEXT NOT NULL);
+"""
+
+
+class SqliteDatabase:
+    """A database file with a connection per thread; creates parent directories and schema on first use."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self.calls = 0
+        # executescript commits on its own, so the schema is created outside ``transaction()``.
+        self.connect().executescript(_SCHEMA)
+
+    def connect(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit mode: transactions are explicit)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=True)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on any exception."""
+        conn = self.connect()
+        self.calls += 1
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """A read outside any explicit transaction."""
+        conn = self.connect()
+        conn.row_factory = sqlite3.Row
+        self.calls += 1
+        return list(conn.execute(sql, params))
+
+
+def _values(entry: LedgerEntry) -> tuple[Any, ...]:
+    cols = to_columns(entry)
+    return tuple(cols[name] for name in FIELDS)
+
+
+def _entry(row: sqlite3.Row) -> LedgerEntry:
+    return from_columns({key: row[key] for key in row.keys()})  # noqa: SIM118 - sqlite3.Row is not a mapping
+
+
+class SqliteLedger(Ledger):
+    """The ledger in one SQLite table; claims are ``INSERT`` on the primary key, updates compare ``revision``."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self.db = db
+
+    def claim(self, entry: LedgerEntry) -> None:
+        try:
+            with self.db.transaction() as conn:
+                conn.execute(f"INSERT INTO ledger ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS})", _values(entry))  # noqa: S608 - column names are our own constants
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyClaimed(entry.claim_id) from exc
+
+    def get(self, claim_id: str) -> LedgerEntry | None:
+        rows = self.db.query("SELECT * FROM ledger WHERE claim_id = ?", (claim_id,))
+        return _entry(rows[0]) if rows else None
+
+    def update(self, entry: LedgerEntry, *, expected_revision: int) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in FIELDS if name != "claim_id")
+        values = tuple(v for name, v in zip(FIELDS, _values(entry), strict=True) if name != "claim_id")
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                f"UPDATE ledger SET {assignments} WHERE claim_id = ? AND revision = ?",  # noqa: S608 - our constants
+                (*values, entry.claim_id, expected_revision),
+            )
+            if cur.rowcount != 1:
+                raise ConflictError(f"{entry.claim_id}: revision moved on")
+
+    def find_by_task(self, task_id: str) -> LedgerEntry | None:
+        if not task_id:
+            return None
+        rows = self.db.query("SELECT * FROM ledger WHERE task_id = ? LIMIT 1", (task_id,))
+        return _entry(rows[0]) if rows else None
+
+    def list_open(self, *, limit: int, due_before: float | None = None) -> list[LedgerEntry]:
+        marks = ", ".join("?" for _ in _OPEN)
+        sql = f"SELECT * FROM ledger WHERE state IN ({marks})"  # noqa: S608 - placeholders only
+        params: tuple[Any, ...] = _OPEN
+        if due_before is not None:
+            sql += " AND next_check_at <= ?"
+            params = (*params, due_before)
+        sql += " ORDER BY next_check_at, created_at, claim_id LIMIT ?"
+        return [_entry(r) for r in self.db.query(sql, (*params, limit))]
+
+    def scan(self, *, since: float = 0.0, states: frozenset[State] | None = None) -> Iterator[LedgerEntry]:
+        sql = "SELECT * FROM ledger WHERE created_at >= ?"
+        params: tuple[Any, ...] = (since,)
+        if states is not None:
+            values = tuple(s.value for s in states)
+            sql += f" AND state IN ({', '.join('?' for _ in values)})"
+            params = (*params, *values)
+        sql += " ORDER BY created_at, claim_id"
+        return iter([_entry(r) for r in self.db.query(sql, params)])
+
+
+class SqliteBudgetStore(BudgetStore):
+    """Budgets as JSON lists of spend times; the read-modify-write runs under ``BEGIN IMMEDIATE``."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self.db = db
+
+    def take(self, key: str, *, limit: int, window_s: float, now: float) -> float:
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT spent FROM budgets WHERE key = ?", (key,)).fetchone()
+            spent = json.loads(row[0]) if row else []
+            spent, wait = spend_in_window(spent, limit=limit, window_s=window_s, now=now)
+            conn.execute(
+                "INSERT INTO budgets (key, spent) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET spent = excluded.spent",
+                (key, json.dumps(spent)),
+            )
+            return wait

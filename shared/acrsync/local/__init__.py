@@ -1,0 +1,1 @@
+"""The offline cloud: loopback stand-ins that speak the real wire formats, and in-process fakes."""
