@@ -84,7 +84,7 @@ class Ledger(abc.ABC):
 
     @abc.abstractmethod
     def list_open(self, *, limit: int, due_before: float | None = None) -> list[LedgerEntry]:
-        """Open rows (claimed, submitted, retrying, succeeded), least recently checked first.
+        """Rows the watcher still has work on (``domain.ledger.needs_watch``), least recently checked first.
 
         With ``due_before``, only rows whose ``next_check_at`` is at or before it. Cost must be
         O(open rows), not O(history).

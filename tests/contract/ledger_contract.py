@@ -131,19 +131,40 @@ class LedgerContract:
         assert ledger.find_by_task("rst-1") is None
 
     def test_list_open_returns_only_open_rows_least_recently_checked_first(self, ledger: Ledger) -> None:
-        # GIVEN open rows with different check times and one finished row
+        # GIVEN open rows with different check times and one finished (and alerted) row
         ledger.claim(make_entry("a", next_check_at=30.0))
         ledger.claim(make_entry("b", next_check_at=10.0))
         ledger.claim(make_entry("c", next_check_at=20.0))
         done = make_entry("d", next_check_at=5.0)
         ledger.claim(done)
-        ledger.update(done.moved_to(State.FAILED, 6.0), expected_revision=1)
+        ledger.update(done.moved_to(State.FAILED, 6.0, alerted=True), expected_revision=1)
         # WHEN listed
         rows = ledger.list_open(limit=10)
         # THEN finished rows are absent and order is by next_check_at
         assert [r.claim_id for r in rows] == ["b", "c", "a"]
         assert [r.claim_id for r in ledger.list_open(limit=2)] == ["b", "c"]
         assert [r.claim_id for r in ledger.list_open(limit=10, due_before=20.0)] == ["b", "c"]
+
+    def test_list_open_includes_rows_that_still_owe_an_alert(self, ledger: Ledger) -> None:
+        # GIVEN a failure not yet alerted, a verified row that owes a "resolved" message, and a quiet one
+        failed = make_entry("failed")
+        ledger.claim(failed)
+        ledger.update(failed.moved_to(State.FAILED, 2.0), expected_revision=1)
+        for name, alerted in (("resolved", True), ("quiet", False)):
+            row = make_entry(name)
+            ledger.claim(row)
+            row = row.moved_to(State.SUBMITTED, 2.0)
+            ledger.update(row, expected_revision=1)
+            row2 = row.moved_to(State.SUCCEEDED, 3.0)
+            ledger.update(row2, expected_revision=2)
+            ledger.update(row2.moved_to(State.VERIFIED, 4.0, alerted=alerted), expected_revision=3)
+        # THEN the watcher sees exactly the two that owe a message
+        assert sorted(r.claim_id for r in ledger.list_open(limit=10)) == ["failed", "resolved"]
+        # AND once the failure alert is recorded, the row leaves the watch list
+        current = ledger.get("failed")
+        assert current is not None
+        ledger.update(current.moved_to(State.FAILED, 5.0, alerted=True), expected_revision=current.revision)
+        assert [r.claim_id for r in ledger.list_open(limit=10)] == ["resolved"]
 
     def test_list_open_sees_a_row_move_when_its_check_time_changes(self, ledger: Ledger) -> None:
         entry = make_entry("a", next_check_at=10.0)

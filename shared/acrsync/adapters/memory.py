@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 
 from acrsync.domain.budget import spend_in_window
-from acrsync.domain.ledger import OPEN_STATES, LedgerEntry, State
+from acrsync.domain.ledger import LedgerEntry, State, needs_watch
 from acrsync.errors import AlreadyClaimed, ConflictError
 from acrsync.ports import BudgetStore, Ledger
 
@@ -50,7 +50,7 @@ class MemoryLedger(Ledger):
             rows = [
                 e
                 for e in self._rows.values()
-                if e.state in OPEN_STATES and (due_before is None or e.next_check_at <= due_before)
+                if needs_watch(e) and (due_before is None or e.next_check_at <= due_before)
             ]
         rows.sort(key=lambda e: (e.next_check_at, e.created_at, e.claim_id))
         return rows[:limit]

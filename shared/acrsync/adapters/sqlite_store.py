@@ -16,13 +16,21 @@ from typing import Any
 
 from acrsync.adapters.ledger_codec import from_columns, to_columns
 from acrsync.domain.budget import spend_in_window
-from acrsync.domain.ledger import FIELDS, OPEN_STATES, LedgerEntry, State
+from acrsync.domain.ledger import ALERT_STATES, FIELDS, OPEN_STATES, LedgerEntry, State
 from acrsync.errors import AlreadyClaimed, ConflictError
 from acrsync.ports import BudgetStore, Ledger
 
 _COLUMN_LIST = ", ".join(FIELDS)
 _PLACEHOLDERS = ", ".join("?" for _ in FIELDS)
 _OPEN = tuple(s.value for s in OPEN_STATES)
+_ALERT = tuple(s.value for s in ALERT_STATES)
+# ``domain.ledger.needs_watch`` in SQL: open, or owing a failure alert, or owing a "resolved" message.
+_NEEDS_WATCH = (
+    f"(state IN ({', '.join('?' for _ in _OPEN)})"
+    f" OR (state IN ({', '.join('?' for _ in _ALERT)}) AND alerted = 0)"
+    " OR (state = ? AND alerted = 1))"
+)
+_NEEDS_WATCH_PARAMS = (*_OPEN, *_ALERT, State.VERIFIED.value)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS ledger (
@@ -122,9 +130,8 @@ class SqliteLedger(Ledger):
         return _entry(rows[0]) if rows else None
 
     def list_open(self, *, limit: int, due_before: float | None = None) -> list[LedgerEntry]:
-        marks = ", ".join("?" for _ in _OPEN)
-        sql = f"SELECT * FROM ledger WHERE state IN ({marks})"  # noqa: S608 - placeholders only
-        params: tuple[Any, ...] = _OPEN
+        sql = f"SELECT * FROM ledger WHERE {_NEEDS_WATCH}"  # noqa: S608 - placeholders only
+        params: tuple[Any, ...] = _NEEDS_WATCH_PARAMS
         if due_before is not None:
             sql += " AND next_check_at <= ?"
             params = (*params, due_before)

@@ -77,17 +77,25 @@ class SyncRequest:
 
     @property
     def claim_id(self) -> str:
-        """The ledger key: (source image, digest, destination image), hashed so keys spread evenly."""
+        """The ledger key of this request (see ``claim_id``)."""
         return claim_id(self.source, self.destination)
 
 
 def claim_id(source: SourceImage, destination: DestinationImage) -> str:
-    """Stable key of one replication: ``sha256`` of source ref, digest and destination ref, 32 hex chars.
+    """Stable key of one replication: a hash of the digest and the two places, 32 hex chars.
 
-    Hashing spreads keys across Tablestore partitions (no hot prefix); the digest is part of the key so a
-    tag re-pushed with new content is a new replication, while a duplicate delivery is the same one.
+    - Hashing spreads keys evenly across Tablestore partitions (no hot prefix).
+    - The digest is part of the key: a tag re-pushed with new content is a new replication, while a
+      duplicate delivery of the same push is the same one.
+    - The two places are sorted, so the key is the same in both directions. That *is* the loop guard: after
+      A->B created a task, B's push event for the image that arrived asks B->A for the same digest, finds the
+      key claimed and stops, at no extra store round trip (product.md "Loop guard"). Replicating the same
+      digest back to where it came from would change nothing anyway.
     """
-    raw = f"{source.ref}@{source.digest}->{destination.ref}"
+    here = f"{source.instance_id}@{source.region}/{source.namespace}/{source.repo}:{source.tag}"
+    there = destination.ref
+    low, high = sorted((here, there))
+    raw = f"{source.digest}|{low}|{high}"
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 
+from acrsync.domain.images import SyncRequest
+
 
 class State(str, enum.Enum):
     """Where one replication stands."""
@@ -38,6 +40,8 @@ class State(str, enum.Enum):
 
 OPEN_STATES = frozenset({State.CLAIMED, State.SUBMITTED, State.RETRYING, State.SUCCEEDED})
 FINAL_STATES = frozenset({State.VERIFIED, State.MISMATCH, State.FAILED, State.CANCELED})
+# Final states that deserve a failure alert.
+ALERT_STATES = frozenset({State.MISMATCH, State.FAILED, State.CANCELED})
 
 ALLOWED: dict[State, frozenset[State]] = {
     State.CLAIMED: frozenset({State.SUBMITTED, State.FAILED}),
@@ -116,5 +120,60 @@ class LedgerEntry:
         return replace(self, state=state, updated_at=now, revision=self.revision + 1, **changes)  # type: ignore[arg-type]
 
 
+def needs_watch(entry: LedgerEntry) -> bool:
+    """Whether the watcher still has work on this row: it is the membership rule of every open-task index.
+
+    Open rows (a task may still change), failures whose alert is not sent yet, and verified rows that were
+    alerted and still owe a "resolved" message (``alerted`` goes back to False once it is sent).
+    """
+    if entry.state in OPEN_STATES:
+        return True
+    if entry.state in ALERT_STATES:
+        return not entry.alerted
+    return entry.state is State.VERIFIED and entry.alerted
+
+
 # Column order of a stored row; adapters serialise exactly these fields.
 FIELDS: tuple[str, ...] = tuple(f for f in LedgerEntry.__dataclass_fields__)
+
+
+def new_claim(request: SyncRequest, *, event_id: str, now: float, max_attempts: int = 3) -> LedgerEntry:
+    """The row a replicator claims for one request, before it calls ``CreateRepoSyncTask``."""
+    src, dst = request.source, request.destination
+    return LedgerEntry(
+        claim_id=request.claim_id,
+        rule=request.rule,
+        source_instance=src.instance_id,
+        source_region=src.region,
+        source_namespace=src.namespace,
+        source_repo=src.repo,
+        source_tag=src.tag,
+        digest=src.digest,
+        dest_instance=dst.instance_id,
+        dest_region=dst.region,
+        dest_namespace=dst.namespace,
+        dest_repo=dst.repo,
+        dest_tag=dst.tag,
+        override=request.override,
+        priority=request.priority,
+        target_account=request.target_account,
+        alert_channel=request.alert_channel,
+        source_repo_id=src.repo_id,
+        event_id=event_id,
+        max_attempts=max_attempts,
+        created_at=now,
+        updated_at=now,
+        next_check_at=now,
+    )
+
+
+def is_reverse_of(entry: LedgerEntry, request: SyncRequest) -> bool:
+    """True when ``entry`` replicated *into* the request's source: the loop guard's verdict."""
+    src = request.source
+    return (entry.dest_instance, entry.dest_region, entry.dest_namespace, entry.dest_repo, entry.dest_tag) == (
+        src.instance_id,
+        src.region,
+        src.namespace,
+        src.repo,
+        src.tag,
+    )

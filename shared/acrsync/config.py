@@ -1,0 +1,185 @@
+"""Settings: every environment variable acr-sync reads, parsed and validated in one place.
+
+``load_settings(environ, context)`` is called by the bootstrap (the only reader of ``os.environ``). Each
+problem is reported as a ``ConfigError`` naming the variable and what it expects; all problems at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from acrsync.errors import ConfigError
+
+DEFAULT_STORE = "sqlite:///.acrsync/acrsync.db"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_REGION_RE = re.compile(r"^[a-z]{2,}-[a-z0-9-]+$")
+_ACCOUNT_RE = re.compile(r"^\d{6,20}$")
+_TS_INSTANCE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,15}$")
+
+# Every variable the product knows, with its meaning: the README's configuration table and the deployment
+# tests (every variable s.yaml sets must be one of these) read this mapping.
+KNOWN_VARIABLES: Mapping[str, str] = {
+    "ACRSYNC_STORE": "sqlite:///PATH (embedded default) or tablestore://INSTANCE",
+    "ACRSYNC_TABLESTORE_ENDPOINT": "Tablestore endpoint (http(s)://...), when the store is Tablestore",
+    "ACRSYNC_REGION": "region of the source instance(s), e.g. cn-hangzhou",
+    "ACRSYNC_ACR_ENDPOINT": "override of the ACR OpenAPI endpoint, e.g. http://127.0.0.1:18080",
+    "ACRSYNC_ALLOWED_ACCOUNT_IDS": "comma-separated Alibaba Cloud account ids whose events are accepted",
+    "ACRSYNC_DINGTALK_WEBHOOK": "default DingTalk robot webhook URL (secret: never logged)",
+    "ACRSYNC_DINGTALK_SECRET": "default DingTalk robot signing secret, SEC... (secret: never logged)",
+    "ACRSYNC_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
+    "ACRSYNC_ACR_QPS": "ACR OpenAPI calls per second shared by all instances (default 10)",
+    "ALIBABA_CLOUD_ACCESS_KEY_ID": "credentials (FC sets them from the function role)",
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "credentials (FC sets them from the function role)",
+    "ALIBABA_CLOUD_SECURITY_TOKEN": "STS token (FC sets it from the function role)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StoreUrl:
+    """Where rules, ledger and budgets live: ``sqlite`` with a path, or ``tablestore`` with an instance."""
+
+    kind: str
+    location: str
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """AK/SK (+ STS token). ``repr`` never shows the values."""
+
+    access_key_id: str = field(repr=False, default="")
+    access_key_secret: str = field(repr=False, default="")
+    security_token: str = field(repr=False, default="")
+
+    @property
+    def present(self) -> bool:
+        """True when an AK/SK pair is set."""
+        return bool(self.access_key_id and self.access_key_secret)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Validated configuration. Build with ``load_settings``."""
+
+    store: StoreUrl
+    region: str
+    tablestore_endpoint: str = ""
+    acr_endpoint: str = ""
+    allowed_account_ids: frozenset[str] = frozenset()
+    dingtalk_webhook: str = field(repr=False, default="")
+    dingtalk_secret: str = field(repr=False, default="")
+    log_level: str = "INFO"
+    acr_qps: int = 10
+    credentials: Credentials = field(default_factory=Credentials)
+
+
+def parse_store_url(value: str) -> StoreUrl:
+    """``sqlite:///PATH`` (relative or absolute) or ``tablestore://INSTANCE``; ``ValueError`` otherwise."""
+    if value.startswith("sqlite:///"):
+        path = value[len("sqlite:///") :]
+        if not path:
+            raise ValueError("sqlite:/// needs a file path, e.g. sqlite:///.acrsync/acrsync.db")
+        return StoreUrl("sqlite", path)
+    if value.startswith("tablestore://"):
+        instance = value[len("tablestore://") :].strip("/")
+        if not _TS_INSTANCE_RE.match(instance):
+            raise ValueError(f"tablestore://{instance} is not a valid Tablestore instance name (3-16 chars)")
+        return StoreUrl("tablestore", instance)
+    raise ValueError("expected sqlite:///PATH or tablestore://INSTANCE")
+
+
+def _context_attr(context: Any, *path: str) -> str:
+    for name in path:
+        context = getattr(context, name, None)
+    return context if isinstance(context, str) else ""
+
+
+def _credentials(environ: Mapping[str, str], context: Any) -> Credentials:
+    """Env vars first (FC 3.0 sets them); python3.10's ``context.credentials`` as the fallback."""
+    env = Credentials(
+        environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID", ""),
+        environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""),
+        environ.get("ALIBABA_CLOUD_SECURITY_TOKEN", ""),
+    )
+    if env.present or context is None:
+        return env
+    return Credentials(
+        _context_attr(context, "credentials", "access_key_id"),
+        _context_attr(context, "credentials", "access_key_secret"),
+        _context_attr(context, "credentials", "security_token"),
+    )
+
+
+def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
+    """Read and validate every variable; raise one ``ConfigError`` listing each problem."""
+    problems: list[str] = []
+
+    raw_store = environ.get("ACRSYNC_STORE") or DEFAULT_STORE
+    try:
+        store = parse_store_url(raw_store)
+    except ValueError as exc:
+        problems.append(f"ACRSYNC_STORE={raw_store!r}: {exc}")
+        store = StoreUrl("sqlite", ".acrsync/acrsync.db")
+
+    region = (
+        environ.get("ACRSYNC_REGION")
+        or environ.get("FC_REGION")
+        or environ.get("ALIBABA_CLOUD_REGION_ID")
+        or _context_attr(context, "region")
+    )
+    if region and not _REGION_RE.match(region):
+        problems.append(f"ACRSYNC_REGION={region!r}: expected a region id such as cn-hangzhou")
+
+    ts_endpoint = environ.get("ACRSYNC_TABLESTORE_ENDPOINT", "")
+    if ts_endpoint and not ts_endpoint.startswith(("http://", "https://")):
+        problems.append("ACRSYNC_TABLESTORE_ENDPOINT: must start with http:// or https://")
+    if store.kind == "tablestore" and not ts_endpoint:
+        if region:
+            ts_endpoint = f"https://{store.location}.{region}.ots.aliyuncs.com"
+        else:
+            problems.append("ACRSYNC_TABLESTORE_ENDPOINT: needed (or ACRSYNC_REGION) when ACRSYNC_STORE is tablestore")
+
+    acr_endpoint = environ.get("ACRSYNC_ACR_ENDPOINT", "")
+    if acr_endpoint and not re.match(r"^(https?://)?[A-Za-z0-9.-]+(:\d+)?/?$", acr_endpoint):
+        problems.append("ACRSYNC_ACR_ENDPOINT: expected HOST[:PORT] or http(s)://HOST[:PORT]")
+
+    accounts_raw = environ.get("ACRSYNC_ALLOWED_ACCOUNT_IDS", "")
+    accounts = frozenset(a.strip() for a in accounts_raw.split(",") if a.strip())
+    bad = sorted(a for a in accounts if not _ACCOUNT_RE.match(a))
+    if bad:
+        problems.append(f"ACRSYNC_ALLOWED_ACCOUNT_IDS: not account ids: {', '.join(bad)} (expected digits)")
+    if not accounts:
+        own = environ.get("FC_ACCOUNT_ID") or _context_attr(context, "account_id")
+        accounts = frozenset({own}) if own else frozenset()
+
+    webhook = environ.get("ACRSYNC_DINGTALK_WEBHOOK", "")
+    if webhook and not webhook.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        problems.append("ACRSYNC_DINGTALK_WEBHOOK: must be an https:// URL (the robot's webhook)")
+
+    level = environ.get("ACRSYNC_LOG_LEVEL", "INFO").upper()
+    if level not in LOG_LEVELS:
+        problems.append(f"ACRSYNC_LOG_LEVEL={level!r}: expected one of {', '.join(LOG_LEVELS)}")
+        level = "INFO"
+
+    qps_raw = environ.get("ACRSYNC_ACR_QPS", "10")
+    qps = int(qps_raw) if qps_raw.isdigit() and 0 < int(qps_raw) <= 1000 else 0
+    if not qps:
+        problems.append(f"ACRSYNC_ACR_QPS={qps_raw!r}: expected an integer 1..1000")
+        qps = 10
+
+    if problems:
+        raise ConfigError("invalid configuration: " + "; ".join(problems))
+    return Settings(
+        store=store,
+        region=region,
+        tablestore_endpoint=ts_endpoint,
+        acr_endpoint=acr_endpoint,
+        allowed_account_ids=accounts,
+        dingtalk_webhook=webhook,
+        dingtalk_secret=environ.get("ACRSYNC_DINGTALK_SECRET", ""),
+        log_level=level,
+        acr_qps=qps,
+        credentials=_credentials(environ, context),
+    )

@@ -1,0 +1,195 @@
+"""Submitting a claimed replication to ACR, and reconciling claims a crash left without a task id.
+
+Shared by the replicator, the watcher's retries and sweep, backfill and ``acr-sync replicate``, so there is
+one way to turn a ledger row into exactly one sync task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from acrsync.domain.ledger import LedgerEntry, State
+from acrsync.domain.registry import SyncTask, SyncTaskSpec
+from acrsync.errors import ConflictError, RetryableError, UpstreamRejected
+from acrsync.logging import get_logger
+from acrsync.ports import Clock, Ledger, RegistryApi
+from acrsync.service.gate import CallGate
+
+log = get_logger(__name__)
+
+# A claim with no task id this old belongs to an invocation that died: longer than any function timeout
+# (replicator 60 s, watcher 120 s in s.yaml), so a live invocation is never overtaken mid-submit.
+CLAIM_STALE_S = 600.0
+# First look at a new task; ACR tasks for small images finish within a minute.
+FIRST_CHECK_S = 30.0
+# How far before the claim a task may have been created and still be ours (clock skew between hosts).
+RECONCILE_SKEW_S = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What happened to one row: ``submitted``, ``reconciled``, ``failed`` or ``lost_race``."""
+
+    outcome: str
+    entry: LedgerEntry
+
+
+def spec_of(entry: LedgerEntry) -> SyncTaskSpec:
+    """``CreateRepoSyncTask`` parameters for a ledger row."""
+    return SyncTaskSpec(
+        instance_id=entry.source_instance,
+        repo_id=entry.source_repo_id,
+        tag=entry.source_tag,
+        target_instance_id=entry.dest_instance,
+        target_region_id=entry.dest_region,
+        target_namespace=entry.dest_namespace,
+        target_repo_name=entry.dest_repo,
+        target_tag=entry.dest_tag,
+        override=entry.override,
+        priority=entry.priority,
+        target_user_id=entry.target_account,
+    )
+
+
+def is_task_for(task: SyncTask, entry: LedgerEntry) -> bool:
+    """True when ``task`` copies this row's source tag to this row's destination, created after the claim."""
+    to, frm = task.image_to, task.image_from
+    if to is None or frm is None:
+        return False
+    same_to = (to.instance_id, to.namespace, to.repo, to.tag) == (
+        entry.dest_instance,
+        entry.dest_namespace,
+        entry.dest_repo,
+        entry.dest_tag,
+    )
+    same_from = (frm.namespace, frm.repo, frm.tag) == (entry.source_namespace, entry.source_repo, entry.source_tag)
+    recent = task.create_time_ms == 0 or task.create_time_ms / 1000 >= entry.created_at - RECONCILE_SKEW_S
+    return same_to and same_from and recent
+
+
+class Submitter:
+    """Turns claimed/retrying rows into submitted ones, exactly once per attempt."""
+
+    def __init__(
+        self, ledger: Ledger, registry: Callable[[str], RegistryApi], gate: CallGate, clock: Clock
+    ) -> None:
+        self.ledger = ledger
+        self.registry = registry
+        self.gate = gate
+        self.clock = clock
+
+    def submit(self, entry: LedgerEntry, *, deadline: float) -> Submission:
+        """Call ``CreateRepoSyncTask`` for a row we hold, then record the task id.
+
+        Permanent refusals end the row as ``failed`` (alerted later by the watcher). Retryable failures mark
+        the row ``abandoned`` (so the redelivery reconciles at once instead of waiting out ``CLAIM_STALE_S``)
+        and re-raise.
+        """
+        api = self.registry(entry.source_region)
+        try:
+            task_id = self.gate.call(
+                lambda: api.create_repo_sync_task(spec_of(entry)), deadline=deadline, what="CreateRepoSyncTask"
+            )
+        except UpstreamRejected as exc:
+            return self._fail(entry, exc)
+        except RetryableError as exc:
+            self._abandon(entry, str(exc))
+            raise
+        now = self.clock.now()
+        done = entry.moved_to(
+            State.SUBMITTED,
+            now,
+            task_id=task_id,
+            attempts=entry.attempts + 1,
+            next_check_at=now + FIRST_CHECK_S,
+            last_error="",
+            extra={k: v for k, v in entry.extra.items() if k != "abandoned"},
+        )
+        try:
+            self.ledger.update(done, expected_revision=entry.revision)
+        except ConflictError:
+            # Only possible if this invocation outlived CLAIM_STALE_S; the task exists, so say so loudly.
+            log.error("sync_task_record_lost_race", claim_id=entry.claim_id, task_id=task_id)
+            return Submission("lost_race", entry)
+        log.info(
+            "sync_task_submitted",
+            claim_id=entry.claim_id,
+            rule=entry.rule,
+            source=entry.source_ref,
+            destination=entry.dest_ref,
+            task_id=task_id,
+            attempt=done.attempts,
+        )
+        return Submission("submitted", done)
+
+    def is_stale_claim(self, entry: LedgerEntry) -> bool:
+        """A claim without a task id that its owner gave up on, or that outlived any invocation."""
+        if entry.state is not State.CLAIMED or entry.task_id:
+            return False
+        return entry.extra.get("abandoned") == "1" or self.clock.now() - entry.updated_at > CLAIM_STALE_S
+
+    def reconcile(self, entry: LedgerEntry, *, deadline: float) -> Submission:
+        """For a stale claim: adopt the task a crashed invocation created, or take the claim over and submit."""
+        api = self.registry(entry.source_region)
+        tasks = self.gate.call(
+            lambda: list(
+                api.list_repo_sync_tasks(
+                    entry.source_instance,
+                    namespace=entry.source_namespace,
+                    repo=entry.source_repo,
+                    tag=entry.source_tag,
+                )
+            ),
+            deadline=deadline,
+            what="ListRepoSyncTask",
+        )
+        found = next((t for t in tasks if is_task_for(t, entry)), None)
+        now = self.clock.now()
+        if found is not None:
+            adopted = entry.moved_to(
+                State.SUBMITTED, now, task_id=found.task_id, attempts=entry.attempts + 1, next_check_at=now
+            )
+            try:
+                self.ledger.update(adopted, expected_revision=entry.revision)
+            except ConflictError:
+                return Submission("lost_race", entry)
+            log.info("sync_task_reconciled", claim_id=entry.claim_id, task_id=found.task_id)
+            return Submission("reconciled", adopted)
+        # Take the claim over (revision bump) before submitting, so two reconcilers cannot both submit.
+        mine = entry.moved_to(State.CLAIMED, now, extra={**entry.extra, "abandoned": "0"})
+        try:
+            self.ledger.update(mine, expected_revision=entry.revision)
+        except ConflictError:
+            return Submission("lost_race", entry)
+        return self.submit(mine, deadline=deadline)
+
+    def _fail(self, entry: LedgerEntry, exc: UpstreamRejected) -> Submission:
+        failed = entry.moved_to(
+            State.FAILED,
+            self.clock.now(),
+            attempts=entry.attempts + 1,
+            last_error=str(exc),
+            error_class="submit_rejected",
+        )
+        try:
+            self.ledger.update(failed, expected_revision=entry.revision)
+        except ConflictError:
+            return Submission("lost_race", entry)
+        log.error(
+            "sync_task_rejected",
+            claim_id=entry.claim_id,
+            rule=entry.rule,
+            destination=entry.dest_ref,
+            code=exc.code,
+            error=str(exc),
+        )
+        return Submission("failed", failed)
+
+    def _abandon(self, entry: LedgerEntry, reason: str) -> None:
+        # Best effort: if this write fails too, CLAIM_STALE_S still lets the next delivery reconcile.
+        marked = entry.moved_to(entry.state, self.clock.now(), last_error=reason, extra={**entry.extra, "abandoned": "1"})
+        try:
+            self.ledger.update(marked, expected_revision=entry.revision)
+        except Exception as exc:  # noqa: BLE001 - must not mask the original retryable error
+            log.warning("claim_abandon_not_recorded", claim_id=entry.claim_id, error=str(exc))
