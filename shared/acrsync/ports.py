@@ -11,6 +11,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+__all__ = ["AlertMessage"]  # re-exported: the Notifier port speaks the domain's message value
+
+from acrsync.domain.alerts import AlertMessage
 from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.registry import (
     Instance,
@@ -163,14 +166,6 @@ class AlertChannel:
     webhook: str
     secret: str = ""
     mention_mobiles: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class AlertMessage:
-    """A markdown message for one channel."""
-
-    title: str
-    markdown: str
 
 
 class Notifier(abc.ABC):

@@ -104,7 +104,10 @@ class Submitter:
             attempts=entry.attempts + 1,
             next_check_at=now + FIRST_CHECK_S,
             last_error="",
-            extra={k: v for k, v in entry.extra.items() if k != "abandoned"},
+            extra={
+                **{k: v for k, v in entry.extra.items() if k not in ("abandoned", "polls")},
+                "submitted_at": str(now),
+            },
         )
         try:
             self.ledger.update(done, expected_revision=entry.revision)
@@ -171,6 +174,7 @@ class Submitter:
             attempts=entry.attempts + 1,
             last_error=str(exc),
             error_class="submit_rejected",
+            alerted=False,
         )
         try:
             self.ledger.update(failed, expected_revision=entry.revision)

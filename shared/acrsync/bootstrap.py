@@ -1,0 +1,293 @@
+"""The composition root: the only reader of ``os.environ``; builds adapters once per function instance.
+
+Handlers call ``replicator_deps(context)`` / ``watcher_deps(context)`` on every invocation and get the same
+objects back after the first (clients are built once per instance, per FC's model). Heavy SDKs are
+imported only when the configuration needs them: the SQLite store never imports ``tablestore`` (numpy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from acrsync.config import Settings, load_settings
+from acrsync.errors import ConfigError, PermanentError, RetryableError
+from acrsync.logging import configure, get_logger, secrets_in
+from acrsync.ports import AlertChannel, BudgetStore, Clock, Ledger, Notifier, RegistryApi, RuleStore
+from acrsync.service.clock import SystemClock
+from acrsync.service.gate import CallGate
+from acrsync.service.replicate import ReplicatorDeps
+from acrsync.service.rules_admin import CompiledRulesCache
+from acrsync.service.submit import Submitter
+from acrsync.service.watch import WatchDeps
+
+log = get_logger(__name__)
+
+# Seconds kept back from the function timeout to record state and log before FC kills the invocation.
+DEADLINE_MARGIN_S = 5.0
+DEFAULT_TIMEOUT_S = 60.0
+RULES_TTL_S = 30.0
+
+_cache: dict[str, Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    """The three stored ports, from one backend."""
+
+    rules: RuleStore
+    ledger: Ledger
+    budget: BudgetStore
+
+
+def reset(environ: Mapping[str, str] | None = None) -> None:
+    """Forget every built object (tests; the CLI's ``--env`` switches). Optionally pin an environment."""
+    _cache.clear()
+    if environ is not None:
+        _cache["environ"] = dict(environ)
+
+
+def _environ() -> Mapping[str, str]:
+    pinned: Mapping[str, str] | None = _cache.get("environ")
+    return pinned if pinned is not None else os.environ
+
+
+def settings(context: Any = None) -> Settings:
+    """Validated settings, read once per instance."""
+    if "settings" not in _cache:
+        loaded = load_settings(_environ(), context)
+        creds = loaded.credentials
+        secrets_in(
+            [
+                creds.access_key_id,
+                creds.access_key_secret,
+                creds.security_token,
+                loaded.dingtalk_secret,
+                loaded.dingtalk_webhook.partition("access_token=")[2],
+            ]
+        )
+        _cache["settings"] = loaded
+    result: Settings = _cache["settings"]
+    return result
+
+
+def clock() -> Clock:
+    """The clock every service shares (tests pin a ManualClock with ``use``)."""
+    return _cache.setdefault("clock", SystemClock())  # type: ignore[no-any-return]
+
+
+def use(**objects: Any) -> None:
+    """Pin prebuilt objects (``clock=``, ``stores=``, ``registry=``, ``notifier=``): the fakes seam."""
+    _cache.update(objects)
+
+
+def stores(context: Any = None) -> Stores:
+    """Rule store, ledger and budget store for ``ACRSYNC_STORE``, built once."""
+    if "stores" not in _cache:
+        _cache["stores"] = _build_stores(settings(context))
+    result: Stores = _cache["stores"]
+    return result
+
+
+def _build_stores(cfg: Settings) -> Stores:
+    if cfg.store.kind == "sqlite":
+        from acrsync.adapters.sqlite_rules import SqliteRuleStore
+        from acrsync.adapters.sqlite_store import SqliteBudgetStore, SqliteDatabase, SqliteLedger
+
+        db = SqliteDatabase(cfg.store.location)
+        return Stores(SqliteRuleStore(cfg.store.location), SqliteLedger(db), SqliteBudgetStore(db))
+    from acrsync.adapters.tablestore_client import build_ots_client
+    from acrsync.adapters.tablestore_store import (
+        TablestoreBudgetStore,
+        TablestoreLedger,
+        TablestoreRuleStore,
+    )
+
+    creds = cfg.credentials
+    client = build_ots_client(
+        cfg.tablestore_endpoint,
+        cfg.store.location,
+        creds.access_key_id,
+        creds.access_key_secret,
+        creds.security_token,
+    )
+    return Stores(TablestoreRuleStore(client), TablestoreLedger(client), TablestoreBudgetStore(client))
+
+
+def registry(context: Any = None) -> Callable[[str], RegistryApi]:
+    """``region -> RegistryApi`` on the real ACR SDK; one client per region, built on first use."""
+    if "registry" not in _cache:
+        cfg = settings(context)
+        clients: dict[str, RegistryApi] = {}
+
+        def for_region(region: str) -> RegistryApi:
+            if region not in clients:
+                from acrsync.adapters.acr import AcrRegistry, build_acr_client
+
+                creds = cfg.credentials
+                if not creds.present:
+                    raise ConfigError(
+                        "no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET "
+                        "(FC sets them when the function has a role)"
+                    )
+                clients[region] = AcrRegistry(
+                    build_acr_client(
+                        region,
+                        endpoint=cfg.acr_endpoint or None,
+                        access_key_id=creds.access_key_id,
+                        access_key_secret=creds.access_key_secret,
+                        security_token=creds.security_token or None,
+                    ),
+                    region=region,
+                )
+            return clients[region]
+
+        _cache["registry"] = for_region
+    result: Callable[[str], RegistryApi] = _cache["registry"]
+    return result
+
+
+def gate(context: Any = None) -> CallGate:
+    """The shared ACR API budget."""
+    if "gate" not in _cache:
+        _cache["gate"] = CallGate(stores(context).budget, clock(), qps=settings(context).acr_qps)
+    result: CallGate = _cache["gate"]
+    return result
+
+
+def submitter(context: Any = None) -> Submitter:
+    """One Submitter over the ledger, registry and gate."""
+    if "submitter" not in _cache:
+        _cache["submitter"] = Submitter(stores(context).ledger, registry(context), gate(context), clock())
+    result: Submitter = _cache["submitter"]
+    return result
+
+
+def rules_cache(context: Any = None) -> CompiledRulesCache:
+    """Compiled rules, re-read only when the stored version changes (checked at most every 30 s)."""
+    if "rules" not in _cache:
+        _cache["rules"] = CompiledRulesCache(stores(context).rules, ttl_s=RULES_TTL_S, monotonic=clock().monotonic)
+    result: CompiledRulesCache = _cache["rules"]
+    return result
+
+
+def replicator_deps(context: Any = None) -> ReplicatorDeps:
+    """Everything the replicator needs, built once per instance."""
+    if "replicator" not in _cache:
+        cfg = settings(context)
+        _require_accounts(cfg)
+        _cache["replicator"] = ReplicatorDeps(
+            rules=rules_cache(context).index,
+            ledger=stores(context).ledger,
+            registry=registry(context),
+            gate=gate(context),
+            clock=clock(),
+            allowed_accounts=cfg.allowed_account_ids,
+            submitter=submitter(context),
+        )
+    result: ReplicatorDeps = _cache["replicator"]
+    return result
+
+
+def notifier(context: Any = None) -> Notifier:
+    """DingTalk, with each robot's 20-a-minute limit kept in the shared budget store."""
+    if "notifier" not in _cache:
+        from acrsync.adapters.dingtalk import DingTalkNotifier
+
+        _cache["notifier"] = DingTalkNotifier(clock=clock(), budget=stores(context).budget)
+    result: Notifier = _cache["notifier"]
+    return result
+
+
+def channels(context: Any = None) -> Callable[[str], AlertChannel | None]:
+    """Resolve an alert channel by name: the rules file names env vars; values are read here, never stored."""
+    cfg = settings(context)
+    environ = _environ()
+
+    def resolve(name: str) -> AlertChannel | None:
+        if not name:
+            if not cfg.dingtalk_webhook:
+                return None
+            return AlertChannel("default", cfg.dingtalk_webhook, cfg.dingtalk_secret)
+        spec = stores(context).rules.read().channels.get(name)
+        if spec is None:
+            return resolve("")
+        ding = spec.get("dingtalk") or {}
+        webhook = environ.get(str(ding.get("webhook_env", "")), "")
+        if not webhook:
+            log.warning("alert_channel_unconfigured", channel=name, webhook_env=ding.get("webhook_env"))
+            return resolve("")
+        secret = environ.get(str(ding.get("secret_env", "")), "")
+        secrets_in([secret, webhook.partition("access_token=")[2]])
+        mobiles = tuple(str(m) for m in spec.get("mention_mobiles") or ())
+        return AlertChannel(name, webhook, secret, mobiles)
+
+    return resolve
+
+
+def watcher_deps(context: Any = None) -> WatchDeps:
+    """Everything the watcher needs, built once per instance."""
+    if "watcher" not in _cache:
+        _require_accounts(settings(context))
+        _cache["watcher"] = WatchDeps(
+            ledger=stores(context).ledger,
+            registry=registry(context),
+            gate=gate(context),
+            clock=clock(),
+            submitter=submitter(context),
+            notifier=notifier(context),
+            channels=channels(context),
+            allowed_accounts=settings(context).allowed_account_ids,
+        )
+    result: WatchDeps = _cache["watcher"]
+    return result
+
+
+def _require_accounts(cfg: Settings) -> None:
+    if not cfg.allowed_account_ids:
+        raise ConfigError(
+            "ACRSYNC_ALLOWED_ACCOUNT_IDS: not set and the function's own account id is unknown; "
+            "set it to the account(s) whose ACR events should be handled"
+        )
+
+
+def deadline(context: Any) -> float:
+    """Monotonic time by which the invocation must have finished its work (timeout minus a margin)."""
+    timeout = getattr(getattr(context, "function", None), "timeout", None)
+    seconds = float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else DEFAULT_TIMEOUT_S
+    return clock().monotonic() + max(1.0, seconds - DEADLINE_MARGIN_S)
+
+
+@contextlib.contextmanager
+def invocation(function: str, context: Any) -> Iterator[None]:
+    """Around a handler: configure logging once, and log every escaping error as one structured line.
+
+    Retryable errors and configuration errors are re-raised so FC retries (and, after its attempts, sends
+    the event to the failure destination): nothing is dropped. Other permanent errors are already turned
+    into results by the services; anything unexpected is logged with its traceback and re-raised.
+    """
+    if not _cache.get("logging"):
+        level = _environ().get("ACRSYNC_LOG_LEVEL", "INFO").upper()
+        configure(level=level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
+        _cache["logging"] = True
+    started = time.monotonic()
+    try:
+        yield
+    except ConfigError as exc:
+        log.error("configuration_invalid", function=function, error=str(exc))
+        raise
+    except RetryableError as exc:
+        log.warning("invocation_retryable", function=function, error=str(exc), error_type=type(exc).__name__)
+        raise
+    except PermanentError as exc:
+        log.error("invocation_failed", function=function, error=str(exc), error_type=type(exc).__name__)
+        raise
+    except Exception:
+        log.exception("invocation_crashed", function=function)
+        raise
+    finally:
+        log.debug("invocation_finished", function=function, duration_ms=round((time.monotonic() - started) * 1000, 1))

@@ -1,0 +1,57 @@
+"""What every command shares: human logging, error printing, JSON output, the composition root."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from acrsync.errors import AcrSyncError, ConfigError, RuleConfigError
+from acrsync.logging import configure
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def console_logging(verbose: bool) -> None:
+    """Log lines for a person: console renderer on stderr, warnings only unless ``--verbose``."""
+    configure(level="INFO" if verbose else "WARNING", human=True, stream=sys.stderr)
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output on stdout (nothing else is printed there with ``--json``)."""
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def fail(message: str, *, hint: str = "", code: int = 1) -> NoReturn:
+    """Print an error (and what to do about it) and exit non-zero."""
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    if hint:
+        err.print(f"[dim]hint:[/] {hint}", markup=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Turn acr-sync's own errors into one clear message and exit code 1; never a traceback for those."""
+    try:
+        yield
+    except RuleConfigError as exc:
+        for line in exc.errors:
+            err.print(f"[red]✗[/] {line}", markup=True)
+        fail(f"{len(exc.errors)} problem(s) found; nothing was written", hint="fix the lines above and run again")
+    except ConfigError as exc:
+        fail(str(exc), hint="see the configuration table in README.md")
+    except AcrSyncError as exc:
+        fail(f"{type(exc).__name__}: {exc}")
+
+
+def call(fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` under ``friendly_errors``."""
+    with friendly_errors():
+        return fn()

@@ -1,0 +1,110 @@
+"""The offline cloud in one object: ACR emulator, DingTalk sink and a SQLite store in a work directory.
+
+``LocalCloud`` backs ``acr-sync demo``, ``acr-sync invoke --local`` and the end-to-end tests. Its ``env``
+is exactly the configuration a deployed function would get, pointed at loopback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from acrsync.local.acr_emulator import AcrEmulator
+from acrsync.local.acr_model import AcrModel
+from acrsync.local.dingtalk_sink import DingTalkSink
+
+ACCOUNT_ID = "1234567890123456"
+SOURCE = ("cri-demo-src", "cn-hangzhou")
+SHANGHAI = ("cri-demo-sh", "cn-shanghai")
+BEIJING = ("cri-demo-bj", "cn-beijing")
+ROBOT_TOKEN = "demo-robot-token-0123456789abcdef"
+ROBOT_SECRET = "SEC0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"
+
+
+def seed_world(model: AcrModel) -> None:
+    """The world ``examples/rules.yaml`` and ``events/`` describe: one Premium source, two destinations.
+
+    Destination namespaces exist with auto-create-repository on, except ``platform`` in Beijing (missing on
+    purpose: rules that send platform images there fail with ACR's namespace error).
+    """
+    model.add_instance(SOURCE[0], region=SOURCE[1], name="demo-source")
+    model.add_instance(SHANGHAI[0], region=SHANGHAI[1], name="demo-shanghai")
+    model.add_instance(BEIJING[0], region=BEIJING[1], name="demo-beijing")
+    for ns in ("team-a", "platform"):
+        model.add_namespace(SOURCE[0], ns)
+        model.add_namespace(SHANGHAI[0], ns, auto_create_repo=True)
+    model.add_namespace(BEIJING[0], "team-a", auto_create_repo=True)
+    model.add_namespace(BEIJING[0], "prod-team-a", auto_create_repo=True)
+
+
+class LocalCloud:
+    """Start with ``with LocalCloud(workdir) as cloud:``; everything stops on exit, nothing left running."""
+
+    def __init__(self, workdir: Path, *, model: AcrModel | None = None, seed: bool = True) -> None:
+        self.workdir = Path(workdir)
+        self.model = model or AcrModel(account_id=ACCOUNT_ID)
+        if seed:
+            seed_world(self.model)
+        self.emulator = AcrEmulator(self.model)
+        self.sink = DingTalkSink({ROBOT_TOKEN: ROBOT_SECRET})
+
+    def __enter__(self) -> LocalCloud:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.emulator.start()
+        self.sink.up()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.model.stop_ticker()
+        self.sink.down()
+        self.emulator.stop()
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The function configuration, pointed at this cloud."""
+        return {
+            "ACRSYNC_STORE": f"sqlite:///{self.workdir / 'acrsync.db'}",
+            "ACRSYNC_REGION": SOURCE[1],
+            "ACRSYNC_ACR_ENDPOINT": self.emulator.url,
+            "ACRSYNC_ALLOWED_ACCOUNT_IDS": ACCOUNT_ID,
+            "ACRSYNC_DINGTALK_WEBHOOK": self.sink.webhook_url(ROBOT_TOKEN),
+            "ACRSYNC_DINGTALK_SECRET": ROBOT_SECRET,
+            "ACRSYNC_LOG_LEVEL": "WARNING",
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": self.emulator.access_key_id,
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": self.emulator.access_key_secret,
+        }
+
+
+def seed_events(model: AcrModel, events_dir: Path) -> int:
+    """Push every image the ``events/`` push fixtures name, with their digests and RepoIds; count them.
+
+    So ``acr-sync invoke replicator events/...`` against the emulator finds the tag it is told about.
+    """
+    from acrsync.domain.events import PushCompleted, parse_events
+    from acrsync.errors import InvalidEvent
+
+    count = 0
+    for path in sorted((events_dir / "acs.cr").glob("push_completed*.json")):
+        try:
+            events = parse_events(path.read_bytes(), allowed_accounts=frozenset({model.account_id}))
+        except InvalidEvent:
+            continue
+        for event in events:
+            if isinstance(event, PushCompleted):
+                _push(model, event)
+                count += 1
+    return count
+
+
+def _push(model: AcrModel, event: object) -> None:
+    image = event.source_image  # type: ignore[attr-defined]
+    model.push(image.instance_id, image.namespace, image.repo, image.tag, image.digest)
+    if image.repo_id:
+        repo = model.repo_by_name(image.instance_id, image.namespace, image.repo)
+        # Fixtures carry RepoIds; the emulator invents its own. Adopt the fixture's id when it is free.
+        if repo.repo_id != image.repo_id and image.repo_id not in model.repos:
+            model.repos.pop(repo.repo_id)
+            repo.repo_id = image.repo_id
+            model.repos[repo.repo_id] = repo

@@ -1,0 +1,115 @@
+"""Sending alerts: failures grouped per (rule, destination, error class) and window, at most 20 a minute.
+
+Protocol per message, so a message is sent once and never lost:
+1. mark every row of the group ``alert_sending`` (conditional writes: a row another watcher is sending is
+   skipped);
+2. send (the notifier takes a token from the robot's shared budget first — 20 per 60 s, reference §6 —
+   and raises ``UpstreamUnavailable`` without sending when there is none);
+3. success → ``alerted`` flips (failure sent / resolved sent); retryable failure → unmark (sent
+   later); rejected by DingTalk (bad token/sign) → logged loudly once and marked, not retried forever.
+A crash between 1 and the end of 2 leaves marks that expire after ``SENDING_STALE_S``: then the message is sent again
+(at-least-once only in that crash window; DingTalk has no idempotency key).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from acrsync.domain.alerts import AlertMessage, group_failures, render_failure, render_resolved
+from acrsync.domain.ledger import LedgerEntry
+from acrsync.domain.watch import owes_failure_alert, owes_resolved_message
+from acrsync.errors import ConflictError, UpstreamRejected, UpstreamUnavailable
+from acrsync.logging import get_logger
+
+if TYPE_CHECKING:
+    from acrsync.service.watch import WatchDeps
+
+log = get_logger(__name__)
+
+SENDING_STALE_S = 300.0
+
+
+def flush_alerts(deps: WatchDeps, deadline: float) -> int:
+    """Send every failure group whose window has closed, and every owed "resolved" message; count sent."""
+    now = deps.clock.now()
+    rows = [r for r in deps.ledger.list_open(limit=deps.sweep_limit) if not _being_sent(r, now)]
+    failures = [r for r in rows if owes_failure_alert(r)]
+    resolved = [r for r in rows if owes_resolved_message(r)]
+    sent = 0
+    for group in group_failures(failures, window_s=deps.policy.alert_window_s):
+        if group.window_start + group.window_s > now or deps.clock.monotonic() > deadline:
+            continue
+        message = render_failure(group, _iso(now))
+        sent += _deliver(deps, group.key.channel, message, list(group.entries), resolved=False)
+    by_channel: dict[str, list[LedgerEntry]] = {}
+    for row in resolved:
+        by_channel.setdefault(row.alert_channel, []).append(row)
+    for channel, entries in by_channel.items():
+        sent += _deliver(deps, channel, render_resolved(entries, _iso(now)), entries, resolved=True)
+    return sent
+
+
+def _being_sent(row: LedgerEntry, now: float) -> bool:
+    mark = row.extra.get("alert_sending", "")
+    return bool(mark) and now - float(mark) < SENDING_STALE_S
+
+
+def _deliver(deps: WatchDeps, channel_name: str, message: AlertMessage, rows: list[LedgerEntry], *, resolved: bool) -> int:
+    channel = deps.channels(channel_name)
+    kind = "resolved" if resolved else "failure"
+    if channel is None:
+        # Nothing to send to: the alert goes to the log in full and the ledger keeps every row.
+        log.warning("alert_not_sent_no_channel", channel=channel_name or "(default)", kind=kind, title=message.title, text=message.markdown)
+        _finish(deps, rows, resolved=resolved, note="logged only: no channel configured")
+        return 0
+    held = _mark(deps, rows)
+    if not held:
+        return 0
+    try:
+        deps.notifier.send(channel, message)
+    except UpstreamUnavailable as exc:
+        log.warning("alert_send_failed_will_retry", channel=channel.name, error=str(exc), rows=len(held))
+        _unmark(deps, held)
+        return 0
+    except UpstreamRejected as exc:
+        log.error("alert_channel_rejected", channel=channel.name, code=exc.code, error=str(exc), title=message.title)
+        _finish(deps, held, resolved=resolved, note=f"DingTalk refused: {exc.code}")
+        return 0
+    _finish(deps, held, resolved=resolved, note="")
+    log.info("alert_sent", channel=channel.name, kind=kind, rows=len(held), title=message.title)
+    return 1
+
+
+def _update(deps: WatchDeps, row: LedgerEntry, **changes: Any) -> LedgerEntry | None:
+    moved = row.moved_to(row.state, deps.clock.now(), **changes)
+    try:
+        deps.ledger.update(moved, expected_revision=row.revision)
+    except ConflictError:
+        return None
+    return moved
+
+
+def _mark(deps: WatchDeps, rows: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+    stamp = str(deps.clock.now())
+    held = [_update(deps, r, extra={**r.extra, "alert_sending": stamp}) for r in rows]
+    return [r for r in held if r is not None]
+
+
+def _unmark(deps: WatchDeps, rows: Sequence[LedgerEntry]) -> None:
+    for row in rows:
+        _update(deps, row, extra={k: v for k, v in row.extra.items() if k != "alert_sending"})
+
+
+def _finish(deps: WatchDeps, rows: Sequence[LedgerEntry], *, resolved: bool, note: str) -> None:
+    for row in rows:
+        extra = {k: v for k, v in row.extra.items() if k != "alert_sending"}
+        if note:
+            extra["alert_note"] = note
+        # A failure alert sets alerted (a "resolved" is owed if it recovers); a resolved message clears it.
+        _update(deps, row, alerted=not resolved, extra=extra)
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,185 @@
+"""The replicator's use case: one push event in, exactly one sync task per matched destination out.
+
+parse + authorise → evaluate rules (cached) → fill digest/RepoId if the event lacks them → for each
+request: claim in the ledger (conditional insert) → ``CreateRepoSyncTask`` → record the task id.
+Bad events are refused with a structured log line and a normal return (no FC retry storm); transient
+upstream failures propagate as ``RetryableError`` so FC redelivers, which the claims make safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from acrsync.domain.events import PushCompleted, describe_shape, parse_events
+from acrsync.domain.images import SourceImage, SyncRequest
+from acrsync.domain.ledger import LedgerEntry, State, is_reverse_of, new_claim
+from acrsync.domain.rules import RuleIndex, evaluate
+from acrsync.errors import AlreadyClaimed, InvalidEvent, UpstreamRejected
+from acrsync.logging import bind, get_logger
+from acrsync.ports import Clock, Ledger, RegistryApi
+from acrsync.service.gate import CallGate
+from acrsync.service.submit import Submitter
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicatorDeps:
+    """What the replicator needs, wired once per function instance by the bootstrap."""
+
+    rules: Callable[[], RuleIndex]
+    ledger: Ledger
+    registry: Callable[[str], RegistryApi]
+    gate: CallGate
+    clock: Clock
+    allowed_accounts: frozenset[str]
+    submitter: Submitter
+    max_event_bytes: int = 256 * 1024
+
+
+@dataclass
+class PushOutcome:
+    """The invocation's result: per destination what happened, and a status for the FC response."""
+
+    status: str = "ok"
+    event_ids: list[str] = field(default_factory=list)
+    results: list[dict[str, str]] = field(default_factory=list)
+    reason: str = ""
+
+    def count(self, outcome: str) -> int:
+        """How many destinations ended with ``outcome``."""
+        return sum(1 for r in self.results if r["outcome"] == outcome)
+
+    def as_response(self) -> dict[str, Any]:
+        """The JSON-able dict the handler returns to FC (and ``acr-sync invoke`` prints)."""
+        out: dict[str, Any] = {"status": self.status, "event_ids": self.event_ids, "results": self.results}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+def handle_push(raw: bytes | str, deps: ReplicatorDeps, *, deadline: float) -> PushOutcome:
+    """Handle one delivery (one event, or a list of them) from EventBridge. ``deadline`` is monotonic."""
+    outcome = PushOutcome()
+    try:
+        events = parse_events(raw, allowed_accounts=deps.allowed_accounts, max_bytes=deps.max_event_bytes)
+    except InvalidEvent as exc:
+        _log_refusal(raw, exc)
+        return PushOutcome(status="refused", reason=f"{exc.reason}: {exc}")
+    for event in events:
+        if not isinstance(event, PushCompleted):
+            log.warning("event_refused", reason="unsupported_type", kind=type(event).__name__)
+            outcome.status, outcome.reason = "refused", "unsupported_type: the replicator takes PushCompleted"
+            continue
+        for warning in event.warnings:
+            log.warning("event_shape_warning", detail=warning)
+        outcome.event_ids.append(event.event_id)
+        _replicate_push(event, deps, deadline, outcome)
+    log.info(
+        "push_handled",
+        status=outcome.status,
+        submitted=outcome.count("submitted"),
+        duplicate=outcome.count("duplicate"),
+        loop_guard=outcome.count("loop_guard"),
+        failed=outcome.count("failed"),
+        matched=len(outcome.results),
+    )
+    return outcome
+
+
+def _log_refusal(raw: bytes | str, exc: InvalidEvent) -> None:
+    shape: object = None
+    if exc.reason not in ("empty", "oversize", "malformed_json"):
+        shape = describe_shape(raw)
+    log.warning("event_refused", reason=exc.reason, field=exc.field, error=str(exc), shape=shape)
+
+
+def _replicate_push(event: PushCompleted, deps: ReplicatorDeps, deadline: float, outcome: PushOutcome) -> None:
+    image = event.source_image
+    bind(image=image.ref)
+    requests = evaluate(deps.rules(), image)
+    if not requests:
+        log.info("no_rule_matched", image=image.ref)
+        return
+    try:
+        image = _complete(image, deps, deadline)
+    except UpstreamRejected as exc:
+        # The tag or repository is gone (deleted right after the push?): record why, per destination.
+        for request in requests:
+            outcome.results.append(_record_unreplicable(request, event.event_id, str(exc), deps))
+        return
+    for request in requests:
+        outcome.results.append(_replicate_one(replace(request, source=image), event.event_id, deps, deadline))
+
+
+def _complete(image: SourceImage, deps: ReplicatorDeps, deadline: float) -> SourceImage:
+    """Fill RepoId and digest from ACR when the (UNVERIFIED) push payload lacks them."""
+    if image.repo_id and image.digest:
+        return image
+    api = deps.registry(image.region)
+    repo_id = image.repo_id
+    if not repo_id:
+        repo = deps.gate.call(
+            lambda: api.get_repository(image.instance_id, image.namespace, image.repo),
+            deadline=deadline,
+            what="GetRepository",
+        )
+        if repo is None:
+            raise UpstreamRejected(f"repository {image.repository} not found in {image.instance_id}")
+        repo_id = repo.repo_id
+    digest = image.digest
+    if not digest:
+        tag = deps.gate.call(
+            lambda: api.get_repo_tag(image.instance_id, repo_id, image.tag), deadline=deadline, what="GetRepoTag"
+        )
+        if tag is None:
+            raise UpstreamRejected(f"tag {image.ref} not found (deleted after the push?)")
+        digest = tag.digest
+    return replace(image, repo_id=repo_id, digest=digest)
+
+
+def _result(request: SyncRequest, outcome: str, entry: LedgerEntry | None = None, error: str = "") -> dict[str, str]:
+    out = {"rule": request.rule, "destination": request.destination.ref, "outcome": outcome}
+    if entry is not None and entry.task_id:
+        out["task_id"] = entry.task_id
+    if error:
+        out["error"] = error
+    return out
+
+
+def _replicate_one(request: SyncRequest, event_id: str, deps: ReplicatorDeps, deadline: float) -> dict[str, str]:
+    entry = new_claim(request, event_id=event_id, now=deps.clock.now())
+    try:
+        deps.ledger.claim(entry)
+    except AlreadyClaimed:
+        return _on_existing_claim(request, deps, deadline)
+    done = deps.submitter.submit(entry, deadline=deadline)
+    return _result(request, done.outcome, done.entry, done.entry.last_error if done.outcome == "failed" else "")
+
+
+def _on_existing_claim(request: SyncRequest, deps: ReplicatorDeps, deadline: float) -> dict[str, str]:
+    row = deps.ledger.get(request.claim_id)
+    if row is None:  # expired by TTL between the two calls: treat as already handled long ago
+        return _result(request, "duplicate")
+    if is_reverse_of(row, request):
+        log.info("loop_guard", image=request.source.ref, came_from=row.source_ref, claim_id=row.claim_id)
+        return _result(request, "loop_guard", row)
+    if deps.submitter.is_stale_claim(row):
+        done = deps.submitter.reconcile(row, deadline=deadline)
+        return _result(request, done.outcome, done.entry)
+    log.info("duplicate_delivery", claim_id=row.claim_id, state=row.state.value, task_id=row.task_id)
+    return _result(request, "duplicate", row)
+
+
+def _record_unreplicable(request: SyncRequest, event_id: str, reason: str, deps: ReplicatorDeps) -> dict[str, str]:
+    now = deps.clock.now()
+    entry = new_claim(request, event_id=event_id, now=now)
+    failed = entry.moved_to(State.FAILED, now, last_error=reason, error_class="source_missing")
+    try:
+        deps.ledger.claim(failed)
+    except AlreadyClaimed:
+        return _result(request, "duplicate")
+    log.error("source_image_missing", image=request.source.ref, destination=request.destination.ref, error=reason)
+    return _result(request, "failed", failed, reason)

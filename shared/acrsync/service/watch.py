@@ -1,0 +1,225 @@
+"""The watcher's use case: follow every sync task to verified, retried-then-failed, or alerted.
+
+Inputs: ``cr:Artifact:SynchronizationCompleted`` events (an accelerator: the payload is UNVERIFIED, so
+the task is always re-read with ``GetRepoSyncTask``) and timer ticks (the sweep over the ledger's watch
+list, oldest check first, within the API budget, stopping before the function timeout). Every write is
+conditional on the row's revision, so a completion event racing the sweep makes one transition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from acrsync.domain.events import PushCompleted, SyncCompleted, TimerTick, parse_events
+from acrsync.domain.ledger import LedgerEntry, State
+from acrsync.domain.watch import Decision, WatchPolicy, decide, is_due, verification
+from acrsync.errors import ConflictError, InvalidEvent, RetryableError, UpstreamRejected
+from acrsync.logging import get_logger
+from acrsync.ports import AlertChannel, Clock, Ledger, Notifier, RegistryApi
+from acrsync.service.alerting import flush_alerts
+from acrsync.service.gate import CallGate
+from acrsync.service.submit import Submitter
+
+log = get_logger(__name__)
+
+# Stop starting new checks this long before the deadline: one check is at most a few API calls.
+SWEEP_MARGIN_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class WatchDeps:
+    """What the watcher needs, wired once per function instance by the bootstrap."""
+
+    ledger: Ledger
+    registry: Callable[[str], RegistryApi]
+    gate: CallGate
+    clock: Clock
+    submitter: Submitter
+    notifier: Notifier
+    channels: Callable[[str], AlertChannel | None]
+    allowed_accounts: frozenset[str]
+    policy: WatchPolicy = field(default_factory=WatchPolicy)
+    sweep_limit: int = 500
+
+
+@dataclass
+class WatchOutcome:
+    """Counts of what this invocation did, for the FC response and the summary log line."""
+
+    status: str = "ok"
+    actions: dict[str, int] = field(default_factory=dict)
+    alerts_sent: int = 0
+    reason: str = ""
+
+    def add(self, action: str) -> None:
+        """Count one row's outcome."""
+        self.actions[action] = self.actions.get(action, 0) + 1
+
+    def as_response(self) -> dict[str, Any]:
+        """The JSON-able dict the handler returns."""
+        out: dict[str, Any] = {"status": self.status, "actions": self.actions, "alerts_sent": self.alerts_sent}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+def handle_watch(raw: bytes | str, deps: WatchDeps, *, deadline: float) -> WatchOutcome:
+    """Handle one delivery: completion events are checked at once; a timer tick sweeps and sends alerts."""
+    outcome = WatchOutcome()
+    try:
+        events = parse_events(raw, allowed_accounts=deps.allowed_accounts)
+    except InvalidEvent as exc:
+        log.warning("event_refused", reason=exc.reason, field=exc.field, error=str(exc))
+        return WatchOutcome(status="refused", reason=f"{exc.reason}: {exc}")
+    for event in events:
+        if isinstance(event, SyncCompleted):
+            on_completion(event, deps, deadline, outcome)
+        elif isinstance(event, TimerTick):
+            sweep(deps, deadline, outcome)
+            outcome.alerts_sent += flush_alerts(deps, deadline)
+        elif isinstance(event, PushCompleted):
+            log.warning("event_refused", reason="unsupported_type", kind="PushCompleted")
+            outcome.status, outcome.reason = "refused", "unsupported_type: the watcher takes sync events and ticks"
+    log.info("watch_handled", status=outcome.status, alerts_sent=outcome.alerts_sent, **outcome.actions)
+    return outcome
+
+
+def on_completion(event: SyncCompleted, deps: WatchDeps, deadline: float, outcome: WatchOutcome) -> None:
+    """Find the row the event is about and check its task now."""
+    row = deps.ledger.find_by_task(event.task_id) if event.task_id else _find_by_image(event, deps)
+    if row is None:
+        # Not ours: ACR's own sync rules and console replications raise this event too.
+        log.info("completion_not_ours", task_id=event.task_id, image=event.source_image.ref)
+        outcome.add("not_ours")
+        return
+    outcome.add(check_row(row, deps, deadline, force=True))
+
+
+def _find_by_image(event: SyncCompleted, deps: WatchDeps) -> LedgerEntry | None:
+    for row in deps.ledger.list_open(limit=deps.sweep_limit):
+        same_source = (row.source_instance, row.source_namespace, row.source_repo, row.source_tag) == (
+            event.instance_id,
+            event.namespace,
+            event.repo,
+            event.tag,
+        )
+        same_target = not event.target_instance_id or row.dest_instance == event.target_instance_id
+        if same_source and same_target and row.state is State.SUBMITTED:
+            return row
+    return None
+
+
+def sweep(deps: WatchDeps, deadline: float, outcome: WatchOutcome) -> None:
+    """Check due rows, least recently checked first, until none are left or time is nearly up."""
+    rows = deps.ledger.list_open(limit=deps.sweep_limit, due_before=deps.clock.now())
+    for index, row in enumerate(rows):
+        if deps.clock.monotonic() > deadline - SWEEP_MARGIN_S:
+            log.info("sweep_stopped_for_deadline", checked=index, left=len(rows) - index)
+            outcome.add("deferred")
+            return
+        try:
+            outcome.add(check_row(row, deps, deadline))
+        except RetryableError as exc:
+            # The budget or ACR is saturated: stop here; the next tick resumes with the oldest rows.
+            log.warning("sweep_paused", claim_id=row.claim_id, error=str(exc))
+            outcome.add("paused")
+            return
+
+
+def check_row(row: LedgerEntry, deps: WatchDeps, deadline: float, *, force: bool = False) -> str:
+    """Move one row forward if it can move; returns what happened (for counting)."""
+    now = deps.clock.now()
+    if row.state is State.CLAIMED:
+        if not deps.submitter.is_stale_claim(row):
+            return "in_flight"
+        return deps.submitter.reconcile(row, deadline=deadline).outcome
+    if row.state is State.RETRYING:
+        if not is_due(row, now):
+            return "waiting"
+        return "resubmitted" if deps.submitter.submit(row, deadline=deadline).outcome == "submitted" else "failed"
+    if row.state is State.SUCCEEDED:
+        return _verify(row, deps, deadline)
+    if row.state is not State.SUBMITTED or not (force or is_due(row, now)):
+        return "skipped"
+    api = deps.registry(row.source_region)
+    try:
+        task = deps.gate.call(
+            lambda: api.get_repo_sync_task(row.source_instance, row.task_id), deadline=deadline, what="GetRepoSyncTask"
+        )
+    except UpstreamRejected as exc:
+        return _apply(row, Decision("fail", reason=str(exc), error_class="task_error"), deps, deadline)
+    return _apply(row, decide(row, task, now, deps.policy), deps, deadline)
+
+
+def _apply(row: LedgerEntry, d: Decision, deps: WatchDeps, deadline: float) -> str:
+    now = deps.clock.now()
+    polls = str(int(row.extra.get("polls", "0") or 0) + 1)
+    moves: dict[str, tuple[State, dict[str, Any]]] = {
+        "wait": (State.SUBMITTED, {"next_check_at": d.next_check_at, "extra": {**row.extra, "polls": polls}}),
+        "stuck": (
+            State.SUBMITTED,
+            {"next_check_at": d.next_check_at, "error_class": "stuck", "last_error": d.reason, "alerted": False},
+        ),
+        "verify": (State.SUCCEEDED, {"task_issue": "", "next_check_at": now}),
+        "retry": (
+            State.RETRYING,
+            {"next_check_at": d.next_check_at, "task_issue": d.reason, "last_error": d.reason, "error_class": d.error_class},
+        ),
+        # Entering a failure state is a new thing to report: alerted goes back to False.
+        "fail": (State.FAILED, {"task_issue": d.reason, "last_error": d.reason, "error_class": d.error_class, "alerted": False}),
+        "cancel": (
+            State.CANCELED,
+            {"task_issue": d.reason, "last_error": d.reason, "error_class": d.error_class, "alerted": False},
+        ),
+    }
+    state, changes = moves[d.action]
+    moved = _write(row, state, now, deps, **changes)
+    if moved is None:
+        return "lost_race"
+    if d.action != "wait":
+        log.info("task_checked", claim_id=row.claim_id, task_id=row.task_id, action=d.action, reason=d.reason)
+    if d.action == "verify":
+        return _verify(moved, deps, deadline)
+    return d.action
+
+
+def _verify(row: LedgerEntry, deps: WatchDeps, deadline: float) -> str:
+    """After SUCCESS: the destination tag must hold the pushed digest (read in the destination's region)."""
+    now = deps.clock.now()
+    if row.target_account:
+        # Another account's registry is not readable with our credentials: say so instead of guessing.
+        moved = _write(row, State.VERIFIED, now, deps, extra={**row.extra, "verification": "skipped: cross-account"})
+        return "verified_unchecked" if moved else "lost_race"
+    api = deps.registry(row.dest_region)
+    repo = deps.gate.call(
+        lambda: api.get_repository(row.dest_instance, row.dest_namespace, row.dest_repo),
+        deadline=deadline,
+        what="GetRepository",
+    )
+    found = None
+    if repo is not None:
+        tag = deps.gate.call(
+            lambda: api.get_repo_tag(row.dest_instance, repo.repo_id, row.dest_tag), deadline=deadline, what="GetRepoTag"
+        )
+        found = tag.digest if tag else None
+    d = verification(row, found)
+    if d.action == "verified":
+        moved = _write(row, State.VERIFIED, now, deps, error_class="", last_error="")
+        log.info("replication_verified", claim_id=row.claim_id, destination=row.dest_ref, digest=row.digest)
+        return "verified" if moved else "lost_race"
+    extra = {**row.extra, "found_digest": found or ""}
+    moved = _write(row, State.MISMATCH, now, deps, error_class="mismatch", last_error=d.reason, alerted=False, extra=extra)
+    log.error("replication_mismatch", claim_id=row.claim_id, destination=row.dest_ref, reason=d.reason)
+    return "mismatch" if moved else "lost_race"
+
+
+def _write(row: LedgerEntry, state: State, now: float, deps: WatchDeps, **changes: Any) -> LedgerEntry | None:
+    moved = row.moved_to(state, now, **changes)
+    try:
+        deps.ledger.update(moved, expected_revision=row.revision)
+    except ConflictError:
+        log.info("transition_lost_race", claim_id=row.claim_id, to=state.value)
+        return None
+    return moved
