@@ -170,7 +170,9 @@ def submitter(context: Any = None) -> Submitter:
 def rules_cache(context: Any = None) -> CompiledRulesCache:
     """Compiled rules, re-read only when the stored version changes (checked at most every 30 s)."""
     if "rules" not in _cache:
-        _cache["rules"] = CompiledRulesCache(stores(context).rules, ttl_s=RULES_TTL_S, monotonic=clock().monotonic)
+        _cache["rules"] = CompiledRulesCache(
+            stores(context).rules, ttl_s=RULES_TTL_S, monotonic=clock().monotonic
+        )
     result: CompiledRulesCache = _cache["rules"]
     return result
 
@@ -290,4 +292,8 @@ def invocation(function: str, context: Any) -> Iterator[None]:
         log.exception("invocation_crashed", function=function)
         raise
     finally:
-        log.debug("invocation_finished", function=function, duration_ms=round((time.monotonic() - started) * 1000, 1))
+        log.debug(
+            "invocation_finished",
+            function=function,
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+        )

@@ -112,6 +112,27 @@ def _credentials(environ: Mapping[str, str], context: Any) -> Credentials:
     )
 
 
+def _accounts(environ: Mapping[str, str], context: Any, problems: list[str]) -> frozenset[str]:
+    """The allowed accounts; the function's own account when the variable is unset."""
+    raw = environ.get("ACRSYNC_ALLOWED_ACCOUNT_IDS", "")
+    accounts = frozenset(a.strip() for a in raw.split(",") if a.strip())
+    bad = sorted(a for a in accounts if not _ACCOUNT_RE.match(a))
+    if bad:
+        problems.append(f"ACRSYNC_ALLOWED_ACCOUNT_IDS: not account ids: {', '.join(bad)} (expected digits)")
+    if accounts:
+        return accounts
+    own = environ.get("FC_ACCOUNT_ID") or _context_attr(context, "account_id")
+    return frozenset({own}) if own else frozenset()
+
+
+def _qps(environ: Mapping[str, str], problems: list[str]) -> int:
+    raw = environ.get("ACRSYNC_ACR_QPS", "10")
+    if raw.isdigit() and 0 < int(raw) <= 1000:
+        return int(raw)
+    problems.append(f"ACRSYNC_ACR_QPS={raw!r}: expected an integer 1..1000")
+    return 10
+
+
 def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
     """Read and validate every variable; raise one ``ConfigError`` listing each problem."""
     problems: list[str] = []
@@ -139,20 +160,15 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
         if region:
             ts_endpoint = f"https://{store.location}.{region}.ots.aliyuncs.com"
         else:
-            problems.append("ACRSYNC_TABLESTORE_ENDPOINT: needed (or ACRSYNC_REGION) when ACRSYNC_STORE is tablestore")
+            problems.append(
+                "ACRSYNC_TABLESTORE_ENDPOINT: needed (or ACRSYNC_REGION) when ACRSYNC_STORE is tablestore"
+            )
 
     acr_endpoint = environ.get("ACRSYNC_ACR_ENDPOINT", "")
     if acr_endpoint and not re.match(r"^(https?://)?[A-Za-z0-9.-]+(:\d+)?/?$", acr_endpoint):
         problems.append("ACRSYNC_ACR_ENDPOINT: expected HOST[:PORT] or http(s)://HOST[:PORT]")
 
-    accounts_raw = environ.get("ACRSYNC_ALLOWED_ACCOUNT_IDS", "")
-    accounts = frozenset(a.strip() for a in accounts_raw.split(",") if a.strip())
-    bad = sorted(a for a in accounts if not _ACCOUNT_RE.match(a))
-    if bad:
-        problems.append(f"ACRSYNC_ALLOWED_ACCOUNT_IDS: not account ids: {', '.join(bad)} (expected digits)")
-    if not accounts:
-        own = environ.get("FC_ACCOUNT_ID") or _context_attr(context, "account_id")
-        accounts = frozenset({own}) if own else frozenset()
+    accounts = _accounts(environ, context, problems)
 
     webhook = environ.get("ACRSYNC_DINGTALK_WEBHOOK", "")
     if webhook and not webhook.startswith(("https://", "http://127.0.0.1", "http://localhost")):
@@ -163,11 +179,7 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
         problems.append(f"ACRSYNC_LOG_LEVEL={level!r}: expected one of {', '.join(LOG_LEVELS)}")
         level = "INFO"
 
-    qps_raw = environ.get("ACRSYNC_ACR_QPS", "10")
-    qps = int(qps_raw) if qps_raw.isdigit() and 0 < int(qps_raw) <= 1000 else 0
-    if not qps:
-        problems.append(f"ACRSYNC_ACR_QPS={qps_raw!r}: expected an integer 1..1000")
-        qps = 10
+    qps = _qps(environ, problems)
 
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))

@@ -112,7 +112,11 @@ def configure(*, level: str = "INFO", human: bool = False, stream: Any = None) -
         renderer = structlog.dev.ConsoleRenderer(colors=False)
         tail: list[Any] = [structlog.dev.set_exc_info, redaction_processor, renderer]
     else:
-        tail = [structlog.processors.dict_tracebacks, redaction_processor, structlog.processors.JSONRenderer()]
+        tail = [
+            structlog.processors.dict_tracebacks,
+            redaction_processor,
+            structlog.processors.JSONRenderer(),
+        ]
     structlog.configure(
         processors=[*_shared_processors(), *tail],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
@@ -132,7 +136,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def inject_fc_context(func: F) -> F:
-    """Decorate an FC handler: clear and bind per-invocation context (the powertools ``inject_lambda_context``).
+    """Decorate an FC handler: clear and bind per-invocation context (powertools' ``inject_lambda_context``).
 
     Binds ``function_name``, ``request_id``, ``cold_start`` (True only on an instance's first invocation)
     and ``correlation_id`` (the CloudEvent ``id`` when the event has one).

@@ -94,9 +94,7 @@ class Ledger(abc.ABC):
         """
 
     @abc.abstractmethod
-    def scan(
-        self, *, since: float = 0.0, states: frozenset[State] | None = None
-    ) -> Iterator[LedgerEntry]:
+    def scan(self, *, since: float = 0.0, states: frozenset[State] | None = None) -> Iterator[LedgerEntry]:
         """Rows created at or after ``since`` (and in ``states`` if given), oldest first."""
 
 

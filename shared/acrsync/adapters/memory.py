@@ -81,4 +81,3 @@ class MemoryBudgetStore(BudgetStore):
             spent, wait = spend_in_window(self._spent.get(key, []), limit=limit, window_s=window_s, now=now)
             self._spent[key] = spent
             return wait
-

@@ -96,7 +96,7 @@ def _entry(row: sqlite3.Row) -> LedgerEntry:
 
 
 class SqliteLedger(Ledger):
-    """The ledger in one SQLite table; claims are ``INSERT`` on the primary key, updates compare ``revision``."""
+    """The ledger in one table: claims ``INSERT`` on the primary key, updates compare ``revision``."""
 
     def __init__(self, db: SqliteDatabase) -> None:
         self.db = db

@@ -44,7 +44,10 @@ def friendly_errors() -> Iterator[None]:
     except RuleConfigError as exc:
         for line in exc.errors:
             err.print(f"[red]✗[/] {line}", markup=True)
-        fail(f"{len(exc.errors)} problem(s) found; nothing was written", hint="fix the lines above and run again")
+        fail(
+            f"{len(exc.errors)} problem(s) found; nothing was written",
+            hint="fix the lines above and run again",
+        )
     except ConfigError as exc:
         fail(str(exc), hint="see the configuration table in README.md")
     except AcrSyncError as exc:

@@ -32,8 +32,10 @@ def up(
         out.print(f"ACR emulator and DingTalk sink are up ({pushed} images from events/ pushed). Export:")
         for key, value in cloud.env.items():
             out.print(f"export {key}={value}")
-        out.print("then e.g.: acr-sync rules apply examples/rules.yaml && "
-                  "acr-sync invoke replicator events/acs.cr/push_completed.json")
+        out.print(
+            "then e.g.: acr-sync rules apply examples/rules.yaml && "
+            "acr-sync invoke replicator events/acs.cr/push_completed.json"
+        )
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

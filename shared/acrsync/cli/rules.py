@@ -27,7 +27,9 @@ def validate(file: Path = FILE, as_json: bool = JSON) -> None:
     if as_json:
         print_json({"valid": True, "rules": [r["name"] for r in doc.rules], "channels": sorted(doc.channels)})
         return
-    out.print(f"[green]✓[/] {file}: {len(doc.rules)} rule(s), {len(doc.channels)} channel(s) — valid", markup=True)
+    out.print(
+        f"[green]✓[/] {file}: {len(doc.rules)} rule(s), {len(doc.channels)} channel(s) — valid", markup=True
+    )
 
 
 @app.command()
@@ -40,7 +42,9 @@ def apply(
     """Validate FILE, show the diff against the store, and write it (one new version)."""
     with friendly_errors():
         doc = rules_admin.validate_file(file)
-        result = rules_admin.apply(bootstrap.stores().rules, doc, prune=prune, dry_run=dry_run, now=time.time())
+        result = rules_admin.apply(
+            bootstrap.stores().rules, doc, prune=prune, dry_run=dry_run, now=time.time()
+        )
     if as_json:
         print_json({**result.diff.as_dict(), "written": result.written, "version": result.version})
         return
@@ -71,14 +75,18 @@ def list_rules(as_json: bool = JSON) -> None:
         dests = ", ".join(f"{d['instance']}@{d['region']}" for d in rule.get("destinations", []))
         state = "" if rule.get("enabled", True) else " [dim](disabled)[/]"
         repos = ", ".join(source.get("repositories", []))
-        out.print(f"- [bold]{rule['name']}[/]{state}: {source.get('instance')} {repos} → {dests}", markup=True)
+        out.print(
+            f"- [bold]{rule['name']}[/]{state}: {source.get('instance')} {repos} → {dests}", markup=True
+        )
 
 
 @app.command("explain")
 def explain_image(
     image: str = typer.Argument(..., help="INSTANCE/NAMESPACE/REPO:TAG, e.g. cri-demo-src/team-a/web:v1.2.3"),
     region: str = typer.Option("", "--region", help="Source region (default: ACRSYNC_REGION)."),
-    file: Path = typer.Option(None, "--file", "-f", help="Explain against a rules file instead of the store."),
+    file: Path | None = typer.Option(
+        None, "--file", "-f", help="Explain against a rules file instead of the store."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """For one image, say for every rule whether it matched, which clause decided, and where it would go."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # Namespace and repository names: lowercase letters, digits and separators, as ACR EE accepts them.
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
-INSTANCE_RE = re.compile(r"^cri-[A-Za-z0-9]+$")
+INSTANCE_RE = re.compile(r"^cri-[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?$")
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 

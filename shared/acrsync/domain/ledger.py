@@ -114,7 +114,7 @@ class LedgerEntry:
         )
 
     def moved_to(self, state: State, now: float, **changes: object) -> LedgerEntry:
-        """The entry after a legal move to ``state`` (revision bumped); raise ``IllegalTransition`` otherwise."""
+        """The entry after a legal move to ``state`` (revision bumped), else ``IllegalTransition``."""
         if state != self.state and state not in ALLOWED[self.state]:
             raise IllegalTransition(f"{self.claim_id}: {self.state.value} -> {state.value} is not allowed")
         return replace(self, state=state, updated_at=now, revision=self.revision + 1, **changes)  # type: ignore[arg-type]
@@ -170,7 +170,13 @@ def new_claim(request: SyncRequest, *, event_id: str, now: float, max_attempts: 
 def is_reverse_of(entry: LedgerEntry, request: SyncRequest) -> bool:
     """True when ``entry`` replicated *into* the request's source: the loop guard's verdict."""
     src = request.source
-    return (entry.dest_instance, entry.dest_region, entry.dest_namespace, entry.dest_repo, entry.dest_tag) == (
+    return (
+        entry.dest_instance,
+        entry.dest_region,
+        entry.dest_namespace,
+        entry.dest_repo,
+        entry.dest_tag,
+    ) == (
         src.instance_id,
         src.region,
         src.namespace,

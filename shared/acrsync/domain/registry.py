@@ -66,7 +66,7 @@ class SyncTask:
 
 @dataclass(frozen=True, slots=True)
 class SyncTaskSpec:
-    """The parameters of ``CreateRepoSyncTask`` (reference §2.3): note ``TargetNamespace``, not ``...Name``."""
+    """``CreateRepoSyncTask`` parameters (reference §2.3): note ``TargetNamespace``, not ``...Name``."""
 
     instance_id: str
     repo_id: str

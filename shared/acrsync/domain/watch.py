@@ -65,7 +65,7 @@ def backoff(attempt: int, base: float, cap: float) -> float:
     return float(min(cap, base * 2 ** max(0, attempt - 1)))
 
 
-def decide(entry: LedgerEntry, task: SyncTask, now: float, policy: WatchPolicy) -> Decision:
+def decide(entry: LedgerEntry, task: SyncTask, now: float, policy: WatchPolicy) -> Decision:  # noqa: PLR0911 - a decision table reads best as early returns
     """The next step for a submitted row whose task ACR reports as ``task``."""
     if task.status is TaskStatus.SUCCESS:
         return Decision("verify")
@@ -76,7 +76,9 @@ def decide(entry: LedgerEntry, task: SyncTask, now: float, policy: WatchPolicy) 
         if is_permanent_issue(issue):
             return Decision("fail", reason=issue, error_class="task_error")
         if entry.attempts >= entry.max_attempts:
-            return Decision("fail", reason=f"{issue} (gave up after {entry.attempts} attempts)", error_class="task_error")
+            return Decision(
+                "fail", reason=f"{issue} (gave up after {entry.attempts} attempts)", error_class="task_error"
+            )
         delay = backoff(entry.attempts, policy.retry_base_s, policy.retry_cap_s)
         return Decision("retry", next_check_at=now + delay, reason=issue, error_class="task_error")
     # PENDING / SYNCHRONIZING

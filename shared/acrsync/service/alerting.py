@@ -7,7 +7,8 @@ Protocol per message, so a message is sent once and never lost:
    and raises ``UpstreamUnavailable`` without sending when there is none);
 3. success → ``alerted`` flips (failure sent / resolved sent); retryable failure → unmark (sent
    later); rejected by DingTalk (bad token/sign) → logged loudly once and marked, not retried forever.
-A crash between 1 and the end of 2 leaves marks that expire after ``SENDING_STALE_S``: then the message is sent again
+A crash between 1 and the end of 2 leaves marks that expire after ``SENDING_STALE_S``; the message
+is then sent again
 (at-least-once only in that crash window; DingTalk has no idempotency key).
 """
 
@@ -56,12 +57,20 @@ def _being_sent(row: LedgerEntry, now: float) -> bool:
     return bool(mark) and now - float(mark) < SENDING_STALE_S
 
 
-def _deliver(deps: WatchDeps, channel_name: str, message: AlertMessage, rows: list[LedgerEntry], *, resolved: bool) -> int:
+def _deliver(
+    deps: WatchDeps, channel_name: str, message: AlertMessage, rows: list[LedgerEntry], *, resolved: bool
+) -> int:
     channel = deps.channels(channel_name)
     kind = "resolved" if resolved else "failure"
     if channel is None:
         # Nothing to send to: the alert goes to the log in full and the ledger keeps every row.
-        log.warning("alert_not_sent_no_channel", channel=channel_name or "(default)", kind=kind, title=message.title, text=message.markdown)
+        log.warning(
+            "alert_not_sent_no_channel",
+            channel=channel_name or "(default)",
+            kind=kind,
+            title=message.title,
+            text=message.markdown,
+        )
         _finish(deps, rows, resolved=resolved, note="logged only: no channel configured")
         return 0
     held = _mark(deps, rows)
@@ -74,7 +83,9 @@ def _deliver(deps: WatchDeps, channel_name: str, message: AlertMessage, rows: li
         _unmark(deps, held)
         return 0
     except UpstreamRejected as exc:
-        log.error("alert_channel_rejected", channel=channel.name, code=exc.code, error=str(exc), title=message.title)
+        log.error(
+            "alert_channel_rejected", channel=channel.name, code=exc.code, error=str(exc), title=message.title
+        )
         _finish(deps, held, resolved=resolved, note=f"DingTalk refused: {exc.code}")
         return 0
     _finish(deps, held, resolved=resolved, note="")

@@ -67,5 +67,7 @@ class CallGate:
                     delay = max(delay, exc.retry_after)
                 if self.clock.monotonic() + delay > deadline:
                     raise BudgetExhausted(f"{what}: still failing after {attempt} attempt(s): {exc}") from exc
-                log.warning("upstream_retry", call=what, attempt=attempt, delay_s=round(delay, 3), error=str(exc))
+                log.warning(
+                    "upstream_retry", call=what, attempt=attempt, delay_s=round(delay, 3), error=str(exc)
+                )
                 self.clock.sleep(delay)

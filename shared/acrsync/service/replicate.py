@@ -96,7 +96,9 @@ def _log_refusal(raw: bytes | str, exc: InvalidEvent) -> None:
     log.warning("event_refused", reason=exc.reason, field=exc.field, error=str(exc), shape=shape)
 
 
-def _replicate_push(event: PushCompleted, deps: ReplicatorDeps, deadline: float, outcome: PushOutcome) -> None:
+def _replicate_push(
+    event: PushCompleted, deps: ReplicatorDeps, deadline: float, outcome: PushOutcome
+) -> None:
     image = event.source_image
     bind(image=image.ref)
     requests = evaluate(deps.rules(), image)
@@ -132,7 +134,9 @@ def _complete(image: SourceImage, deps: ReplicatorDeps, deadline: float) -> Sour
     digest = image.digest
     if not digest:
         tag = deps.gate.call(
-            lambda: api.get_repo_tag(image.instance_id, repo_id, image.tag), deadline=deadline, what="GetRepoTag"
+            lambda: api.get_repo_tag(image.instance_id, repo_id, image.tag),
+            deadline=deadline,
+            what="GetRepoTag",
         )
         if tag is None:
             raise UpstreamRejected(f"tag {image.ref} not found (deleted after the push?)")
@@ -140,7 +144,9 @@ def _complete(image: SourceImage, deps: ReplicatorDeps, deadline: float) -> Sour
     return replace(image, repo_id=repo_id, digest=digest)
 
 
-def _result(request: SyncRequest, outcome: str, entry: LedgerEntry | None = None, error: str = "") -> dict[str, str]:
+def _result(
+    request: SyncRequest, outcome: str, entry: LedgerEntry | None = None, error: str = ""
+) -> dict[str, str]:
     out = {"rule": request.rule, "destination": request.destination.ref, "outcome": outcome}
     if entry is not None and entry.task_id:
         out["task_id"] = entry.task_id
@@ -149,14 +155,18 @@ def _result(request: SyncRequest, outcome: str, entry: LedgerEntry | None = None
     return out
 
 
-def _replicate_one(request: SyncRequest, event_id: str, deps: ReplicatorDeps, deadline: float) -> dict[str, str]:
+def _replicate_one(
+    request: SyncRequest, event_id: str, deps: ReplicatorDeps, deadline: float
+) -> dict[str, str]:
     entry = new_claim(request, event_id=event_id, now=deps.clock.now())
     try:
         deps.ledger.claim(entry)
     except AlreadyClaimed:
         return _on_existing_claim(request, deps, deadline)
     done = deps.submitter.submit(entry, deadline=deadline)
-    return _result(request, done.outcome, done.entry, done.entry.last_error if done.outcome == "failed" else "")
+    return _result(
+        request, done.outcome, done.entry, done.entry.last_error if done.outcome == "failed" else ""
+    )
 
 
 def _on_existing_claim(request: SyncRequest, deps: ReplicatorDeps, deadline: float) -> dict[str, str]:
@@ -173,7 +183,9 @@ def _on_existing_claim(request: SyncRequest, deps: ReplicatorDeps, deadline: flo
     return _result(request, "duplicate", row)
 
 
-def _record_unreplicable(request: SyncRequest, event_id: str, reason: str, deps: ReplicatorDeps) -> dict[str, str]:
+def _record_unreplicable(
+    request: SyncRequest, event_id: str, reason: str, deps: ReplicatorDeps
+) -> dict[str, str]:
     now = deps.clock.now()
     entry = new_claim(request, event_id=event_id, now=now)
     failed = entry.moved_to(State.FAILED, now, last_error=reason, error_class="source_missing")
@@ -181,5 +193,7 @@ def _record_unreplicable(request: SyncRequest, event_id: str, reason: str, deps:
         deps.ledger.claim(failed)
     except AlreadyClaimed:
         return _result(request, "duplicate")
-    log.error("source_image_missing", image=request.source.ref, destination=request.destination.ref, error=reason)
+    log.error(
+        "source_image_missing", image=request.source.ref, destination=request.destination.ref, error=reason
+    )
     return _result(request, "failed", failed, reason)

@@ -63,7 +63,11 @@ def is_task_for(task: SyncTask, entry: LedgerEntry) -> bool:
         entry.dest_repo,
         entry.dest_tag,
     )
-    same_from = (frm.namespace, frm.repo, frm.tag) == (entry.source_namespace, entry.source_repo, entry.source_tag)
+    same_from = (frm.namespace, frm.repo, frm.tag) == (
+        entry.source_namespace,
+        entry.source_repo,
+        entry.source_tag,
+    )
     recent = task.create_time_ms == 0 or task.create_time_ms / 1000 >= entry.created_at - RECONCILE_SKEW_S
     return same_to and same_from and recent
 
@@ -89,7 +93,9 @@ class Submitter:
         api = self.registry(entry.source_region)
         try:
             task_id = self.gate.call(
-                lambda: api.create_repo_sync_task(spec_of(entry)), deadline=deadline, what="CreateRepoSyncTask"
+                lambda: api.create_repo_sync_task(spec_of(entry)),
+                deadline=deadline,
+                what="CreateRepoSyncTask",
             )
         except UpstreamRejected as exc:
             return self._fail(entry, exc)
@@ -133,7 +139,7 @@ class Submitter:
         return entry.extra.get("abandoned") == "1" or self.clock.now() - entry.updated_at > CLAIM_STALE_S
 
     def reconcile(self, entry: LedgerEntry, *, deadline: float) -> Submission:
-        """For a stale claim: adopt the task a crashed invocation created, or take the claim over and submit."""
+        """Stale claim: adopt the task a crashed invocation created, or take the claim over and submit."""
         api = self.registry(entry.source_region)
         tasks = self.gate.call(
             lambda: list(
@@ -192,7 +198,9 @@ class Submitter:
 
     def _abandon(self, entry: LedgerEntry, reason: str) -> None:
         # Best effort: if this write fails too, CLAIM_STALE_S still lets the next delivery reconcile.
-        marked = entry.moved_to(entry.state, self.clock.now(), last_error=reason, extra={**entry.extra, "abandoned": "1"})
+        marked = entry.moved_to(
+            entry.state, self.clock.now(), last_error=reason, extra={**entry.extra, "abandoned": "1"}
+        )
         try:
             self.ledger.update(marked, expected_revision=entry.revision)
         except Exception as exc:  # noqa: BLE001 - must not mask the original retryable error

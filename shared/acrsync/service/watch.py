@@ -59,7 +59,11 @@ class WatchOutcome:
 
     def as_response(self) -> dict[str, Any]:
         """The JSON-able dict the handler returns."""
-        out: dict[str, Any] = {"status": self.status, "actions": self.actions, "alerts_sent": self.alerts_sent}
+        out: dict[str, Any] = {
+            "status": self.status,
+            "actions": self.actions,
+            "alerts_sent": self.alerts_sent,
+        }
         if self.reason:
             out["reason"] = self.reason
         return out
@@ -81,7 +85,10 @@ def handle_watch(raw: bytes | str, deps: WatchDeps, *, deadline: float) -> Watch
             outcome.alerts_sent += flush_alerts(deps, deadline)
         elif isinstance(event, PushCompleted):
             log.warning("event_refused", reason="unsupported_type", kind="PushCompleted")
-            outcome.status, outcome.reason = "refused", "unsupported_type: the watcher takes sync events and ticks"
+            outcome.status, outcome.reason = (
+                "refused",
+                "unsupported_type: the watcher takes sync events and ticks",
+            )
     log.info("watch_handled", status=outcome.status, alerts_sent=outcome.alerts_sent, **outcome.actions)
     return outcome
 
@@ -128,7 +135,7 @@ def sweep(deps: WatchDeps, deadline: float, outcome: WatchOutcome) -> None:
             return
 
 
-def check_row(row: LedgerEntry, deps: WatchDeps, deadline: float, *, force: bool = False) -> str:
+def check_row(row: LedgerEntry, deps: WatchDeps, deadline: float, *, force: bool = False) -> str:  # noqa: PLR0911 - one return per state
     """Move one row forward if it can move; returns what happened (for counting)."""
     now = deps.clock.now()
     if row.state is State.CLAIMED:
@@ -138,7 +145,11 @@ def check_row(row: LedgerEntry, deps: WatchDeps, deadline: float, *, force: bool
     if row.state is State.RETRYING:
         if not is_due(row, now):
             return "waiting"
-        return "resubmitted" if deps.submitter.submit(row, deadline=deadline).outcome == "submitted" else "failed"
+        return (
+            "resubmitted"
+            if deps.submitter.submit(row, deadline=deadline).outcome == "submitted"
+            else "failed"
+        )
     if row.state is State.SUCCEEDED:
         return _verify(row, deps, deadline)
     if row.state is not State.SUBMITTED or not (force or is_due(row, now)):
@@ -146,7 +157,9 @@ def check_row(row: LedgerEntry, deps: WatchDeps, deadline: float, *, force: bool
     api = deps.registry(row.source_region)
     try:
         task = deps.gate.call(
-            lambda: api.get_repo_sync_task(row.source_instance, row.task_id), deadline=deadline, what="GetRepoSyncTask"
+            lambda: api.get_repo_sync_task(row.source_instance, row.task_id),
+            deadline=deadline,
+            what="GetRepoSyncTask",
         )
     except UpstreamRejected as exc:
         return _apply(row, Decision("fail", reason=str(exc), error_class="task_error"), deps, deadline)
@@ -160,15 +173,28 @@ def _apply(row: LedgerEntry, d: Decision, deps: WatchDeps, deadline: float) -> s
         "wait": (State.SUBMITTED, {"next_check_at": d.next_check_at, "extra": {**row.extra, "polls": polls}}),
         "stuck": (
             State.SUBMITTED,
-            {"next_check_at": d.next_check_at, "error_class": "stuck", "last_error": d.reason, "alerted": False},
+            {
+                "next_check_at": d.next_check_at,
+                "error_class": "stuck",
+                "last_error": d.reason,
+                "alerted": False,
+            },
         ),
         "verify": (State.SUCCEEDED, {"task_issue": "", "next_check_at": now}),
         "retry": (
             State.RETRYING,
-            {"next_check_at": d.next_check_at, "task_issue": d.reason, "last_error": d.reason, "error_class": d.error_class},
+            {
+                "next_check_at": d.next_check_at,
+                "task_issue": d.reason,
+                "last_error": d.reason,
+                "error_class": d.error_class,
+            },
         ),
         # Entering a failure state is a new thing to report: alerted goes back to False.
-        "fail": (State.FAILED, {"task_issue": d.reason, "last_error": d.reason, "error_class": d.error_class, "alerted": False}),
+        "fail": (
+            State.FAILED,
+            {"task_issue": d.reason, "last_error": d.reason, "error_class": d.error_class, "alerted": False},
+        ),
         "cancel": (
             State.CANCELED,
             {"task_issue": d.reason, "last_error": d.reason, "error_class": d.error_class, "alerted": False},
@@ -190,7 +216,9 @@ def _verify(row: LedgerEntry, deps: WatchDeps, deadline: float) -> str:
     now = deps.clock.now()
     if row.target_account:
         # Another account's registry is not readable with our credentials: say so instead of guessing.
-        moved = _write(row, State.VERIFIED, now, deps, extra={**row.extra, "verification": "skipped: cross-account"})
+        moved = _write(
+            row, State.VERIFIED, now, deps, extra={**row.extra, "verification": "skipped: cross-account"}
+        )
         return "verified_unchecked" if moved else "lost_race"
     api = deps.registry(row.dest_region)
     repo = deps.gate.call(
@@ -201,7 +229,9 @@ def _verify(row: LedgerEntry, deps: WatchDeps, deadline: float) -> str:
     found = None
     if repo is not None:
         tag = deps.gate.call(
-            lambda: api.get_repo_tag(row.dest_instance, repo.repo_id, row.dest_tag), deadline=deadline, what="GetRepoTag"
+            lambda: api.get_repo_tag(row.dest_instance, repo.repo_id, row.dest_tag),
+            deadline=deadline,
+            what="GetRepoTag",
         )
         found = tag.digest if tag else None
     d = verification(row, found)
@@ -210,7 +240,16 @@ def _verify(row: LedgerEntry, deps: WatchDeps, deadline: float) -> str:
         log.info("replication_verified", claim_id=row.claim_id, destination=row.dest_ref, digest=row.digest)
         return "verified" if moved else "lost_race"
     extra = {**row.extra, "found_digest": found or ""}
-    moved = _write(row, State.MISMATCH, now, deps, error_class="mismatch", last_error=d.reason, alerted=False, extra=extra)
+    moved = _write(
+        row,
+        State.MISMATCH,
+        now,
+        deps,
+        error_class="mismatch",
+        last_error=d.reason,
+        alerted=False,
+        extra=extra,
+    )
     log.error("replication_mismatch", claim_id=row.claim_id, destination=row.dest_ref, reason=d.reason)
     return "mismatch" if moved else "lost_race"
 

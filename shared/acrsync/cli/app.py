@@ -1,0 +1,56 @@
+"""``acr-sync``: the root app. Every command has ``--help``; data commands have ``--json``.
+
+Each command group lives in its own module and registers on ``app``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from acrsync import __version__
+from acrsync.cli import invoke, local, rules
+from acrsync.cli.common import console_logging
+
+app = typer.Typer(
+    name="acr-sync",
+    help=(
+        "Rule-filtered, verified, alerting image replication between Alibaba Cloud ACR EE instances.\n\n"
+        "Configuration comes from ACRSYNC_* environment variables (see the README); the store defaults to "
+        "sqlite:///.acrsync/acrsync.db in the current directory."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.add_typer(rules.app, name="rules")
+invoke.register(app)
+local.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"acr-sync {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show INFO log lines (default: warnings only)."
+    ),
+) -> None:
+    console_logging(verbose)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
