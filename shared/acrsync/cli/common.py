@@ -14,7 +14,8 @@ from rich.console import Console
 from acrsync.errors import AcrSyncError, ConfigError, RuleConfigError
 from acrsync.logging import configure
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output (CI logs, `| less`) gets a wide page instead of rich's 80-column default.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
