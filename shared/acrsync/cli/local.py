@@ -44,7 +44,7 @@ def up(
 
 
 def demo() -> None:
-    """Run the whole flow offline: push -> rules -> sync tasks -> watcher -> DingTalk, and print what happened."""
+    """Run the whole flow offline (push, rules, sync tasks, watcher, DingTalk) and print what happened."""
     from rich.markdown import Markdown
     from rich.panel import Panel
     from rich.table import Table
