@@ -106,8 +106,8 @@ class BudgetStore(abc.ABC):
     """
 
     @abc.abstractmethod
-    def take(self, key: str, *, limit: int, window_s: float, now: float) -> float:
-        """Spend one token: return 0.0 if taken, else the seconds until one comes back (nothing spent)."""
+    def take(self, key: str, *, limit: int, window_s: float, now: float, count: int = 1) -> float:
+        """Spend ``count`` tokens (all or none): 0.0 if taken, else seconds until enough come back."""
 
 
 class RegistryApi(abc.ABC):

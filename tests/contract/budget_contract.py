@@ -24,6 +24,16 @@ class BudgetContract:
         assert budget.take("k", limit=2, window_s=60.0, now=59.0) > 0.0
         assert budget.take("k", limit=2, window_s=60.0, now=60.0) == 0.0
 
+    def test_a_batch_is_taken_whole_or_not_at_all(self, budget: BudgetStore) -> None:
+        # GIVEN 5 per 10 s, 3 spent at t=0 and t=1
+        assert budget.take("b", limit=5, window_s=10.0, now=0.0, count=2) == 0.0
+        assert budget.take("b", limit=5, window_s=10.0, now=1.0) == 0.0
+        # WHEN 3 more are asked for, only 2 are free: nothing is spent, and the wait is until t=10
+        assert abs(budget.take("b", limit=5, window_s=10.0, now=2.0, count=3) - 8.0) < 1e-6
+        # THEN the 2 free tokens are still there
+        assert budget.take("b", limit=5, window_s=10.0, now=2.0, count=2) == 0.0
+        assert budget.take("b", limit=5, window_s=10.0, now=2.0) > 0.0
+
     def test_keys_have_independent_budgets(self, budget: BudgetStore) -> None:
         assert budget.take("a", limit=1, window_s=60.0, now=0.0) == 0.0
         assert budget.take("b", limit=1, window_s=60.0, now=0.0) == 0.0

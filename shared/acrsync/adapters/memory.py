@@ -75,9 +75,11 @@ class MemoryBudgetStore(BudgetStore):
         self._lock = threading.Lock()
         self.calls = 0
 
-    def take(self, key: str, *, limit: int, window_s: float, now: float) -> float:
+    def take(self, key: str, *, limit: int, window_s: float, now: float, count: int = 1) -> float:
         with self._lock:
             self.calls += 1
-            spent, wait = spend_in_window(self._spent.get(key, []), limit=limit, window_s=window_s, now=now)
+            spent, wait = spend_in_window(
+                self._spent.get(key, []), limit=limit, window_s=window_s, now=now, count=count
+            )
             self._spent[key] = spent
             return wait

@@ -155,11 +155,11 @@ class SqliteBudgetStore(BudgetStore):
     def __init__(self, db: SqliteDatabase) -> None:
         self.db = db
 
-    def take(self, key: str, *, limit: int, window_s: float, now: float) -> float:
+    def take(self, key: str, *, limit: int, window_s: float, now: float, count: int = 1) -> float:
         with self.db.transaction() as conn:
             row = conn.execute("SELECT spent FROM budgets WHERE key = ?", (key,)).fetchone()
             spent = json.loads(row[0]) if row else []
-            spent, wait = spend_in_window(spent, limit=limit, window_s=window_s, now=now)
+            spent, wait = spend_in_window(spent, limit=limit, window_s=window_s, now=now, count=count)
             conn.execute(
                 "INSERT INTO budgets (key, spent) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET spent = excluded.spent",

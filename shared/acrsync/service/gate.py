@@ -9,6 +9,7 @@ FC redelivers the event — the ledger's claims make redelivery safe.
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -21,6 +22,8 @@ log = get_logger(__name__)
 
 BACKOFF_BASE_S = 0.2
 BACKOFF_CAP_S = 5.0
+# How long a reserved batch of tokens may be used locally (see ``CallGate.acquire``).
+HOLD_S = 0.25
 
 
 class CallGate:
@@ -33,24 +36,46 @@ class CallGate:
         *,
         key: str = "acr-openapi",
         qps: int = 10,
+        batch: int = 4,
         rng: random.Random | None = None,
     ) -> None:
         self.budget = budget
         self.clock = clock
         self.key = key
         self.qps = qps
+        # The largest divisor of qps not above `batch`: whole batches fill the window, none is stranded.
+        self.batch = max(d for d in range(1, max(1, min(batch, qps)) + 1) if qps % d == 0)
         self.rng = rng or random.Random()
         self.calls = 0
+        self._lock = threading.Lock()
+        self._held = 0
+        self._held_until = 0.0
 
     def acquire(self, deadline: float) -> None:
-        """Wait for a token, or raise ``BudgetExhausted`` if none comes before ``deadline``."""
+        """Wait for a token, or raise ``BudgetExhausted`` if none comes before ``deadline``.
+
+        Tokens are reserved from the shared store ``batch`` at a time (one store round trip per batch) and
+        used locally within ``HOLD_S``. To stay strict — never more than ``qps`` calls in any second, across
+        all instances — a reservation is recorded at the *end* of its hold and over a window of
+        ``1 + HOLD_S`` seconds: every call in any 1 s window then belongs to a record inside one store
+        window. The price is a ceiling of ``qps / (1 + HOLD_S)`` calls per second.
+        """
+        with self._lock:
+            if self._held and self.clock.now() < self._held_until:
+                self._held -= 1
+                return
         while True:
-            wait = self.budget.take(self.key, limit=self.qps, window_s=1.0, now=self.clock.now())
+            now = self.clock.now()
+            wait = self.budget.take(
+                self.key, limit=self.qps, window_s=1.0 + HOLD_S, now=now + HOLD_S, count=self.batch
+            )
             if wait == 0.0:
+                with self._lock:
+                    self._held, self._held_until = self.batch - 1, now + HOLD_S
                 return
             if self.clock.monotonic() + wait > deadline:
                 raise BudgetExhausted(f"API budget ({self.qps}/s) leaves no call before the deadline")
-            self.clock.sleep(wait + self.rng.uniform(0, wait))
+            self.clock.sleep(wait + self.rng.uniform(0, 0.1 * wait))  # a little jitter spreads contenders
 
     def call(self, fn: Callable[[], T], *, deadline: float, what: str) -> T:
         """Run ``fn`` under the budget; retry ``UpstreamUnavailable`` with backoff until ``deadline``."""

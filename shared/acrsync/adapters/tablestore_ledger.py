@@ -1,0 +1,237 @@
+"""Tablestore ``Ledger``: the ledger table plus an open-task index and a task-id index (docs/tables.md).
+
+Write order, so that no open row is ever missing from the index the sweep reads:
+*additions* to an index (new open-task key, new task id) are written **before** the conditional ledger
+write; *removals* (the old open-task key) **after** it, conditional on the index row's revision. A crash
+in between leaves only extra index rows, which ``list_open`` recognises against the ledger (the truth)
+and deletes. The ledger row is the only thing a conditional write decides.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+from acrsync.adapters.ledger_codec import from_columns, to_columns
+from acrsync.adapters.tablestore_client import (
+    CONDITION_FAILED,
+    call,
+    import_tablestore,
+    table_specs,
+)
+from acrsync.adapters.tablestore_ranges import batch_get, full_range, range_rows
+from acrsync.domain.ledger import LedgerEntry, State, needs_watch
+from acrsync.errors import AlreadyClaimed, ConflictError
+from acrsync.logging import get_logger
+from acrsync.ports import Ledger
+
+log = get_logger(__name__)
+
+_CACHE_SIZE = 10_000
+
+
+def _ms(t: float) -> int:
+    return round(t * 1000)
+
+
+def _bucket(claim_id: str, buckets: int) -> int:
+    # claim ids are hex hashes (domain/images.py::claim_id); any other text still spreads via its hash.
+    try:
+        return int(claim_id[:8], 16) % buckets
+    except ValueError:
+        return sum(claim_id.encode()) % buckets
+
+
+class TablestoreLedger(Ledger):
+    """The ``Ledger`` port on Tablestore; ``client`` is an ``OTSClient`` (see ``build_ots_client``)."""
+
+    def __init__(self, client: Any, *, prefix: str = "acrsync_", buckets: int = 4) -> None:
+        self._ts = import_tablestore()
+        self._client = client
+        specs = table_specs(prefix)
+        self._ledger, self._open, self._tasks = specs["ledger"].name, specs["open"].name, specs["tasks"].name
+        self._buckets = buckets
+        # claim_id -> (open-index key ms or None, task_id) as last seen by this instance: saves a read
+        # before each update; a stale guess only leaves an extra index row for the sweep to remove.
+        self._seen: OrderedDict[str, tuple[int | None, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- rows -------------------------------------------------------------------------------------------
+    def _row(self, entry: LedgerEntry) -> Any:
+        cols = to_columns(entry)
+        del cols["claim_id"]
+        return self._ts.Row([("claim_id", entry.claim_id)], list(cols.items()))
+
+    def _entry(self, row: Any) -> LedgerEntry:
+        cols = {c[0]: c[1] for c in row.attribute_columns}
+        cols["claim_id"] = row.primary_key[0][1]
+        return from_columns(cols)
+
+    def _remember(self, entry: LedgerEntry) -> None:
+        with self._lock:
+            self._seen[entry.claim_id] = (
+                _ms(entry.next_check_at) if needs_watch(entry) else None,
+                entry.task_id,
+            )
+            self._seen.move_to_end(entry.claim_id)
+            while len(self._seen) > _CACHE_SIZE:
+                self._seen.popitem(last=False)
+
+    def _open_pk(self, claim_id: str, ms: int) -> list[tuple[str, Any]]:
+        return [("bucket", _bucket(claim_id, self._buckets)), ("next_check_ms", ms), ("claim_id", claim_id)]
+
+    def _conditional(self, op: str, fn: Any, *args: Any) -> bool:
+        """Run a conditional write; False when its condition failed, translated error otherwise."""
+        try:
+            call(op, fn, *args)
+        except Exception as exc:
+            if getattr(exc, "code", "") == CONDITION_FAILED:
+                return False
+            raise
+        return True
+
+    # -- index maintenance ------------------------------------------------------------------------------
+    def _index_add(self, entry: LedgerEntry) -> None:
+        row = self._ts.Row(
+            self._open_pk(entry.claim_id, _ms(entry.next_check_at)), [("revision", entry.revision)]
+        )
+        call("PutRow", self._client.put_row, self._open, row, self._ts.Condition("IGNORE"))
+
+    def _index_remove(self, claim_id: str, ms: int, *, up_to_revision: int) -> None:
+        """Delete one open-index row unless a newer writer re-put it (its revision would be higher)."""
+        cond = self._ts.Condition(
+            "IGNORE",
+            self._ts.SingleColumnCondition("revision", up_to_revision, self._ts.ComparatorType.LESS_EQUAL),
+        )
+        try:
+            self._conditional(
+                "DeleteRow",
+                self._client.delete_row,
+                self._open,
+                self._ts.Row(self._open_pk(claim_id, ms)),
+                cond,
+            )
+        except Exception as exc:  # noqa: BLE001 - best effort by design, see the comment
+            # The row is done; a leftover index row costs the sweep one read and is removed there.
+            log.warning("open_index_cleanup_failed", claim_id=claim_id, error=str(exc))
+
+    def _task_add(self, entry: LedgerEntry) -> None:
+        row = self._ts.Row([("task_id", entry.task_id)], [("claim_id", entry.claim_id)])
+        call("PutRow", self._client.put_row, self._tasks, row, self._ts.Condition("IGNORE"))
+
+    def _previous(self, claim_id: str) -> tuple[int | None, str]:
+        with self._lock:
+            known = self._seen.get(claim_id)
+        if known is not None:
+            return known
+        current = self.get(claim_id)
+        if current is None:
+            return None, ""
+        return (_ms(current.next_check_at) if needs_watch(current) else None), current.task_id
+
+    # -- the port ---------------------------------------------------------------------------------------
+    def claim(self, entry: LedgerEntry) -> None:
+        """Conditional insert (``EXPECT_NOT_EXIST``); ``AlreadyClaimed`` if the key exists."""
+        if needs_watch(entry):
+            self._index_add(entry)
+        if entry.task_id:
+            self._task_add(entry)
+        cond = self._ts.Condition("EXPECT_NOT_EXIST")
+        if not self._conditional("PutRow", self._client.put_row, self._ledger, self._row(entry), cond):
+            # Our index row may share its key with the winner's (same claim, same check time): keep it.
+            raise AlreadyClaimed(f"ledger key {entry.claim_id} is already claimed")
+        self._remember(entry)
+
+    def get(self, claim_id: str) -> LedgerEntry | None:
+        """One GetRow."""
+        _, row, _ = call("GetRow", self._client.get_row, self._ledger, [("claim_id", claim_id)])
+        if row is None:
+            return None
+        entry = self._entry(row)
+        self._remember(entry)
+        return entry
+
+    def update(self, entry: LedgerEntry, *, expected_revision: int) -> None:
+        """Replace the row if ``revision == expected_revision`` (column condition); else ``ConflictError``."""
+        old_ms, old_task = self._previous(entry.claim_id)
+        new_ms = _ms(entry.next_check_at) if needs_watch(entry) else None
+        if new_ms is not None and new_ms != old_ms:
+            self._index_add(entry)
+        if entry.task_id and entry.task_id != old_task:
+            self._task_add(entry)
+        cond = self._ts.Condition(
+            "EXPECT_EXIST",
+            self._ts.SingleColumnCondition(
+                "revision", expected_revision, self._ts.ComparatorType.EQUAL, pass_if_missing=False
+            ),
+        )
+        if not self._conditional("PutRow", self._client.put_row, self._ledger, self._row(entry), cond):
+            with self._lock:
+                self._seen.pop(entry.claim_id, None)
+            raise ConflictError(f"ledger row {entry.claim_id} is not at revision {expected_revision}")
+        if old_ms is not None and old_ms != new_ms:
+            self._index_remove(entry.claim_id, old_ms, up_to_revision=expected_revision)
+        self._remember(entry)
+
+    def find_by_task(self, task_id: str) -> LedgerEntry | None:
+        """Task index lookup, then the ledger row; None unless the row still carries that task id."""
+        _, row, _ = call("GetRow", self._client.get_row, self._tasks, [("task_id", task_id)])
+        if row is None:
+            return None
+        claim_id = next((c[1] for c in row.attribute_columns if c[0] == "claim_id"), "")
+        entry = self.get(claim_id) if claim_id else None
+        return entry if entry is not None and entry.task_id == task_id else None
+
+    def list_open(self, *, limit: int, due_before: float | None = None) -> list[LedgerEntry]:
+        """Read the open-task index (every bucket, by check time), then the rows it names; O(open rows)."""
+        if limit <= 0:
+            return []
+        want = limit
+        while True:
+            candidates, exhausted = self._candidates(want, due_before)
+            valid = self._resolve(candidates, due_before)
+            if len(valid) >= limit or exhausted:
+                return valid[:limit]
+            want *= 2
+
+    def _candidates(self, want: int, due_before: float | None) -> tuple[list[tuple[int, str, int]], bool]:
+        end_ms = self._ts.INF_MAX if due_before is None else _ms(due_before) + 1
+        out: list[tuple[int, str, int]] = []
+        exhausted = True
+        for b in range(self._buckets):
+            start = [("bucket", b), ("next_check_ms", self._ts.INF_MIN), ("claim_id", self._ts.INF_MIN)]
+            end = [("bucket", b), ("next_check_ms", end_ms), ("claim_id", self._ts.INF_MIN)]
+            rows = list(range_rows(self._client, self._open, start, end, max_rows=want))
+            exhausted = exhausted and len(rows) < want
+            for r in rows:
+                rev = next((c[1] for c in r.attribute_columns if c[0] == "revision"), 0)
+                out.append((r.primary_key[1][1], r.primary_key[2][1], rev))
+        out.sort()
+        return out[:want], exhausted and len(out) <= want
+
+    def _resolve(self, candidates: list[tuple[int, str, int]], due_before: float | None) -> list[LedgerEntry]:
+        keys = list(dict.fromkeys(cid for _, cid, _ in candidates))
+        rows = batch_get(self._client, self._ledger, [[("claim_id", k)] for k in keys])
+        truth = {e.claim_id: e for e in (self._entry(r) for r in rows)}
+        valid: dict[str, LedgerEntry] = {}
+        for ms, cid, rev in candidates:
+            entry = truth.get(cid)
+            if entry is not None and needs_watch(entry) and _ms(entry.next_check_at) == ms:
+                if due_before is None or entry.next_check_at <= due_before:
+                    valid.setdefault(cid, entry)
+                    self._remember(entry)
+            elif entry is None or rev <= entry.revision:
+                # Stale: the row closed or moved on (and no in-flight writer owns this key). Repair.
+                self._index_remove(cid, ms, up_to_revision=entry.revision if entry else rev)
+        return sorted(valid.values(), key=lambda e: (e.next_check_at, e.claim_id))
+
+    def scan(self, *, since: float = 0.0, states: frozenset[State] | None = None) -> Iterator[LedgerEntry]:
+        """Every ledger row (a full range read: history-sized, for the CLI), filtered, oldest first."""
+        entries = [self._entry(r) for r in full_range(self._client, self._ledger, ["claim_id"])]
+        picked = [e for e in entries if e.created_at >= since and (states is None or e.state in states)]
+        return iter(sorted(picked, key=lambda e: (e.created_at, e.claim_id)))
+
+
+__all__ = ["TablestoreLedger"]
