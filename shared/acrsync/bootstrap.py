@@ -18,7 +18,10 @@ from acrsync.config import Settings, load_settings
 from acrsync.errors import ConfigError, PermanentError, RetryableError
 from acrsync.logging import configure, get_logger, secrets_in
 from acrsync.ports import AlertChannel, BudgetStore, Clock, Ledger, Notifier, RegistryApi, RuleStore
+from acrsync.service import backfill as backfill_service
+from acrsync.service.backfill import BackfillDeps
 from acrsync.service.clock import SystemClock
+from acrsync.service.doctor import DoctorDeps
 from acrsync.service.gate import CallGate
 from acrsync.service.replicate import ReplicatorDeps
 from acrsync.service.rules_admin import CompiledRulesCache
@@ -100,22 +103,33 @@ def _build_stores(cfg: Settings) -> Stores:
 
         db = SqliteDatabase(cfg.store.location)
         return Stores(SqliteRuleStore(cfg.store.location), SqliteLedger(db), SqliteBudgetStore(db))
-    from acrsync.adapters.tablestore_client import build_ots_client
     from acrsync.adapters.tablestore_store import (
         TablestoreBudgetStore,
         TablestoreLedger,
         TablestoreRuleStore,
     )
 
-    creds = cfg.credentials
-    client = build_ots_client(
-        cfg.tablestore_endpoint,
-        cfg.store.location,
-        creds.access_key_id,
-        creds.access_key_secret,
-        creds.security_token,
-    )
+    client = ots_client()
     return Stores(TablestoreRuleStore(client), TablestoreLedger(client), TablestoreBudgetStore(client))
+
+
+def ots_client(context: Any = None) -> Any:
+    """The Tablestore client for ``ACRSYNC_STORE=tablestore://INSTANCE``, built once (imports the SDK)."""
+    if "ots" not in _cache:
+        from acrsync.adapters.tablestore_client import build_ots_client
+
+        cfg = settings(context)
+        if cfg.store.kind != "tablestore":
+            raise ConfigError(f"ACRSYNC_STORE is {cfg.store.kind}, not tablestore://INSTANCE")
+        creds = cfg.credentials
+        _cache["ots"] = build_ots_client(
+            cfg.tablestore_endpoint,
+            cfg.store.location,
+            creds.access_key_id,
+            creds.access_key_secret,
+            creds.security_token or None,
+        )
+    return _cache["ots"]
 
 
 def registry(context: Any = None) -> Callable[[str], RegistryApi]:
@@ -247,6 +261,86 @@ def watcher_deps(context: Any = None) -> WatchDeps:
         )
     result: WatchDeps = _cache["watcher"]
     return result
+
+
+def operator_deps(context: Any = None) -> ReplicatorDeps:
+    """The replicator's ports for ``acr-sync replicate``: no allowed-accounts requirement (no events)."""
+    cfg = settings(context)
+    return ReplicatorDeps(
+        rules=rules_cache(context).index,
+        ledger=stores(context).ledger,
+        registry=registry(context),
+        gate=gate(context),
+        clock=clock(),
+        allowed_accounts=cfg.allowed_account_ids,
+        submitter=submitter(context),
+    )
+
+
+def backfill_deps(*, rule: str = "", max_qps: int = 0, context: Any = None) -> BackfillDeps:
+    """A backfill run: its own gate at ``max_qps`` (default ``ACRSYNC_ACR_QPS``) on the shared budget key,
+    so the run and the functions together stay under the account's limit."""
+    cfg = settings(context)
+    if not cfg.region:
+        raise ConfigError("ACRSYNC_REGION: needed to list the source instances' repositories")
+    built = stores(context)
+    stored = built.rules.read()
+    run_gate = CallGate(built.budget, clock(), qps=max_qps or cfg.acr_qps)
+    return BackfillDeps(
+        index=backfill_service.index_for(stored.rules, stored.channels, rule),
+        ledger=built.ledger,
+        registry=registry(context),
+        gate=run_gate,
+        clock=clock(),
+        submitter=Submitter(built.ledger, registry(context), run_gate, clock()),
+        region=cfg.region,
+    )
+
+
+def probe_store(context: Any = None) -> str:
+    """``doctor``: open the store and look for its tables; a one-line description, or raise."""
+    cfg = settings(context)
+    if cfg.store.kind == "sqlite":
+        built = stores(context)
+        version = built.rules.version()
+        built.ledger.list_open(limit=1)
+        return f"sqlite {cfg.store.location}: opens; rules version {version}"
+    from acrsync.adapters.tablestore_client import build_ots_client, call, table_specs
+
+    creds = cfg.credentials
+    client = build_ots_client(
+        cfg.tablestore_endpoint,
+        cfg.store.location,
+        creds.access_key_id,
+        creds.access_key_secret,
+        creds.security_token,
+    )
+    names = [spec.name for spec in table_specs().values()]
+    missing = []
+    for name in names:
+        try:
+            call("DescribeTable", client.describe_table, name)
+        except PermanentError as exc:
+            if getattr(exc, "code", "") != "OTSObjectNotExist":
+                raise
+            missing.append(name)
+    if missing:
+        raise ConfigError(f"Tablestore tables missing: {', '.join(missing)}; run `acr-sync tables init`")
+    return f"tablestore {cfg.store.location}: {len(names)} tables present"
+
+
+def doctor_deps(context: Any = None) -> DoctorDeps:
+    """What ``acr-sync doctor`` inspects; nothing is built until a check asks for it."""
+    cfg = settings(context)
+    return DoctorDeps(
+        region=cfg.region,
+        credentials_present=cfg.credentials.present,
+        rules=lambda: stores(context).rules.read(),  # noqa: PLW0108 - lazy: a broken store fails its check
+        registry=registry(context),
+        store_probe=lambda: probe_store(context),
+        channels=channels(context),
+        notifier=lambda: notifier(context),
+    )
 
 
 def _require_accounts(cfg: Settings) -> None:

@@ -10,7 +10,7 @@ import sys
 import typer
 
 from acrsync import __version__
-from acrsync.cli import invoke, local, rules
+from acrsync.cli import invoke, local, ops, rules, tables
 from acrsync.cli.common import console_logging
 
 app = typer.Typer(
@@ -28,6 +28,8 @@ app = typer.Typer(
 app.add_typer(rules.app, name="rules")
 invoke.register(app)
 local.register(app)
+ops.register(app)
+tables.register(app)
 
 
 def _version(value: bool) -> None:
