@@ -59,7 +59,9 @@ class RuleStore(abc.ABC):
         """Upsert rules (by ``name``, keeping the order given), delete by name, replace channels.
 
         Succeeds only if the stored version is still ``expected_version`` (raise ``ConflictError``
-        otherwise); returns the new version (``expected_version + 1``). All or nothing.
+        otherwise); returns the new version (``expected_version + 1``). All or nothing. Afterwards the
+        upserted rules come first, in the order given, then untouched rules in their previous order (the
+        first rule wins a shared destination, so order is part of the contract).
         """
 
 

@@ -1,0 +1,162 @@
+"""``acr-sync rules ...`` use cases: validate a file, plan and apply it (versioned), a cached compiled index.
+
+The CLI (written elsewhere) parses arguments and prints; everything that decides lives here or in the domain.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from acrsync.domain.rules import RuleIndex, RulesDiff, RuleVerdict, compile_rules, diff
+from acrsync.domain.rules_schema import RulesDocument, validate_document
+from acrsync.errors import RuleConfigError
+from acrsync.logging import get_logger
+from acrsync.ports import RuleStore
+
+log = get_logger(__name__)
+
+
+def load_document(text: str, *, source: str = "<rules>") -> RulesDocument:
+    """Parse YAML text and validate it; YAML syntax errors become ``RuleConfigError`` with line and column."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown position"
+        raise RuleConfigError([f"{source}: YAML syntax error at {where}: {exc.problem}"]) from None
+    except yaml.YAMLError as exc:
+        raise RuleConfigError([f"{source}: not valid YAML: {exc}"]) from None
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise RuleConfigError(
+            [f"{source}: the top level must be a mapping (version, channels, rules), got {got}"]
+        )
+    return validate_document(data)
+
+
+def validate_file(path: str | Path) -> RulesDocument:
+    """``rules validate FILE``: the validated document, or ``RuleConfigError`` listing every problem."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuleConfigError([f"{p}: cannot read the rules file: {exc.strerror}"]) from None
+    return load_document(text, source=str(p))
+
+
+def plan_apply(store: RuleStore, doc: RulesDocument, prune: bool) -> RulesDiff:
+    """What ``apply`` would change, against what the store holds now."""
+    return diff(store.read().rules, doc.rules, prune)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """The diff, whether anything was written, and the store version afterwards."""
+
+    diff: RulesDiff
+    written: bool
+    version: int
+    channels_changed: bool = False
+
+
+def apply(store: RuleStore, doc: RulesDocument, *, prune: bool, dry_run: bool, now: float) -> ApplyResult:
+    """``rules apply``: validate (again, in case the document was built by hand), diff, write if needed.
+
+    One versioned write: if someone else applied meanwhile the store raises ``ConflictError`` and nothing is
+    written; the caller re-plans. Nothing is written when the document is invalid or nothing changed.
+    """
+    doc = validate_document({"version": doc.version, "channels": doc.channels, "rules": list(doc.rules)})
+    stored = store.read()
+    plan = diff(stored.rules, doc.rules, prune)
+    channels_changed = dict(stored.channels) != dict(doc.channels)
+    if dry_run or not (plan.has_changes or channels_changed):
+        return ApplyResult(plan, written=False, version=stored.version, channels_changed=channels_changed)
+    version = store.write(
+        channels=doc.channels,
+        upsert=doc.rules,
+        delete=plan.removed,
+        expected_version=stored.version,
+        now=now,
+    )
+    log.info(
+        "rules_applied",
+        version=version,
+        added=len(plan.added),
+        changed=len(plan.changed),
+        removed=len(plan.removed),
+        kept=len(plan.kept),
+    )
+    return ApplyResult(plan, written=True, version=version, channels_changed=channels_changed)
+
+
+class CompiledRulesCache:
+    """The compiled ``RuleIndex``, re-read only when ``store.version()`` changes, checked once per ``ttl_s``.
+
+    A warm function instance therefore pays one cheap version read per ``ttl_s`` (not per event) and one
+    full read + compile per rules change. Call it (``cache()``) where a ``Callable[[], RuleIndex]`` is wanted.
+    """
+
+    def __init__(
+        self, store: RuleStore, ttl_s: float = 30.0, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._store = store
+        self._ttl_s = ttl_s
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._index: RuleIndex | None = None
+        self._version = -1
+        self._checked_at = float("-inf")
+        self.version_reads = 0
+        self.full_reads = 0
+
+    def __call__(self) -> RuleIndex:
+        return self.index()
+
+    def index(self) -> RuleIndex:
+        """The current index (compiling on first use and after a change)."""
+        now = self._monotonic()
+        with self._lock:
+            if self._index is not None and now - self._checked_at < self._ttl_s:
+                return self._index
+            self.version_reads += 1
+            version = self._store.version()
+            self._checked_at = now
+            if self._index is None or version != self._version:
+                self._reload()
+            assert self._index is not None
+            return self._index
+
+    def _reload(self) -> None:
+        stored = self._store.read()
+        self.full_reads += 1
+        self._index = compile_rules(stored.rules, stored.channels)
+        self._version = stored.version
+        log.info("rules_loaded", version=stored.version, rules=len(stored.rules))
+
+
+def format_diff(plan: RulesDiff) -> str:
+    """Plain text for ``rules apply``: ``+ added``, ``~ changed``, ``- removed``, ``= kept``, a summary."""
+    lines = [f"+ {n}" for n in plan.added]
+    lines += [f"~ {n}" for n in plan.changed]
+    lines += [f"- {n}" for n in plan.removed]
+    lines += [f"= {n} (kept: not in the file; use --prune to remove)" for n in plan.kept]
+    if plan.reordered:
+        lines.append("order changed (rule order decides which rule wins a shared destination)")
+    lines.append(
+        f"{len(plan.added)} to add, {len(plan.changed)} to change, {len(plan.removed)} to remove, "
+        f"{len(plan.unchanged)} unchanged"
+    )
+    return "\n".join(lines)
+
+
+def format_explain(verdicts: list[RuleVerdict]) -> str:
+    """Plain text for ``rules explain``: one block per rule, then how many tasks would be created."""
+    requested = sum(1 for v in verdicts for d in v.destinations if d.status == "requested")
+    body = "\n".join(v.as_text() for v in verdicts) if verdicts else "(no rules stored)"
+    return f"{body}\n{requested} sync task(s) would be created"
