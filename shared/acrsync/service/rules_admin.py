@@ -11,8 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from acrsync.domain.rules import RuleIndex, RulesDiff, RuleVerdict, compile_rules, diff
 from acrsync.domain.rules_schema import RulesDocument, validate_document
 from acrsync.errors import RuleConfigError
@@ -24,6 +22,8 @@ log = get_logger(__name__)
 
 def load_document(text: str, *, source: str = "<rules>") -> RulesDocument:
     """Parse YAML text and validate it; YAML syntax errors become ``RuleConfigError`` with line and column."""
+    import yaml  # lazily: the functions read compiled rules from the store and never parse YAML
+
     try:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
