@@ -1,19 +1,48 @@
-"""Operator use cases over the ledger: ``retry`` what failed, and ``status`` of recent replications."""
+"""Operator use cases: ``retry`` what failed (now or on the watcher's next tick), ``status`` of recent
+replications, and ``replicate`` one image by hand (the console's "Replicate" action) through the ledger.
+"""
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from acrsync.domain.images import ImageRef
+from acrsync.domain.images import (
+    INSTANCE_RE,
+    NAME_RE,
+    TAG_RE,
+    DestinationImage,
+    ImageRef,
+    SourceImage,
+    SyncRequest,
+)
 from acrsync.domain.ledger import ALERT_STATES, FINAL_STATES, LedgerEntry, State
-from acrsync.errors import ConflictError
+from acrsync.domain.rules_schema import REGION_RE
+from acrsync.errors import ConflictError, RetryableError, UpstreamRejected
 from acrsync.logging import get_logger
 from acrsync.ports import Clock, Ledger
 
+# The replicator's own steps (fill RepoId/digest; claim then submit). Private there; the report proposes
+# making them public so manual replication and backfill share them by name.
+from acrsync.service.replicate import ReplicatorDeps, _complete, _replicate_one
+from acrsync.service.submit import Submission, Submitter
+
 log = get_logger(__name__)
+
+MANUAL_RULE = "manual"
+_SINCE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_since(text: str) -> float:
+    """``30m``, ``1h``, ``24h``, ``7d`` (also ``s``, ``w``) in seconds, else ``ValueError``."""
+    m = _SINCE_RE.match(text or "")
+    if not m or float(m.group(1)) <= 0:
+        raise ValueError(f"{text!r} is not a duration: expected a number and a unit, e.g. 30m, 1h, 24h, 7d")
+    return float(m.group(1)) * _UNIT_S[m.group(2)]
 
 
 def _selected(entry: LedgerEntry, rule: str, image: ImageRef | None) -> bool:
@@ -81,6 +110,9 @@ class StatusReport:
                     "task_id": e.task_id,
                     "attempts": e.attempts,
                     "reason": e.task_issue or e.last_error,
+                    "task_issue": e.task_issue,
+                    "error_class": e.error_class,
+                    "age_s": round(now - e.created_at),
                 }
                 for e in self.failures
             ],
@@ -89,6 +121,7 @@ class StatusReport:
                     "source": e.source_ref,
                     "destination": e.dest_ref,
                     "state": e.state.value,
+                    "task_id": e.task_id,
                     "age_s": round(now - e.created_at),
                 }
                 for e in self.open_rows
@@ -117,3 +150,127 @@ def status(entries: Iterable[LedgerEntry], *, failed_only: bool = False) -> Stat
         )
         report.latency_s = {"p50": round(qs[49], 1), "p90": round(qs[89], 1), "p99": round(qs[98], 1)}
     return report
+
+
+def recent_status(ledger: Ledger, clock: Clock, *, since_s: float, failed_only: bool = False) -> StatusReport:
+    """``status --since``: rows created in the last ``since_s`` seconds, summarised."""
+    return status(ledger.scan(since=clock.now() - since_s), failed_only=failed_only)
+
+
+def retry_now(rows: Iterable[LedgerEntry], submitter: Submitter, *, deadline: float) -> list[Submission]:
+    """``retry --now``: submit re-opened (``retrying``) rows at once instead of on the watcher's next tick.
+
+    Stops at the first transient failure (budget or ACR saturated): the rows left are still ``retrying``,
+    so the watcher picks them up; nothing is lost.
+    """
+    done: list[Submission] = []
+    for row in rows:
+        if row.state is not State.RETRYING:
+            continue
+        try:
+            done.append(submitter.submit(row, deadline=deadline))
+        except RetryableError as exc:
+            log.warning("retry_now_paused", claim_id=row.claim_id, error=str(exc))
+            break
+    return done
+
+
+def parse_destination(text: str, source: ImageRef) -> DestinationImage:
+    """``INSTANCE/REGION[/NAMESPACE/REPO:TAG]``; namespace, repository and tag default to the source's.
+
+    Names are checked with the same patterns the rules use (``domain.images``); ``ValueError`` says why.
+    """
+    parts = text.strip().split("/")
+    if len(parts) == 2:
+        instance, region = parts
+        namespace, repo, tag = source.namespace, source.repo, source.tag
+    elif len(parts) == 4 and ":" in parts[3]:
+        instance, region, namespace = parts[:3]
+        repo, _, tag = parts[3].partition(":")
+    else:
+        raise ValueError(
+            f"--to {text!r}: expected INSTANCE/REGION or INSTANCE/REGION/NAMESPACE/REPO:TAG, "
+            "e.g. cri-dst456/cn-shanghai or cri-dst456/cn-shanghai/team-a/web:v1.2.3"
+        )
+    checks = (
+        ("instance id", instance, INSTANCE_RE),
+        ("region", region, REGION_RE),
+        ("namespace", namespace, NAME_RE),
+        ("repository", repo, NAME_RE),
+        ("tag", tag, TAG_RE),
+    )
+    for label, value, rx in checks:
+        if not rx.match(value):
+            raise ValueError(f"--to {text!r}: {value!r} is not a valid ACR {label}")
+    return DestinationImage(instance, region, namespace, repo, tag)
+
+
+@dataclass(frozen=True, slots=True)
+class ManualResult:
+    """What ``acr-sync replicate`` did: ``submitted``, ``duplicate``, ``reconciled``, ``failed``..."""
+
+    outcome: str
+    source: str
+    digest: str
+    destination: str
+    task_id: str = ""
+    error: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        """JSON-able form."""
+        return {
+            "outcome": self.outcome,
+            "source": self.source,
+            "digest": self.digest,
+            "destination": self.destination,
+            "task_id": self.task_id,
+            "error": self.error,
+        }
+
+
+def replicate_image(
+    deps: ReplicatorDeps,
+    source: SourceImage,
+    destination: DestinationImage,
+    *,
+    override: bool = False,
+    priority: int = 3,
+    account: str = "",
+    event_id: str = "manual",
+    deadline: float,
+) -> ManualResult:
+    """Replicate one image by hand: resolve RepoId and digest, claim (rule ``manual``), submit.
+
+    Refuses self-replication, and a ``@digest`` the tag no longer holds (ACR syncs tags, not digests).
+    The watcher follows the task like any other.
+    """
+    if destination.same_place_as(source):
+        raise UpstreamRejected(f"{source.ref} → {destination.ref}: the destination is the image itself")
+    if not 1 <= priority <= 5:
+        raise UpstreamRejected(f"priority {priority}: must be 1..5 (reference §2.3)")
+    if account and not account.isdigit():
+        raise UpstreamRejected(f"account {account!r}: expected a numeric account id (TargetUserId)")
+    wanted = source.digest
+    resolved = _complete(replace(source, digest=""), deps, deadline)
+    if wanted and resolved.digest != wanted:
+        raise UpstreamRejected(f"{source.ref} now holds {resolved.digest}, not {wanted}: nothing replicated")
+    request = SyncRequest(
+        rule=MANUAL_RULE,
+        source=resolved,
+        destination=destination,
+        override=override,
+        priority=priority,
+        target_account=account,
+    )
+    result = _replicate_one(request, event_id, deps, deadline)
+    log.info(
+        "manual_replication", source=resolved.ref, destination=destination.ref, outcome=result["outcome"]
+    )
+    return ManualResult(
+        outcome=result["outcome"],
+        source=resolved.ref,
+        digest=resolved.digest,
+        destination=destination.ref,
+        task_id=result.get("task_id", ""),
+        error=result.get("error", ""),
+    )
