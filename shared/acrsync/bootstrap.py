@@ -12,21 +12,22 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acrsync.config import Settings, load_settings
 from acrsync.errors import ConfigError, PermanentError, RetryableError
 from acrsync.logging import configure, get_logger, secrets_in
 from acrsync.ports import AlertChannel, BudgetStore, Clock, Ledger, Notifier, RegistryApi, RuleStore
-from acrsync.service import backfill as backfill_service
-from acrsync.service.backfill import BackfillDeps
 from acrsync.service.clock import SystemClock
-from acrsync.service.doctor import DoctorDeps
 from acrsync.service.gate import CallGate
 from acrsync.service.replicate import ReplicatorDeps
-from acrsync.service.rules_admin import CompiledRulesCache
+from acrsync.service.rules_cache import CompiledRulesCache
 from acrsync.service.submit import Submitter
-from acrsync.service.watch import WatchDeps
+
+if TYPE_CHECKING:  # each function instance imports only the use case it runs (cold start)
+    from acrsync.service.backfill import BackfillDeps
+    from acrsync.service.doctor import DoctorDeps
+    from acrsync.service.watch import WatchDeps
 
 log = get_logger(__name__)
 
@@ -248,6 +249,8 @@ def channels(context: Any = None) -> Callable[[str], AlertChannel | None]:
 def watcher_deps(context: Any = None) -> WatchDeps:
     """Everything the watcher needs, built once per instance."""
     if "watcher" not in _cache:
+        from acrsync.service.watch import WatchDeps
+
         _require_accounts(settings(context))
         _cache["watcher"] = WatchDeps(
             ledger=stores(context).ledger,
@@ -280,6 +283,9 @@ def operator_deps(context: Any = None) -> ReplicatorDeps:
 def backfill_deps(*, rule: str = "", max_qps: int = 0, context: Any = None) -> BackfillDeps:
     """A backfill run: its own gate at ``max_qps`` (default ``ACRSYNC_ACR_QPS``) on the shared budget key,
     so the run and the functions together stay under the account's limit."""
+    from acrsync.service import backfill as backfill_service
+    from acrsync.service.backfill import BackfillDeps
+
     cfg = settings(context)
     if not cfg.region:
         raise ConfigError("ACRSYNC_REGION: needed to list the source instances' repositories")
@@ -305,16 +311,9 @@ def probe_store(context: Any = None) -> str:
         version = built.rules.version()
         built.ledger.list_open(limit=1)
         return f"sqlite {cfg.store.location}: opens; rules version {version}"
-    from acrsync.adapters.tablestore_client import build_ots_client, call, table_specs
+    from acrsync.adapters.tablestore_client import call, table_specs
 
-    creds = cfg.credentials
-    client = build_ots_client(
-        cfg.tablestore_endpoint,
-        cfg.store.location,
-        creds.access_key_id,
-        creds.access_key_secret,
-        creds.security_token,
-    )
+    client = ots_client(context)
     names = [spec.name for spec in table_specs().values()]
     missing = []
     for name in names:
@@ -331,6 +330,8 @@ def probe_store(context: Any = None) -> str:
 
 def doctor_deps(context: Any = None) -> DoctorDeps:
     """What ``acr-sync doctor`` inspects; nothing is built until a check asks for it."""
+    from acrsync.service.doctor import DoctorDeps
+
     cfg = settings(context)
     return DoctorDeps(
         region=cfg.region,

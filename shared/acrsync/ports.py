@@ -13,8 +13,8 @@ from typing import Any
 
 __all__ = ["AlertMessage"]  # re-exported: the Notifier port speaks the domain's message value
 
-from acrsync.domain.alerts import AlertMessage
 from acrsync.domain.ledger import LedgerEntry, State
+from acrsync.domain.messages import AlertMessage
 from acrsync.domain.registry import (
     Instance,
     Namespace,

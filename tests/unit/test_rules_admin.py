@@ -12,12 +12,12 @@ from acrsync.domain.rules_schema import RulesDocument
 from acrsync.errors import ConflictError, RuleConfigError
 from acrsync.ports import RuleStore, StoredRules
 from acrsync.service.rules_admin import (
-    CompiledRulesCache,
     apply,
     format_diff,
     format_explain,
     plan_apply,
 )
+from acrsync.service.rules_cache import CompiledRulesCache
 from tests.unit.rules_fixtures import document, image, rule
 
 

@@ -19,18 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from acrsync.domain.ledger import LedgerEntry
+from acrsync.domain.messages import AlertMessage
 
-
-@dataclass(frozen=True, slots=True)
-class AlertMessage:
-    """A markdown message for one channel.
-
-    Defined here, not in ``acrsync.ports``, because the ports sit above the domain in the layer contract;
-    ``ports.py`` re-exports it so the renderer and the ``Notifier`` port share one type.
-    """
-
-    title: str
-    markdown: str
+__all__ = ["AlertMessage"]  # re-exported: renderers and notifier share one value
 
 
 DINGTALK_MAX_BODY_BYTES = 20_000

@@ -6,13 +6,16 @@ Pure. Each distinct pattern (and each distinct clause list) is compiled once and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from acrsync.domain.patterns import Matcher, PatternError, compile_pattern, split_pattern
-from acrsync.domain.rules_schema import TEMPLATE_FIELD_RE
 from acrsync.errors import RuleConfigError
+
+# `{field}` in destination templates (the schema validates with the same expression).
+TEMPLATE_FIELD_RE = re.compile(r"\{([^{}]*)\}")
 
 _WILDCARDS = frozenset("*?[]{}\\")
 

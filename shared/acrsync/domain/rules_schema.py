@@ -14,6 +14,7 @@ from typing import Any
 
 from acrsync.domain.images import NAME_RE, TAG_RE
 from acrsync.domain.patterns import PatternError, compile_pattern, split_pattern
+from acrsync.domain.rules_compile import TEMPLATE_FIELD_RE
 from acrsync.errors import RuleConfigError
 
 RULE_NAME_RE = re.compile(r"^[a-z0-9-]{1,63}$")
@@ -24,7 +25,6 @@ REGION_RE = re.compile(r"^[a-z]{2,}-[a-z0-9-]+$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ACCOUNT_RE = re.compile(r"^[0-9]{1,32}$")
 MOBILE_RE = re.compile(r"^\+?[0-9]{5,20}$")
-TEMPLATE_FIELD_RE = re.compile(r"\{([^{}]*)\}")
 TEMPLATE_FIELDS = ("namespace", "repo", "tag")
 
 _TOP_KEYS = ("version", "channels", "rules")

@@ -35,7 +35,7 @@ from acrsync.service.gate import CallGate
 
 # The replicator's claim-then-submit step (existing claims: duplicate, loop guard or reconcile). Private
 # there; see the report's proposal to make it public as ``replicate.replicate_request``.
-from acrsync.service.replicate import ReplicatorDeps, _replicate_one
+from acrsync.service.replicate import ReplicatorDeps, replicate_request
 from acrsync.service.submit import Submitter
 
 T = TypeVar("T")
@@ -271,7 +271,7 @@ class _Run:
                 return replace(item, action="would_submit")
             return replace(item, action=f"claimed:{existing.state.value}", task_id=existing.task_id)
         try:
-            result = _replicate_one(request, self.event_id, self.replicator, self.deadline)
+            result = replicate_request(request, self.event_id, self.replicator, self.deadline)
         except KeyboardInterrupt:
             self._release(request.claim_id)
             raise

@@ -27,7 +27,7 @@ from acrsync.ports import Clock, Ledger
 
 # The replicator's own steps (fill RepoId/digest; claim then submit). Private there; the report proposes
 # making them public so manual replication and backfill share them by name.
-from acrsync.service.replicate import ReplicatorDeps, _complete, _replicate_one
+from acrsync.service.replicate import ReplicatorDeps, complete_source, replicate_request
 from acrsync.service.submit import Submission, Submitter
 
 log = get_logger(__name__)
@@ -251,7 +251,7 @@ def replicate_image(
     if account and not account.isdigit():
         raise UpstreamRejected(f"account {account!r}: expected a numeric account id (TargetUserId)")
     wanted = source.digest
-    resolved = _complete(replace(source, digest=""), deps, deadline)
+    resolved = complete_source(replace(source, digest=""), deps, deadline)
     if wanted and resolved.digest != wanted:
         raise UpstreamRejected(f"{source.ref} now holds {resolved.digest}, not {wanted}: nothing replicated")
     request = SyncRequest(
@@ -262,7 +262,7 @@ def replicate_image(
         priority=priority,
         target_account=account,
     )
-    result = _replicate_one(request, event_id, deps, deadline)
+    result = replicate_request(request, event_id, deps, deadline)
     log.info(
         "manual_replication", source=resolved.ref, destination=destination.ref, outcome=result["outcome"]
     )

@@ -15,7 +15,7 @@ from typing import Any
 from acrsync.domain.events import PushCompleted, describe_shape, parse_events
 from acrsync.domain.images import SourceImage, SyncRequest
 from acrsync.domain.ledger import LedgerEntry, State, is_reverse_of, new_claim
-from acrsync.domain.rules import RuleIndex, evaluate
+from acrsync.domain.rules_eval import RuleIndex, evaluate
 from acrsync.errors import AlreadyClaimed, InvalidEvent, UpstreamRejected
 from acrsync.logging import bind, get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi
@@ -106,18 +106,19 @@ def _replicate_push(
         log.info("no_rule_matched", image=image.ref)
         return
     try:
-        image = _complete(image, deps, deadline)
+        image = complete_source(image, deps, deadline)
     except UpstreamRejected as exc:
         # The tag or repository is gone (deleted right after the push?): record why, per destination.
         for request in requests:
             outcome.results.append(_record_unreplicable(request, event.event_id, str(exc), deps))
         return
     for request in requests:
-        outcome.results.append(_replicate_one(replace(request, source=image), event.event_id, deps, deadline))
+        done = replicate_request(replace(request, source=image), event.event_id, deps, deadline)
+        outcome.results.append(done)
 
 
-def _complete(image: SourceImage, deps: ReplicatorDeps, deadline: float) -> SourceImage:
-    """Fill RepoId and digest from ACR when the (UNVERIFIED) push payload lacks them."""
+def complete_source(image: SourceImage, deps: ReplicatorDeps, deadline: float) -> SourceImage:
+    """Fill RepoId and digest from ACR when they are missing (the push payload is UNVERIFIED)."""
     if image.repo_id and image.digest:
         return image
     api = deps.registry(image.region)
@@ -155,9 +156,13 @@ def _result(
     return out
 
 
-def _replicate_one(
+def replicate_request(
     request: SyncRequest, event_id: str, deps: ReplicatorDeps, deadline: float
 ) -> dict[str, str]:
+    """Claim one request in the ledger, then submit it; a claim that exists is a duplicate, a loop, or stale.
+
+    The one path from a decision to a sync task: the replicator, backfill and ``acr-sync replicate`` use it.
+    """
     entry = new_claim(request, event_id=event_id, now=deps.clock.now())
     try:
         deps.ledger.claim(entry)

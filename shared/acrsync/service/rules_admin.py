@@ -5,13 +5,10 @@ The CLI (written elsewhere) parses arguments and prints; everything that decides
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from acrsync.domain.rules import RuleIndex, RulesDiff, RuleVerdict, compile_rules, diff
+from acrsync.domain.rules import RulesDiff, RuleVerdict, diff
 from acrsync.domain.rules_schema import RulesDocument, validate_document
 from acrsync.errors import RuleConfigError
 from acrsync.logging import get_logger
@@ -93,51 +90,6 @@ def apply(store: RuleStore, doc: RulesDocument, *, prune: bool, dry_run: bool, n
         kept=len(plan.kept),
     )
     return ApplyResult(plan, written=True, version=version, channels_changed=channels_changed)
-
-
-class CompiledRulesCache:
-    """The compiled ``RuleIndex``, re-read only when ``store.version()`` changes, checked once per ``ttl_s``.
-
-    A warm function instance therefore pays one cheap version read per ``ttl_s`` (not per event) and one
-    full read + compile per rules change. Call it (``cache()``) where a ``Callable[[], RuleIndex]`` is wanted.
-    """
-
-    def __init__(
-        self, store: RuleStore, ttl_s: float = 30.0, *, monotonic: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._store = store
-        self._ttl_s = ttl_s
-        self._monotonic = monotonic
-        self._lock = threading.Lock()
-        self._index: RuleIndex | None = None
-        self._version = -1
-        self._checked_at = float("-inf")
-        self.version_reads = 0
-        self.full_reads = 0
-
-    def __call__(self) -> RuleIndex:
-        return self.index()
-
-    def index(self) -> RuleIndex:
-        """The current index (compiling on first use and after a change)."""
-        now = self._monotonic()
-        with self._lock:
-            if self._index is not None and now - self._checked_at < self._ttl_s:
-                return self._index
-            self.version_reads += 1
-            version = self._store.version()
-            self._checked_at = now
-            if self._index is None or version != self._version:
-                self._reload()
-            assert self._index is not None
-            return self._index
-
-    def _reload(self) -> None:
-        stored = self._store.read()
-        self.full_reads += 1
-        self._index = compile_rules(stored.rules, stored.channels)
-        self._version = stored.version
-        log.info("rules_loaded", version=stored.version, rules=len(stored.rules))
 
 
 def format_diff(plan: RulesDiff) -> str:
