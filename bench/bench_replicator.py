@@ -42,9 +42,8 @@ for cli_only in ('rich', 'typer', 'click'):
 import json, os, resource, types
 sys.path.insert(0, sys.argv[2])  # as FC: the code directory holds handler.py
 import handler
-context = types.SimpleNamespace(
-    request_id='cold', function=types.SimpleNamespace(name='acr-sync-replicator', timeout=60), region='', account_id=''
-)
+function = types.SimpleNamespace(name='acr-sync-replicator', timeout=60)
+context = types.SimpleNamespace(request_id='cold', function=function, region='', account_id='')
 response = handler.handler(open(sys.argv[1], 'rb').read(), context)
 assert response['status'] == 'ok', response
 print(json.dumps({'rss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

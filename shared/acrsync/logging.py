@@ -105,6 +105,23 @@ def _shared_processors() -> list[Any]:
     ]
 
 
+class _Current:
+    """``sys.stdout``/``sys.stderr`` looked up at each write, not when logging was configured.
+
+    Whoever swaps the stream later (a test runner capturing output, a CLI runner) still gets the lines, and
+    a stream closed since then is never written to.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, text: str) -> int:
+        return int(getattr(sys, self.name).write(text))
+
+    def flush(self) -> None:
+        getattr(sys, self.name).flush()
+
+
 def configure(*, level: str = "INFO", human: bool = False, stream: Any = None) -> None:
     """Configure structlog once per process: JSON lines (functions) or console (people)."""
     renderer: Any
@@ -120,7 +137,7 @@ def configure(*, level: str = "INFO", human: bool = False, stream: Any = None) -
     structlog.configure(
         processors=[*_shared_processors(), *tail],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr if human else stream or sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(stream or _Current("stderr" if human else "stdout")),  # type: ignore[arg-type]  # only write() and flush() are used
         cache_logger_on_first_use=False,
     )
 

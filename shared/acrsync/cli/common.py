@@ -21,7 +21,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def console_logging(verbose: bool) -> None:
     """Log lines for a person: console renderer on stderr, warnings only unless ``--verbose``."""
-    configure(level="INFO" if verbose else "WARNING", human=True, stream=sys.stderr)
+    configure(level="INFO" if verbose else "WARNING", human=True)
 
 
 def print_json(data: Any) -> None:
