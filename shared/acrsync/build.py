@@ -35,9 +35,6 @@ TARGET_PYTHON = "3.10"
 GLIBC_MINOR = 28  # Debian 10 ships glibc 2.28: every manylinux_2_x up to it runs there
 CLI_ONLY = frozenset({"typer", "click", "rich"})
 LEFT_OUT = frozenset({"local", "cli", "build.py", "deploy_checks.py"})
-# Pins in pyproject that cannot install on 3.10 as written, and what the 3.10 runtime gets instead:
-# wcmatch 12.x declares Requires-Python >=3.11; 11.1 is the newest release for 3.10 (same glob API we use).
-PY310_OVERRIDES = {"wcmatch": "wcmatch==11.1"}
 INFO_FILE = ".acrsync-build.json"
 # Imported inside functions (cold start), so importing the handler does not prove them: the probe imports
 # them too. tablestore is the one whose import pulls numpy, protobuf and aiohttp.
@@ -112,23 +109,18 @@ def missing_requirements(root: Path) -> list[str]:
     return sorted(missing.values())
 
 
-def runtime_requirements(pyproject_text: str) -> tuple[list[str], list[str]]:
-    """The pins the functions need (CLI-only ones dropped, 3.10 overrides applied) and notes about changes.
-
-    A pin with an environment marker is kept (without the marker) when the marker holds on python3.10.
+def runtime_requirements(pyproject_text: str) -> list[str]:
+    """The pins the functions need: CLI-only ones dropped; a pin with an environment marker is kept
+    (without the marker) when the marker holds on python3.10 — pyproject pins per Python version that way.
     """
     requirements: list[str] = []
-    notes: list[str] = []
     for req in project_dependencies(pyproject_text):
-        name = _name(req)
-        if name in CLI_ONLY:
+        if _name(req) in CLI_ONLY:
             continue
-        if name in PY310_OVERRIDES and ";" not in req:
-            notes.append(f"{req} does not install on Python 3.10; the build uses {PY310_OVERRIDES[name]}")
-        chosen = for_target(PY310_OVERRIDES[name] if name in PY310_OVERRIDES and ";" not in req else req)
+        chosen = for_target(req)
         if chosen:
             requirements.append(chosen)
-    return requirements, notes
+    return requirements
 
 
 def platform_tags() -> list[str]:
@@ -314,9 +306,7 @@ def verify_import(build_dir: Path, python: str) -> dict[str, object]:
 
 def build(functions: Sequence[str], out: Path, cache_dir: Path, python310: str) -> list[dict[str, object]]:
     """Build each function; return one summary row per function."""
-    requirements, notes = runtime_requirements((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    for note in notes:
-        sys.stderr.write(f"note: {note}\n")
+    requirements = runtime_requirements((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     started = time.monotonic()
     deps, trimmed = install_dependencies(out, requirements, cache_dir)
     rows: list[dict[str, object]] = []

@@ -36,11 +36,12 @@ UNTAGGED_SO_ALLOWED = frozenset({"tablestore/ots_sdk/ots_sdk.so", "tablestore/na
 SO_TAG = re.compile(r"\.(cpython-310-x86_64-linux-gnu|abi3)\.so$")
 
 
-def test_runtime_requirements_drop_cli_only_pins_and_fix_the_ones_310_cannot_install() -> None:
-    requirements, notes = build.runtime_requirements(PYPROJECT)
-    assert requirements == ["tablestore==6.4.8", "wcmatch==11.1", "structlog==26.1.0"]
-    assert len(notes) == 1
-    assert "wcmatch==12.0.1" in notes[0]
+def test_runtime_requirements_drop_cli_only_pins() -> None:
+    assert build.runtime_requirements(PYPROJECT) == [
+        "tablestore==6.4.8",
+        "wcmatch==12.0.1",
+        "structlog==26.1.0",
+    ]
 
 
 def test_markers_are_evaluated_for_python_310_not_for_the_build_machine() -> None:
@@ -50,10 +51,9 @@ def test_markers_are_evaluated_for_python_310_not_for_the_build_machine() -> Non
         "\"wcmatch==11.1; python_version < '3.11'\", \"wcmatch==12.0.1; python_version >= '3.11'\",",
     )
     # WHEN the runtime requirements are chosen
-    requirements, notes = build.runtime_requirements(text)
+    requirements = build.runtime_requirements(text)
     # THEN the 3.10 one is kept without its marker and the 3.11 one dropped
     assert requirements == ["tablestore==6.4.8", "wcmatch==11.1", "structlog==26.1.0"]
-    assert notes == []
 
 
 def test_dependencies_whose_markers_hold_on_310_are_found_missing(tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_dependencies_whose_markers_hold_on_310_are_found_missing(tmp_path: Path
 
 
 def test_the_real_pyproject_yields_pins_for_every_runtime_dependency() -> None:
-    requirements, _ = build.runtime_requirements((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    requirements = build.runtime_requirements((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     names = {re.split(r"[=;<>]", r)[0].lower() for r in requirements}
     assert {"tablestore", "alibabacloud-cr20181201", "structlog", "google-re2", "pyyaml"} <= names
     assert not names & {"typer", "click", "rich"}
