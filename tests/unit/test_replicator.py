@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -238,3 +239,46 @@ def test_oversized_body_is_refused_before_parsing(world: World) -> None:
     response = world.push(b'{"data": "' + b"x" * (300 * 1024) + b'"}')
     assert response["status"] == "refused"
     assert "oversize" in response["reason"] or "large" in response["reason"]
+
+
+def test_rules_a_to_b_and_b_to_a_do_not_ping_pong(tmp_path: Any) -> None:
+    # GIVEN two rules replicating team-a both ways between Hangzhou and Shanghai
+    from acrsync.domain.rules import compile_rules, validate_document
+
+    doc = validate_document(
+        {
+            "version": 1,
+            "rules": [
+                {
+                    "name": "hz-to-sh",
+                    "source": {"instance": "cri-demo-src", "repositories": ["team-a/*"]},
+                    "destinations": [{"instance": "cri-demo-sh", "region": "cn-shanghai"}],
+                },
+                {
+                    "name": "sh-to-hz",
+                    "source": {"instance": "cri-demo-sh", "repositories": ["team-a/*"]},
+                    "destinations": [{"instance": "cri-demo-src", "region": "cn-hangzhou"}],
+                },
+            ],
+        }
+    )
+    world = make_world()
+    world.index = compile_rules(doc.rules, doc.channels)
+    # WHEN an image is pushed in Hangzhou and ACR copies it to Shanghai
+    world.push(load_event("acs.cr/push_completed.json"))
+    world.model.run_pending()
+    assert len(world.creates()) == 1
+    sh_digest = world.model.tag(
+        "cri-demo-sh", world.model.repo_by_name("cri-demo-sh", "team-a", "web").repo_id, "v1.2.3"
+    )
+    # AND Shanghai's push event for the arrived image reaches the replicator
+    event = json.loads(load_event("acs.cr/push_completed.json"))
+    event["id"] = "arrived-in-shanghai"
+    event["subject"] = "acs.cr:cn-shanghai:1234567890123456:cri-demo-sh"
+    event["aliyunregionid"] = "cn-shanghai"
+    event["data"].update({"InstanceId": "cri-demo-sh", "RegionId": "cn-shanghai", "Digest": sh_digest.digest})
+    del event["data"]["RepoId"]
+    response = world.push(json.dumps(event))
+    # THEN the loop guard stops it: no task goes back to Hangzhou
+    assert [r["outcome"] for r in response["results"]] == ["loop_guard"]
+    assert len(world.creates()) == 1
