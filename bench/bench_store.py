@@ -107,6 +107,40 @@ def _sweep_with_history(standin: TablestoreStandIn, client: Any) -> dict[str, in
     return _measure(standin, lambda: TablestoreLedger(client, prefix="hist_").list_open(limit=100))
 
 
+def _embedded_round_trips() -> dict[str, dict[str, int]]:
+    """The same happy path on the in-memory fake and on SQLite: round trips (no capacity units there)."""
+    import tempfile
+    from pathlib import Path
+
+    from acrsync.adapters.memory import MemoryBudgetStore, MemoryLedger
+    from acrsync.adapters.sqlite_store import SqliteBudgetStore, SqliteDatabase, SqliteLedger
+
+    out: dict[str, dict[str, int]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        db = SqliteDatabase(Path(tmp) / "bench.db")
+        memory_ledger, memory_budget = MemoryLedger(), MemoryBudgetStore()
+        backends: dict[str, tuple[Any, Any, Callable[[], int]]] = {
+            "memory": (memory_ledger, memory_budget, lambda: memory_ledger.calls + memory_budget.calls),
+            "sqlite": (SqliteLedger(db), SqliteBudgetStore(db), lambda: db.calls),
+        }
+        for name, (ledger, budget, count) in backends.items():
+            before = count()
+            now = 1000.0
+            for i in range(FAN_OUT):
+                entry = _entry(i, now)
+                ledger.claim(entry)
+                budget.take("acr", limit=100, window_s=1.0, now=now)
+                sub = entry.moved_to(State.SUBMITTED, now + 1, task_id=f"rst-{i}")
+                ledger.update(sub, expected_revision=1)
+                row = ledger.find_by_task(sub.task_id)
+                assert row is not None
+                done = row.moved_to(State.SUCCEEDED, now + 60)
+                ledger.update(done, expected_revision=row.revision)
+                ledger.update(done.moved_to(State.VERIFIED, now + 61), expected_revision=done.revision)
+            out[name] = {"round_trips": count() - before}
+    return out
+
+
 def run() -> dict[str, Any]:
     """Start a stand-in, run every phase, return the per-phase and per-pushed-tag numbers."""
     with TablestoreStandIn() as standin:
@@ -123,6 +157,7 @@ def run() -> dict[str, Any]:
     ]
     per_tag = {k: sum(phases[p][k] for p in happy) for k in ("round_trips", "read_cu", "write_cu")}
     return {
+        "per_pushed_tag_happy_path_embedded": _embedded_round_trips(),
         "backend": "tablestore-on-loopback",
         "fan_out": FAN_OUT,
         "phases": phases,

@@ -241,7 +241,7 @@ def test_oversized_body_is_refused_before_parsing(world: World) -> None:
     assert "oversize" in response["reason"] or "large" in response["reason"]
 
 
-def test_rules_a_to_b_and_b_to_a_do_not_ping_pong(tmp_path: Any) -> None:
+def test_rules_a_to_b_and_b_to_a_do_not_ping_pong() -> None:
     # GIVEN two rules replicating team-a both ways between Hangzhou and Shanghai
     from acrsync.domain.rules import compile_rules, validate_document
 
