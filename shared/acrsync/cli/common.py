@@ -10,13 +10,16 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from acrsync.errors import AcrSyncError, ConfigError, RuleConfigError
 from acrsync.logging import configure
 
 # Piped output (CI logs, `| less`) gets a wide page instead of rich's 80-column default.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup=False: user text (globs like team-[ab]/*, TaskIssues) must print as written; styled lines pass
+# markup=True explicitly and escape what they interpolate.
+out = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def console_logging(verbose: bool) -> None:
@@ -31,9 +34,9 @@ def print_json(data: Any) -> None:
 
 def fail(message: str, *, hint: str = "", code: int = 1) -> NoReturn:
     """Print an error (and what to do about it) and exit non-zero."""
-    err.print(f"[bold red]error:[/] {message}", markup=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
     if hint:
-        err.print(f"[dim]hint:[/] {hint}", markup=True)
+        err.print(f"[dim]hint:[/] {escape(hint)}", markup=True)
     raise typer.Exit(code)
 
 
@@ -44,7 +47,7 @@ def friendly_errors() -> Iterator[None]:
         yield
     except RuleConfigError as exc:
         for line in exc.errors:
-            err.print(f"[red]✗[/] {line}", markup=True)
+            err.print(f"[red]✗[/] {escape(line)}", markup=True)
         fail(
             f"{len(exc.errors)} problem(s) found; nothing was written",
             hint="fix the lines above and run again",

@@ -48,6 +48,7 @@ def demo() -> None:
     from rich.markdown import Markdown
     from rich.panel import Panel
     from rich.table import Table
+    from rich.text import Text
 
     from acrsync.local import demo as scenario
 
@@ -58,17 +59,19 @@ def demo() -> None:
         report = scenario.run(Path(tmp), say=lambda line: out.print(f"[dim]•[/] {line}", markup=True))
     table = Table(title="Replications", show_lines=False)
     for column in ("tag", "rule", "destination", "task", "attempts", "outcome"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     colours = {"verified": "green", "failed": "red", "mismatch": "red", "canceled": "yellow"}
     for row in report.rows:
-        colour = colours.get(row.state.value, "white")
+        outcome = Text(row.state.value, style=colours.get(row.state.value, ""))
+        if row.task_issue:
+            outcome.append(f" ({row.task_issue})")
         table.add_row(
             f"{row.source_namespace}/{row.source_repo}:{row.source_tag}",
             row.rule,
             row.dest_ref,
             row.task_id,
             str(row.attempts),
-            f"[{colour}]{row.state.value}[/]" + (f" ({row.task_issue})" if row.task_issue else ""),
+            outcome,
         )
     out.print(table)
     unmatched = [name for name, resp in report.pushes if not resp.get("results")]

@@ -8,8 +8,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from acrsync import bootstrap
 from acrsync.cli.common import err, fail, friendly_errors, out, print_json
@@ -128,7 +130,7 @@ def _print_backfill(
     if report.dry_run:
         out.print("[yellow]dry run:[/] nothing claimed or submitted", markup=True)
     if report.interrupted:
-        err.print(f"[bold red]interrupted:[/] {report.interrupted}", markup=True)
+        err.print(f"[bold red]interrupted:[/] {escape(str(report.interrupted))}", markup=True)
         err.print("[dim]hint:[/] run the same command again: it resumes, skipping what is done", markup=True)
 
 
@@ -169,7 +171,8 @@ def replicate(
     if as_json:
         print_json(result.as_dict())
     elif result.outcome in ("submitted", "reconciled"):
-        out.print(f"[green]✓[/] {result.source} → {result.destination}: task {result.task_id}", markup=True)
+        line = f"{result.source} → {result.destination}: task {result.task_id}"
+        out.print(f"[green]✓[/] {escape(line)}", markup=True)
         out.print(f"{result.task_id}")
     elif result.outcome == "duplicate":
         out.print(
@@ -314,7 +317,7 @@ def doctor(
     else:
         table = Table("", "check", "detail", "fix")
         for c in checks:
-            table.add_row(f"[{_STATUS_STYLE[c.status]}]{c.status}[/]", c.name, c.detail, c.fix)
+            table.add_row(Text(c.status, style=_STATUS_STYLE[c.status]), c.name, c.detail, c.fix)
         out.print(table)
     if doctor_service.failed(checks):
         raise typer.Exit(1)

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from acrsync import bootstrap
 from acrsync.cli.common import fail, friendly_errors, out, print_json
@@ -28,7 +29,8 @@ def validate(file: Path = FILE, as_json: bool = JSON) -> None:
         print_json({"valid": True, "rules": [r["name"] for r in doc.rules], "channels": sorted(doc.channels)})
         return
     out.print(
-        f"[green]✓[/] {file}: {len(doc.rules)} rule(s), {len(doc.channels)} channel(s) — valid", markup=True
+        f"[green]✓[/] {escape(str(file))}: {len(doc.rules)} rule(s), {len(doc.channels)} channel(s) — valid",
+        markup=True,
     )
 
 
@@ -75,9 +77,8 @@ def list_rules(as_json: bool = JSON) -> None:
         dests = ", ".join(f"{d['instance']}@{d['region']}" for d in rule.get("destinations", []))
         state = "" if rule.get("enabled", True) else " [dim](disabled)[/]"
         repos = ", ".join(source.get("repositories", []))
-        out.print(
-            f"- [bold]{rule['name']}[/]{state}: {source.get('instance')} {repos} → {dests}", markup=True
-        )
+        where = escape(f"{source.get('instance')} {repos} → {dests}")
+        out.print(f"- [bold]{rule['name']}[/]{state}: {where}", markup=True)
 
 
 @app.command("explain")
