@@ -195,17 +195,8 @@ def rules_cache(context: Any = None) -> CompiledRulesCache:
 def replicator_deps(context: Any = None) -> ReplicatorDeps:
     """Everything the replicator needs, built once per instance."""
     if "replicator" not in _cache:
-        cfg = settings(context)
-        _require_accounts(cfg)
-        _cache["replicator"] = ReplicatorDeps(
-            rules=rules_cache(context).index,
-            ledger=stores(context).ledger,
-            registry=registry(context),
-            gate=gate(context),
-            clock=clock(),
-            allowed_accounts=cfg.allowed_account_ids,
-            submitter=submitter(context),
-        )
+        _require_accounts(settings(context))
+        _cache["replicator"] = operator_deps(context)
     result: ReplicatorDeps = _cache["replicator"]
     return result
 
@@ -267,7 +258,7 @@ def watcher_deps(context: Any = None) -> WatchDeps:
 
 
 def operator_deps(context: Any = None) -> ReplicatorDeps:
-    """The replicator's ports for ``acr-sync replicate``: no allowed-accounts requirement (no events)."""
+    """The replicator's ports; `acr-sync replicate` uses them as they are (no events: no account check)."""
     cfg = settings(context)
     return ReplicatorDeps(
         rules=rules_cache(context).index,
