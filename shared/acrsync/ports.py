@@ -88,11 +88,13 @@ class Ledger(abc.ABC):
         """The row whose ``task_id`` is this sync task's id, or None."""
 
     @abc.abstractmethod
-    def list_open(self, *, limit: int, due_before: float | None = None) -> list[LedgerEntry]:
+    def list_open(
+        self, *, limit: int, due_before: float | None = None, due_after: float | None = None
+    ) -> list[LedgerEntry]:
         """Rows the watcher still has work on (``domain.ledger.needs_watch``), least recently checked first.
 
-        With ``due_before``, only rows whose ``next_check_at`` is at or before it. Cost must be
-        O(open rows), not O(history).
+        With ``due_before``, only rows whose ``next_check_at`` is at or before it; with ``due_after``, only
+        rows whose ``next_check_at`` is after it. Cost must be O(rows returned), not O(history).
         """
 
     @abc.abstractmethod

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from acrsync.domain.ledger import LedgerEntry, State
+from acrsync.domain.ledger import ALERT_LANE, LedgerEntry, State
 from acrsync.errors import AlreadyClaimed, ConflictError
 from acrsync.ports import Ledger
 
@@ -165,6 +165,24 @@ class LedgerContract:
         assert current is not None
         ledger.update(current.moved_to(State.FAILED, 5.0, alerted=True), expected_revision=current.revision)
         assert [r.claim_id for r in ledger.list_open(limit=10)] == ["resolved"]
+
+    def test_rows_owing_an_alert_wait_in_their_own_lane(self, ledger: Ledger) -> None:
+        # GIVEN a live task due long ago and a failure that owes its alert
+        live = make_entry("live", next_check_at=50.0)
+        ledger.claim(live)
+        failed = make_entry("failed", next_check_at=60.0)
+        ledger.claim(failed)
+        ledger.update(failed.moved_to(State.FAILED, 70.0), expected_revision=1)
+        # THEN the sweep's read (after the lane) sees only the live task, the alert flush's only the failure
+        assert [r.claim_id for r in ledger.list_open(limit=10, due_before=100.0, due_after=ALERT_LANE)] == [
+            "live"
+        ]
+        assert [r.claim_id for r in ledger.list_open(limit=10, due_before=ALERT_LANE)] == ["failed"]
+        # AND once alerted the failure leaves both
+        row = ledger.get("failed")
+        assert row is not None
+        ledger.update(row.moved_to(State.FAILED, 80.0, alerted=True), expected_revision=row.revision)
+        assert [r.claim_id for r in ledger.list_open(limit=10)] == ["live"]
 
     def test_list_open_sees_a_row_move_when_its_check_time_changes(self, ledger: Ledger) -> None:
         entry = make_entry("a", next_check_at=10.0)

@@ -11,7 +11,7 @@ import pytest
 
 from acrsync.adapters.tablestore_client import build_ots_client, create_tables, import_tablestore
 from acrsync.adapters.tablestore_store import TablestoreBudgetStore, TablestoreLedger, TablestoreRuleStore
-from acrsync.domain.ledger import State
+from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.errors import ConflictError, UpstreamRejected, UpstreamUnavailable
 from acrsync.local.tablestore_standin import TablestoreStandIn
 from tests.contract.ledger_contract import make_entry
@@ -226,3 +226,22 @@ def test_a_rules_write_that_dies_before_commit_changes_nothing_visible(
     front.armed = False
     assert store.write(channels={}, upsert=[make_rule("c")], delete=[], expected_version=1, now=3.0) == 2
     assert len(_rule_keys(ots_client, ts_prefix)) == 1 + 2
+
+
+def test_a_sweep_between_a_claims_two_writes_keeps_its_open_index_row(
+    ots_client: Any, ts_prefix: str
+) -> None:
+    # GIVEN a claim whose index row is written and whose ledger row is not yet (a sweep lands in between)
+    replicator = TablestoreLedger(ots_client, prefix=ts_prefix)
+    watcher = TablestoreLedger(ots_client, prefix=ts_prefix)
+    original = replicator._index_add
+
+    def index_add_then_concurrent_sweep(entry: LedgerEntry) -> None:
+        original(entry)
+        watcher.list_open(limit=100)
+
+    replicator._index_add = index_add_then_concurrent_sweep  # type: ignore[method-assign]
+    entry = make_entry("ab" * 16)
+    replicator.claim(entry)
+    # WHEN the claimant dies before submitting THEN the sweep still finds the claim to reconcile it
+    assert [e.claim_id for e in watcher.list_open(limit=100)] == [entry.claim_id]

@@ -11,6 +11,7 @@ import pytest
 
 from acrsync.domain.ledger import State
 from acrsync.domain.registry import SyncTaskSpec
+from acrsync.errors import RetryableError
 from acrsync.local.acr_faults import SERVER_ERROR, THROTTLE
 from acrsync.ports import RegistryApi
 from acrsync.service.submit import CLAIM_STALE_S
@@ -205,8 +206,6 @@ def test_permanent_refusal_ends_in_a_failed_row_and_a_normal_return(world: World
 
 
 def test_budget_exhaustion_raises_retryable_and_redelivery_completes(world: World) -> None:
-    from acrsync.errors import RetryableError
-
     world.model.faults.script(THROTTLE, action="CreateRepoSyncTask", times=1000)
     with pytest.raises(RetryableError):
         world.push(load_event("acs.cr/push_completed.json"))
@@ -216,9 +215,23 @@ def test_budget_exhaustion_raises_retryable_and_redelivery_completes(world: Worl
     assert {r.state for r in world.rows()} == {State.SUBMITTED}
 
 
-def test_a_dropped_connection_is_retried_within_the_invocation(world: World) -> None:
-    world.model.faults.script(SERVER_ERROR, action="CreateRepoSyncTask", times=2)
+def test_an_ambiguous_create_failure_is_reconciled_not_retried_blindly(world: World) -> None:
+    # GIVEN CreateRepoSyncTask answers 500 once: it may or may not have created the task
+    world.model.faults.script(SERVER_ERROR, action="CreateRepoSyncTask", times=1)
+    # WHEN the event is delivered, the invocation does not retry the create itself but asks FC to redeliver
+    with pytest.raises(RetryableError):
+        world.push(load_event("acs.cr/push_completed.json"))
+    # THEN the redelivery reconciles against ListRepoSyncTask and submits what is missing, once each
     world.push(load_event("acs.cr/push_completed.json"))
+    assert "ListRepoSyncTask" in [r.action for r in world.model.requests]
+    assert sorted(r.params["TargetInstanceId"] for r in world.creates()) == ["cri-demo-bj", "cri-demo-sh"]
+
+
+def test_throttled_creates_are_retried_within_the_invocation(world: World) -> None:
+    # Throttling proves the request was not executed: safe to retry at once.
+    world.model.faults.script(THROTTLE, action="CreateRepoSyncTask", times=2)
+    response = world.push(load_event("acs.cr/push_completed.json"))
+    assert [r["outcome"] for r in response["results"]] == ["submitted", "submitted"]
     assert len(world.creates()) == 2
 
 

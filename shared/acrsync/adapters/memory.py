@@ -44,13 +44,17 @@ class MemoryLedger(Ledger):
             self.calls += 1
             return next((e for e in self._rows.values() if task_id and e.task_id == task_id), None)
 
-    def list_open(self, *, limit: int, due_before: float | None = None) -> list[LedgerEntry]:
+    def list_open(
+        self, *, limit: int, due_before: float | None = None, due_after: float | None = None
+    ) -> list[LedgerEntry]:
         with self._lock:
             self.calls += 1
             rows = [
                 e
                 for e in self._rows.values()
-                if needs_watch(e) and (due_before is None or e.next_check_at <= due_before)
+                if needs_watch(e)
+                and (due_before is None or e.next_check_at <= due_before)
+                and (due_after is None or e.next_check_at > due_after)
             ]
         rows.sort(key=lambda e: (e.next_check_at, e.created_at, e.claim_id))
         return rows[:limit]

@@ -129,12 +129,17 @@ class SqliteLedger(Ledger):
         rows = self.db.query("SELECT * FROM ledger WHERE task_id = ? LIMIT 1", (task_id,))
         return _entry(rows[0]) if rows else None
 
-    def list_open(self, *, limit: int, due_before: float | None = None) -> list[LedgerEntry]:
+    def list_open(
+        self, *, limit: int, due_before: float | None = None, due_after: float | None = None
+    ) -> list[LedgerEntry]:
         sql = f"SELECT * FROM ledger WHERE {_NEEDS_WATCH}"  # noqa: S608 - placeholders only
         params: tuple[Any, ...] = _NEEDS_WATCH_PARAMS
         if due_before is not None:
             sql += " AND next_check_at <= ?"
             params = (*params, due_before)
+        if due_after is not None:
+            sql += " AND next_check_at > ?"
+            params = (*params, due_after)
         sql += " ORDER BY next_check_at, created_at, claim_id LIMIT ?"
         return [_entry(r) for r in self.db.query(sql, (*params, limit))]
 

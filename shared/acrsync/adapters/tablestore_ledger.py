@@ -10,6 +10,7 @@ and deletes. The ledger row is the only thing a conditional write decides.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -30,6 +31,10 @@ from acrsync.ports import Ledger
 log = get_logger(__name__)
 
 _CACHE_SIZE = 10_000
+# An open-index row whose ledger row does not exist is left alone this long: a claim writes its index row
+# first, then its ledger row, and a sweep in between must not take the index row away (longer than any
+# invocation lives, as ``service.submit.CLAIM_STALE_S``).
+ORPHAN_GRACE_S = 600.0
 
 
 def _ms(t: float) -> int:
@@ -94,9 +99,8 @@ class TablestoreLedger(Ledger):
 
     # -- index maintenance ------------------------------------------------------------------------------
     def _index_add(self, entry: LedgerEntry) -> None:
-        row = self._ts.Row(
-            self._open_pk(entry.claim_id, _ms(entry.next_check_at)), [("revision", entry.revision)]
-        )
+        attrs = [("revision", entry.revision), ("written_ms", _ms(time.time()))]
+        row = self._ts.Row(self._open_pk(entry.claim_id, _ms(entry.next_check_at)), attrs)
         call("PutRow", self._client.put_row, self._open, row, self._ts.Condition("IGNORE"))
 
     def _index_remove(self, claim_id: str, ms: int, *, up_to_revision: int) -> None:
@@ -184,44 +188,59 @@ class TablestoreLedger(Ledger):
         entry = self.get(claim_id) if claim_id else None
         return entry if entry is not None and entry.task_id == task_id else None
 
-    def list_open(self, *, limit: int, due_before: float | None = None) -> list[LedgerEntry]:
+    def list_open(
+        self, *, limit: int, due_before: float | None = None, due_after: float | None = None
+    ) -> list[LedgerEntry]:
         """Read the open-task index (every bucket, by check time), then the rows it names; O(open rows)."""
         if limit <= 0:
             return []
         want = limit
         while True:
-            candidates, exhausted = self._candidates(want, due_before)
-            valid = self._resolve(candidates, due_before)
+            candidates, exhausted = self._candidates(want, due_before, due_after)
+            valid = self._resolve(candidates, due_before, due_after)
             if len(valid) >= limit or exhausted:
                 return valid[:limit]
             want *= 2
 
-    def _candidates(self, want: int, due_before: float | None) -> tuple[list[tuple[int, str, int]], bool]:
+    def _candidates(
+        self, want: int, due_before: float | None, due_after: float | None
+    ) -> tuple[list[tuple[int, str, int, int]], bool]:
         end_ms = self._ts.INF_MAX if due_before is None else _ms(due_before) + 1
-        out: list[tuple[int, str, int]] = []
+        start_ms = self._ts.INF_MIN if due_after is None else _ms(due_after) + 1
+        out: list[tuple[int, str, int, int]] = []
         exhausted = True
         for b in range(self._buckets):
-            start = [("bucket", b), ("next_check_ms", self._ts.INF_MIN), ("claim_id", self._ts.INF_MIN)]
+            start = [("bucket", b), ("next_check_ms", start_ms), ("claim_id", self._ts.INF_MIN)]
             end = [("bucket", b), ("next_check_ms", end_ms), ("claim_id", self._ts.INF_MIN)]
             rows = list(range_rows(self._client, self._open, start, end, max_rows=want))
             exhausted = exhausted and len(rows) < want
             for r in rows:
-                rev = next((c[1] for c in r.attribute_columns if c[0] == "revision"), 0)
-                out.append((r.primary_key[1][1], r.primary_key[2][1], rev))
+                attrs = {c[0]: c[1] for c in r.attribute_columns}
+                rev, written = int(attrs.get("revision", 0)), int(attrs.get("written_ms", 0))
+                out.append((r.primary_key[1][1], r.primary_key[2][1], rev, written))
         out.sort()
         return out[:want], exhausted and len(out) <= want
 
-    def _resolve(self, candidates: list[tuple[int, str, int]], due_before: float | None) -> list[LedgerEntry]:
-        keys = list(dict.fromkeys(cid for _, cid, _ in candidates))
+    def _resolve(
+        self, candidates: list[tuple[int, str, int, int]], due_before: float | None, due_after: float | None
+    ) -> list[LedgerEntry]:
+        keys = list(dict.fromkeys(cid for _, cid, _, _ in candidates))
         rows = batch_get(self._client, self._ledger, [[("claim_id", k)] for k in keys])
         truth = {e.claim_id: e for e in (self._entry(r) for r in rows)}
         valid: dict[str, LedgerEntry] = {}
-        for ms, cid, rev in candidates:
+        now_ms = _ms(time.time())
+        for ms, cid, rev, written in candidates:
             entry = truth.get(cid)
             if entry is not None and needs_watch(entry) and _ms(entry.next_check_at) == ms:
-                if due_before is None or entry.next_check_at <= due_before:
+                if (due_before is None or entry.next_check_at <= due_before) and (
+                    due_after is None or entry.next_check_at > due_after
+                ):
                     valid.setdefault(cid, entry)
                     self._remember(entry)
+            elif entry is None and now_ms - written < _ms(ORPHAN_GRACE_S):
+                # No ledger row yet: a claim may be between its index write and its ledger write. Leave it;
+                # only an index row this old without its ledger row is a true orphan.
+                continue
             elif entry is None or rev <= entry.revision:
                 # Stale: the row closed or moved on (and no in-flight writer owns this key). Repair.
                 self._index_remove(cid, ms, up_to_revision=entry.revision if entry else rev)

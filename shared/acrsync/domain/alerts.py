@@ -51,6 +51,10 @@ _KINDS: dict[str, tuple[str, str]] = {
         "The sync task reached no terminal state (SUCCESS/ERROR/CANCELED) before its deadline.",
     ),
     "submit_rejected": ("sync task refused", "CreateRepoSyncTask refused the request permanently."),
+    "verify_rejected": (
+        "verification impossible",
+        "The sync task succeeded but the destination could not be read to check its digest (permissions?).",
+    ),
 }
 _GENERIC_KIND = ("replication failed", "The replication failed.")
 

@@ -2,7 +2,8 @@
 
 ```
 claimed ──► submitted ──► succeeded ──► verified
-   │            │              └──────► mismatch
+   │            │              ├──────► mismatch
+   │            │              └──────► failed  (the destination cannot be read to verify)
    │            ├──► retrying ──► submitted (re-submitted)
    │            │        └─────► failed
    │            ├──► failed            (permanent TaskIssue, or attempts exhausted)
@@ -47,7 +48,7 @@ ALLOWED: dict[State, frozenset[State]] = {
     State.CLAIMED: frozenset({State.SUBMITTED, State.FAILED}),
     State.SUBMITTED: frozenset({State.SUCCEEDED, State.RETRYING, State.FAILED, State.CANCELED}),
     State.RETRYING: frozenset({State.SUBMITTED, State.FAILED}),
-    State.SUCCEEDED: frozenset({State.VERIFIED, State.MISMATCH}),
+    State.SUCCEEDED: frozenset({State.VERIFIED, State.MISMATCH, State.FAILED}),  # failed: cannot verify
     # `retry` re-opens finished rows with fresh attempts.
     State.FAILED: frozenset({State.RETRYING}),
     State.CANCELED: frozenset({State.RETRYING}),
@@ -117,20 +118,34 @@ class LedgerEntry:
         """The entry after a legal move to ``state`` (revision bumped), else ``IllegalTransition``."""
         if state != self.state and state not in ALLOWED[self.state]:
             raise IllegalTransition(f"{self.claim_id}: {self.state.value} -> {state.value} is not allowed")
-        return replace(self, state=state, updated_at=now, revision=self.revision + 1, **changes)  # type: ignore[arg-type]
+        moved = replace(self, state=state, updated_at=now, revision=self.revision + 1, **changes)  # type: ignore[arg-type]
+        # Rows that owe a message wait in the alert lane (read by the alert flush, skipped by the sweep),
+        # so owed alerts never crowd live tasks out of a sweep; a row leaving the lane is due at once.
+        if owes_alert(moved):
+            return replace(moved, next_check_at=ALERT_LANE)
+        if moved.next_check_at == ALERT_LANE:
+            return replace(moved, next_check_at=now)
+        return moved
+
+
+# ``next_check_at`` of rows that owe an alert: before any real time, so ``list_open(due_before=ALERT_LANE)``
+# reads exactly them and ``list_open(due_after=ALERT_LANE)`` everything else.
+ALERT_LANE = 0.0
+
+
+def owes_alert(entry: LedgerEntry) -> bool:
+    """A failure (or a stuck task) not alerted yet, or an alerted replication now verified ("resolved")."""
+    if entry.state is State.VERIFIED:
+        return entry.alerted
+    return not entry.alerted and (entry.state in ALERT_STATES or entry.error_class == "stuck")
 
 
 def needs_watch(entry: LedgerEntry) -> bool:
     """Whether the watcher still has work on this row: it is the membership rule of every open-task index.
 
-    Open rows (a task may still change), failures whose alert is not sent yet, and verified rows that were
-    alerted and still owe a "resolved" message (``alerted`` goes back to False once it is sent).
+    Open rows (a task may still change) and rows that owe a message (``owes_alert``).
     """
-    if entry.state in OPEN_STATES:
-        return True
-    if entry.state in ALERT_STATES:
-        return not entry.alerted
-    return entry.state is State.VERIFIED and entry.alerted
+    return entry.state in OPEN_STATES or owes_alert(entry)
 
 
 # Column order of a stored row; adapters serialise exactly these fields.

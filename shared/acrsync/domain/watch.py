@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from acrsync.domain.ledger import LedgerEntry, State
+from acrsync.domain.ledger import LedgerEntry, State, owes_alert
 from acrsync.domain.registry import SyncTask, TaskStatus
 
 # TaskIssue texts that retrying cannot fix (lower-cased substrings). ACR does not publish its TaskIssue
@@ -82,7 +82,7 @@ def decide(entry: LedgerEntry, task: SyncTask, now: float, policy: WatchPolicy) 
         delay = backoff(entry.attempts, policy.retry_base_s, policy.retry_cap_s)
         return Decision("retry", next_check_at=now + delay, reason=issue, error_class="task_error")
     # PENDING / SYNCHRONIZING
-    submitted_at = float(entry.extra.get("submitted_at", entry.updated_at) or entry.updated_at)
+    submitted_at = float(entry.extra.get("submitted_at") or entry.created_at)
     if now - submitted_at > policy.stuck_after_s and entry.error_class != "stuck":
         return Decision(
             "stuck",
@@ -113,11 +113,9 @@ def is_due(entry: LedgerEntry, now: float) -> bool:
 
 def owes_failure_alert(entry: LedgerEntry) -> bool:
     """Failed/mismatched/cancelled and not yet alerted, or flagged stuck and not yet alerted."""
-    if entry.alerted:
-        return False
-    return entry.state in (State.FAILED, State.MISMATCH, State.CANCELED) or entry.error_class == "stuck"
+    return owes_alert(entry) and entry.state is not State.VERIFIED
 
 
 def owes_resolved_message(entry: LedgerEntry) -> bool:
     """Alerted earlier and verified now."""
-    return entry.alerted and entry.state is State.VERIFIED
+    return owes_alert(entry) and entry.state is State.VERIFIED

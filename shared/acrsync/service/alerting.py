@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from acrsync.domain.alerts import AlertMessage, group_failures, render_failure, render_resolved
-from acrsync.domain.ledger import LedgerEntry
+from acrsync.domain.ledger import ALERT_LANE, LedgerEntry
 from acrsync.domain.watch import owes_failure_alert, owes_resolved_message
 from acrsync.errors import ConflictError, UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger
@@ -35,7 +35,8 @@ SENDING_STALE_S = 300.0
 def flush_alerts(deps: WatchDeps, deadline: float) -> int:
     """Send every failure group whose window has closed, and every owed "resolved" message; count sent."""
     now = deps.clock.now()
-    rows = [r for r in deps.ledger.list_open(limit=deps.sweep_limit) if not _being_sent(r, now)]
+    owing = deps.ledger.list_open(limit=deps.sweep_limit, due_before=ALERT_LANE)
+    rows = [r for r in owing if not _being_sent(r, now)]
     failures = [r for r in rows if owes_failure_alert(r)]
     resolved = [r for r in rows if owes_resolved_message(r)]
     sent = 0

@@ -305,7 +305,7 @@ class _Run:
 
     def _release(self, claim_id: str) -> None:
         """Interrupted (Ctrl-C) between claim and record: mark our claim abandoned so a re-run reconciles
-        it at once (``Submitter.is_stale_claim``) instead of waiting out ``CLAIM_STALE_S``."""
+        it at once (``Submitter.needs_reconcile``) instead of waiting out ``CLAIM_STALE_S``."""
         row = self.deps.ledger.get(claim_id)
         if row is None or row.state is not State.CLAIMED or row.task_id or row.event_id != self.event_id:
             return

@@ -26,6 +26,11 @@ BACKOFF_CAP_S = 5.0
 HOLD_S = 0.25
 
 
+def not_executed(exc: UpstreamUnavailable) -> bool:
+    """Whether the failed request certainly did nothing: throttled, or the gateway said unavailable (503)."""
+    return exc.code.startswith("Throttling") or exc.code == "ServiceUnavailable"
+
+
 class CallGate:
     """Spend one budget token per call; retry transient failures until ``deadline`` (monotonic seconds)."""
 
@@ -77,8 +82,14 @@ class CallGate:
                 raise BudgetExhausted(f"API budget ({self.qps}/s) leaves no call before the deadline")
             self.clock.sleep(wait + self.rng.uniform(0, 0.1 * wait))  # a little jitter spreads contenders
 
-    def call(self, fn: Callable[[], T], *, deadline: float, what: str) -> T:
-        """Run ``fn`` under the budget; retry ``UpstreamUnavailable`` with backoff until ``deadline``."""
+    def call(self, fn: Callable[[], T], *, deadline: float, what: str, idempotent: bool = True) -> T:
+        """Run ``fn`` under the budget; retry ``UpstreamUnavailable`` with backoff until ``deadline``.
+
+        A call that is not ``idempotent`` (``CreateRepoSyncTask``: ACR has no idempotency token) is retried
+        only when the failure proves the request was not executed (throttled, or refused by the gateway);
+        after a timeout, a dropped connection or a 500 it may have been, so the error is raised for the
+        caller to reconcile against ``ListRepoSyncTask`` instead.
+        """
         attempt = 0
         while True:
             self.acquire(deadline)
@@ -86,6 +97,8 @@ class CallGate:
             try:
                 return fn()
             except UpstreamUnavailable as exc:
+                if not idempotent and not not_executed(exc):
+                    raise
                 attempt += 1
                 delay = self.rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
                 if exc.retry_after:

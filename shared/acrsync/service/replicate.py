@@ -168,7 +168,7 @@ def replicate_request(
         deps.ledger.claim(entry)
     except AlreadyClaimed:
         return _on_existing_claim(request, deps, deadline)
-    done = deps.submitter.submit(entry, deadline=deadline)
+    done = deps.submitter.submit(entry, deadline=deadline, held=True)  # the claim made this attempt ours
     return _result(
         request, done.outcome, done.entry, done.entry.last_error if done.outcome == "failed" else ""
     )
@@ -181,7 +181,7 @@ def _on_existing_claim(request: SyncRequest, deps: ReplicatorDeps, deadline: flo
     if is_reverse_of(row, request):
         log.info("loop_guard", image=request.source.ref, came_from=row.source_ref, claim_id=row.claim_id)
         return _result(request, "loop_guard", row)
-    if deps.submitter.is_stale_claim(row):
+    if deps.submitter.needs_reconcile(row):
         done = deps.submitter.reconcile(row, deadline=deadline)
         return _result(request, done.outcome, done.entry)
     log.info("duplicate_delivery", claim_id=row.claim_id, state=row.state.value, task_id=row.task_id)

@@ -23,8 +23,10 @@ log = get_logger(__name__)
 CLAIM_STALE_S = 600.0
 # First look at a new task; ACR tasks for small images finish within a minute.
 FIRST_CHECK_S = 30.0
-# How far before the claim a task may have been created and still be ours (clock skew between hosts).
-RECONCILE_SKEW_S = 300.0
+# How far before the attempt began a task may have been created and still be ours (clock skew between hosts).
+RECONCILE_SKEW_S = 60.0
+# Marks of a submission in progress, cleared once the task id is recorded.
+_SUBMIT_MARKS = ("abandoned", "submitting", "polls")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,10 @@ class Submission:
 
     outcome: str
     entry: LedgerEntry
+
+
+def _without(extra: dict[str, str], *keys: str) -> dict[str, str]:
+    return {k: v for k, v in extra.items() if k not in keys}
 
 
 def spec_of(entry: LedgerEntry) -> SyncTaskSpec:
@@ -52,8 +58,8 @@ def spec_of(entry: LedgerEntry) -> SyncTaskSpec:
     )
 
 
-def is_task_for(task: SyncTask, entry: LedgerEntry) -> bool:
-    """True when ``task`` copies this row's source tag to this row's destination, created after the claim."""
+def is_task_for(task: SyncTask, entry: LedgerEntry, since: float) -> bool:
+    """True when ``task`` copies this row's source tag to this row's destination, created after ``since``."""
     to, frm = task.image_to, task.image_from
     if to is None or frm is None:
         return False
@@ -68,7 +74,7 @@ def is_task_for(task: SyncTask, entry: LedgerEntry) -> bool:
         entry.source_repo,
         entry.source_tag,
     )
-    recent = task.create_time_ms == 0 or task.create_time_ms / 1000 >= entry.created_at - RECONCILE_SKEW_S
+    recent = task.create_time_ms == 0 or task.create_time_ms / 1000 >= since - RECONCILE_SKEW_S
     return same_to and same_from and recent
 
 
@@ -83,19 +89,29 @@ class Submitter:
         self.gate = gate
         self.clock = clock
 
-    def submit(self, entry: LedgerEntry, *, deadline: float) -> Submission:
-        """Call ``CreateRepoSyncTask`` for a row we hold, then record the task id.
+    def submit(self, entry: LedgerEntry, *, deadline: float, held: bool = False) -> Submission:
+        """Call ``CreateRepoSyncTask`` for a row, then record the task id.
 
-        Permanent refusals end the row as ``failed`` (alerted later by the watcher). Retryable failures mark
-        the row ``abandoned`` (so the redelivery reconciles at once instead of waiting out ``CLAIM_STALE_S``)
-        and re-raise.
+        ``held``: the caller's own conditional write already made this attempt its own (a fresh claim, a
+        take-over). Otherwise the row is first marked ``submitting`` with a revision-bumping write, so two
+        checkers of one row cannot both create a task, and a crash after the create is found and reconciled
+        instead of submitted again. Permanent refusals end the row as ``failed`` (alerted by the watcher).
+        Retryable failures mark it ``abandoned`` (reconciled at the next delivery or sweep) and re-raise.
         """
+        if not held:
+            marked = self._update(
+                entry, entry.state, extra={**entry.extra, "submitting": str(self.clock.now())}
+            )
+            if marked is None:
+                return Submission("lost_race", entry)
+            entry = marked
         api = self.registry(entry.source_region)
         try:
             task_id = self.gate.call(
                 lambda: api.create_repo_sync_task(spec_of(entry)),
                 deadline=deadline,
                 what="CreateRepoSyncTask",
+                idempotent=False,
             )
         except UpstreamRejected as exc:
             return self._fail(entry, exc)
@@ -110,10 +126,7 @@ class Submitter:
             attempts=entry.attempts + 1,
             next_check_at=now + FIRST_CHECK_S,
             last_error="",
-            extra={
-                **{k: v for k, v in entry.extra.items() if k not in ("abandoned", "polls")},
-                "submitted_at": str(now),
-            },
+            extra={**_without(entry.extra, *_SUBMIT_MARKS), "submitted_at": str(now)},
         )
         try:
             self.ledger.update(done, expected_revision=entry.revision)
@@ -132,14 +145,29 @@ class Submitter:
         )
         return Submission("submitted", done)
 
-    def is_stale_claim(self, entry: LedgerEntry) -> bool:
-        """A claim without a task id that its owner gave up on, or that outlived any invocation."""
-        if entry.state is not State.CLAIMED or entry.task_id:
+    def needs_reconcile(self, entry: LedgerEntry) -> bool:
+        """A submission that may or may not have created a task: its owner gave up, or died.
+
+        A claim without a task id, or a retry marked ``submitting``, that is ``abandoned`` or older than
+        ``CLAIM_STALE_S`` (longer than any invocation lives, so a live owner is never overtaken).
+        """
+        if entry.state is State.CLAIMED and not entry.task_id:
+            since = entry.updated_at
+        elif entry.state is State.RETRYING and entry.extra.get("submitting"):
+            since = float(entry.extra["submitting"])
+        else:
             return False
-        return entry.extra.get("abandoned") == "1" or self.clock.now() - entry.updated_at > CLAIM_STALE_S
+        return entry.extra.get("abandoned") == "1" or self.clock.now() - since > CLAIM_STALE_S
+
+    def in_flight(self, entry: LedgerEntry) -> bool:
+        """Someone is submitting this row right now: leave it alone."""
+        pending = (entry.state is State.CLAIMED and not entry.task_id) or (
+            entry.state is State.RETRYING and bool(entry.extra.get("submitting"))
+        )
+        return pending and not self.needs_reconcile(entry)
 
     def reconcile(self, entry: LedgerEntry, *, deadline: float) -> Submission:
-        """Stale claim: adopt the task a crashed invocation created, or take the claim over and submit."""
+        """A submission in doubt: adopt the task it created, or take the row over and submit it again."""
         api = self.registry(entry.source_region)
         tasks = self.gate.call(
             lambda: list(
@@ -153,38 +181,54 @@ class Submitter:
             deadline=deadline,
             what="ListRepoSyncTask",
         )
-        found = next((t for t in tasks if is_task_for(t, entry)), None)
+        since = float(entry.extra.get("submitting") or entry.created_at)
+        # A task another row already owns (an earlier push of the tag, this row's previous attempt) is not
+        # the one in doubt; of the rest, the newest created after this attempt began is.
+        candidates = sorted(
+            (t for t in tasks if is_task_for(t, entry, since)), key=lambda t: t.create_time_ms, reverse=True
+        )
+        found = next((t for t in candidates if self.ledger.find_by_task(t.task_id) is None), None)
         now = self.clock.now()
         if found is not None:
-            adopted = entry.moved_to(
-                State.SUBMITTED, now, task_id=found.task_id, attempts=entry.attempts + 1, next_check_at=now
+            adopted = self._update(
+                entry,
+                State.SUBMITTED,
+                task_id=found.task_id,
+                attempts=entry.attempts + 1,
+                next_check_at=now,
+                extra={**_without(entry.extra, *_SUBMIT_MARKS), "submitted_at": str(now)},
             )
-            try:
-                self.ledger.update(adopted, expected_revision=entry.revision)
-            except ConflictError:
+            if adopted is None:
                 return Submission("lost_race", entry)
             log.info("sync_task_reconciled", claim_id=entry.claim_id, task_id=found.task_id)
             return Submission("reconciled", adopted)
-        # Take the claim over (revision bump) before submitting, so two reconcilers cannot both submit.
-        mine = entry.moved_to(State.CLAIMED, now, extra={**entry.extra, "abandoned": "0"})
-        try:
-            self.ledger.update(mine, expected_revision=entry.revision)
-        except ConflictError:
+        # Take the row over (revision bump, fresh mark) before submitting: two reconcilers cannot both submit.
+        mine = self._update(
+            entry, entry.state, extra={**_without(entry.extra, "abandoned"), "submitting": str(now)}
+        )
+        if mine is None:
             return Submission("lost_race", entry)
-        return self.submit(mine, deadline=deadline)
+        return self.submit(mine, deadline=deadline, held=True)
+
+    def _update(self, entry: LedgerEntry, state: State, **changes: object) -> LedgerEntry | None:
+        moved = entry.moved_to(state, self.clock.now(), **changes)
+        try:
+            self.ledger.update(moved, expected_revision=entry.revision)
+        except ConflictError:
+            return None
+        return moved
 
     def _fail(self, entry: LedgerEntry, exc: UpstreamRejected) -> Submission:
-        failed = entry.moved_to(
+        failed = self._update(
+            entry,
             State.FAILED,
-            self.clock.now(),
             attempts=entry.attempts + 1,
             last_error=str(exc),
             error_class="submit_rejected",
             alerted=False,
+            extra=_without(entry.extra, *_SUBMIT_MARKS),
         )
-        try:
-            self.ledger.update(failed, expected_revision=entry.revision)
-        except ConflictError:
+        if failed is None:
             return Submission("lost_race", entry)
         log.error(
             "sync_task_rejected",

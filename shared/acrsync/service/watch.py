@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acrsync.domain.events import PushCompleted, SyncCompleted, TimerTick, parse_events
-from acrsync.domain.ledger import LedgerEntry, State
+from acrsync.domain.ledger import ALERT_LANE, LedgerEntry, State
 from acrsync.domain.watch import Decision, WatchPolicy, decide, is_due, verification
-from acrsync.errors import ConflictError, InvalidEvent, RetryableError, UpstreamRejected
+from acrsync.errors import AcrSyncError, BudgetExhausted, ConflictError, InvalidEvent, UpstreamRejected
 from acrsync.logging import get_logger
 from acrsync.ports import AlertChannel, Clock, Ledger, Notifier, RegistryApi
 from acrsync.service.alerting import flush_alerts
@@ -81,8 +81,10 @@ def handle_watch(raw: bytes | str, deps: WatchDeps, *, deadline: float) -> Watch
         if isinstance(event, SyncCompleted):
             on_completion(event, deps, deadline, outcome)
         elif isinstance(event, TimerTick):
-            sweep(deps, deadline, outcome)
-            outcome.alerts_sent += flush_alerts(deps, deadline)
+            try:
+                sweep(deps, deadline, outcome)
+            finally:  # whatever the sweep met, owed alerts still go out
+                outcome.alerts_sent += flush_alerts(deps, deadline)
         elif isinstance(event, PushCompleted):
             log.warning("event_refused", reason="unsupported_type", kind="PushCompleted")
             outcome.status, outcome.reason = (
@@ -105,7 +107,7 @@ def on_completion(event: SyncCompleted, deps: WatchDeps, deadline: float, outcom
 
 
 def _find_by_image(event: SyncCompleted, deps: WatchDeps) -> LedgerEntry | None:
-    for row in deps.ledger.list_open(limit=deps.sweep_limit):
+    for row in deps.ledger.list_open(limit=deps.sweep_limit, due_after=ALERT_LANE):
         same_source = (row.source_instance, row.source_namespace, row.source_repo, row.source_tag) == (
             event.instance_id,
             event.namespace,
@@ -119,8 +121,13 @@ def _find_by_image(event: SyncCompleted, deps: WatchDeps) -> LedgerEntry | None:
 
 
 def sweep(deps: WatchDeps, deadline: float, outcome: WatchOutcome) -> None:
-    """Check due rows, least recently checked first, until none are left or time is nearly up."""
-    rows = deps.ledger.list_open(limit=deps.sweep_limit, due_before=deps.clock.now())
+    """Check due rows, least recently checked first, until none are left or time is nearly up.
+
+    One row's trouble never stops the others: a transient failure pushes that row back (and, past the
+    stuck deadline, flags it for an alert); an unexpected error is logged and the row pushed back too.
+    Only an exhausted API budget ends the sweep early: the next tick resumes with the oldest rows.
+    """
+    rows = deps.ledger.list_open(limit=deps.sweep_limit, due_before=deps.clock.now(), due_after=ALERT_LANE)
     for index, row in enumerate(rows):
         if deps.clock.monotonic() > deadline - SWEEP_MARGIN_S:
             log.info("sweep_stopped_for_deadline", checked=index, left=len(rows) - index)
@@ -128,28 +135,48 @@ def sweep(deps: WatchDeps, deadline: float, outcome: WatchOutcome) -> None:
             return
         try:
             outcome.add(check_row(row, deps, deadline))
-        except RetryableError as exc:
-            # The budget or ACR is saturated: stop here; the next tick resumes with the oldest rows.
+        except BudgetExhausted as exc:
             log.warning("sweep_paused", claim_id=row.claim_id, error=str(exc))
+            _push_back(row, deps, str(exc))
             outcome.add("paused")
             return
+        except AcrSyncError as exc:
+            log.warning(
+                "row_check_failed", claim_id=row.claim_id, error=str(exc), error_type=type(exc).__name__
+            )
+            _push_back(row, deps, str(exc))
+            outcome.add("deferred")
+        except Exception:
+            log.exception("row_check_crashed", claim_id=row.claim_id)
+            _push_back(row, deps, "unexpected error: see the log")
+            outcome.add("deferred")
+
+
+def _push_back(row: LedgerEntry, deps: WatchDeps, reason: str) -> None:
+    """Try this row again later; past the stuck deadline, flag it so an alert says it is not moving."""
+    current = deps.ledger.get(row.claim_id) or row
+    if not current.state.is_open:
+        return
+    now = deps.clock.now()
+    changes: dict[str, Any] = {"next_check_at": now + deps.policy.poll_cap_s, "last_error": reason[:500]}
+    if now - current.created_at > deps.policy.stuck_after_s and current.error_class != "stuck":
+        changes.update(error_class="stuck", alerted=False)
+    _write(current, current.state, now, deps, **changes)
 
 
 def check_row(row: LedgerEntry, deps: WatchDeps, deadline: float, *, force: bool = False) -> str:  # noqa: PLR0911 - one return per state
     """Move one row forward if it can move; returns what happened (for counting)."""
     now = deps.clock.now()
-    if row.state is State.CLAIMED:
-        if not deps.submitter.is_stale_claim(row):
-            return "in_flight"
-        return deps.submitter.reconcile(row, deadline=deadline).outcome
+    submitter = deps.submitter
+    if submitter.needs_reconcile(row):
+        return submitter.reconcile(row, deadline=deadline).outcome
+    if submitter.in_flight(row):
+        return "in_flight"
     if row.state is State.RETRYING:
         if not is_due(row, now):
             return "waiting"
-        return (
-            "resubmitted"
-            if deps.submitter.submit(row, deadline=deadline).outcome == "submitted"
-            else "failed"
-        )
+        outcome = submitter.submit(row, deadline=deadline).outcome
+        return "resubmitted" if outcome == "submitted" else outcome
     if row.state is State.SUCCEEDED:
         return _verify(row, deps, deadline)
     if row.state is not State.SUBMITTED or not (force or is_due(row, now)):
@@ -180,7 +207,7 @@ def _apply(row: LedgerEntry, d: Decision, deps: WatchDeps, deadline: float) -> s
                 "alerted": False,
             },
         ),
-        "verify": (State.SUCCEEDED, {"task_issue": "", "next_check_at": now}),
+        "verify": (State.SUCCEEDED, {"task_issue": "", "next_check_at": now, "error_class": ""}),
         "retry": (
             State.RETRYING,
             {
@@ -220,20 +247,16 @@ def _verify(row: LedgerEntry, deps: WatchDeps, deadline: float) -> str:
             row, State.VERIFIED, now, deps, extra={**row.extra, "verification": "skipped: cross-account"}
         )
         return "verified_unchecked" if moved else "lost_race"
-    api = deps.registry(row.dest_region)
-    repo = deps.gate.call(
-        lambda: api.get_repository(row.dest_instance, row.dest_namespace, row.dest_repo),
-        deadline=deadline,
-        what="GetRepository",
-    )
-    found = None
-    if repo is not None:
-        tag = deps.gate.call(
-            lambda: api.get_repo_tag(row.dest_instance, repo.repo_id, row.dest_tag),
-            deadline=deadline,
-            what="GetRepoTag",
+    try:
+        found = _destination_digest(row, deps, deadline)
+    except UpstreamRejected as exc:
+        # The copy may be fine, but nobody can say: that is a failure to report, not a reason to stop.
+        reason = f"cannot read the destination to verify it: {exc}"
+        moved = _write(
+            row, State.FAILED, now, deps, error_class="verify_rejected", last_error=reason, alerted=False
         )
-        found = tag.digest if tag else None
+        log.error("verification_impossible", claim_id=row.claim_id, destination=row.dest_ref, error=str(exc))
+        return "verify_rejected" if moved else "lost_race"
     d = verification(row, found)
     if d.action == "verified":
         moved = _write(row, State.VERIFIED, now, deps, error_class="", last_error="")
@@ -252,6 +275,23 @@ def _verify(row: LedgerEntry, deps: WatchDeps, deadline: float) -> str:
     )
     log.error("replication_mismatch", claim_id=row.claim_id, destination=row.dest_ref, reason=d.reason)
     return "mismatch" if moved else "lost_race"
+
+
+def _destination_digest(row: LedgerEntry, deps: WatchDeps, deadline: float) -> str | None:
+    api = deps.registry(row.dest_region)
+    repo = deps.gate.call(
+        lambda: api.get_repository(row.dest_instance, row.dest_namespace, row.dest_repo),
+        deadline=deadline,
+        what="GetRepository",
+    )
+    if repo is None:
+        return None
+    tag = deps.gate.call(
+        lambda: api.get_repo_tag(row.dest_instance, repo.repo_id, row.dest_tag),
+        deadline=deadline,
+        what="GetRepoTag",
+    )
+    return tag.digest if tag else None
 
 
 def _write(row: LedgerEntry, state: State, now: float, deps: WatchDeps, **changes: Any) -> LedgerEntry | None:
