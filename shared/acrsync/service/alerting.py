@@ -115,12 +115,22 @@ def _unmark(deps: WatchDeps, rows: Sequence[LedgerEntry]) -> None:
 
 
 def _finish(deps: WatchDeps, rows: Sequence[LedgerEntry], *, resolved: bool, note: str) -> None:
+    """Record that the message went out. A row that moved meanwhile (a completion event, a retry) is read
+    again and the record applied to what it is now, so a sent message is never sent a second time."""
     for row in rows:
-        extra = {k: v for k, v in row.extra.items() if k != "alert_sending"}
-        if note:
-            extra["alert_note"] = note
-        # A failure alert sets alerted (a "resolved" is owed if it recovers); a resolved message clears it.
-        _update(deps, row, alerted=not resolved, extra=extra)
+        current: LedgerEntry | None = row
+        for _ in range(3):
+            if current is None:
+                break
+            extra = {k: v for k, v in current.extra.items() if k != "alert_sending"}
+            if note:
+                extra["alert_note"] = note
+            # A failure alert sets alerted (a "resolved" is then owed on recovery); a resolved one clears it.
+            if _update(deps, current, alerted=not resolved, extra=extra) is not None:
+                break
+            current = deps.ledger.get(row.claim_id)
+        else:
+            log.error("alert_sent_but_not_recorded", claim_id=row.claim_id)
 
 
 def _iso(epoch: float) -> str:

@@ -73,8 +73,17 @@ def retry(
         if dry_run:
             reopened.append(entry)
             continue
+        # Fresh attempts: the marks of the old ones (sending, polling, submitting...) do not carry over.
+        stale = ("alert_sending", "polls", "abandoned", "submitting", "found_digest")
         moved = entry.moved_to(
-            State.RETRYING, now, attempts=0, next_check_at=now, task_issue="", error_class="", last_error=""
+            State.RETRYING,
+            now,
+            attempts=0,
+            next_check_at=now,
+            task_issue="",
+            error_class="",
+            last_error="",
+            extra={k: v for k, v in entry.extra.items() if k not in stale},
         )
         try:
             ledger.update(moved, expected_revision=entry.revision)
