@@ -5,52 +5,17 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from acrsync.domain.ledger import State
-from acrsync.domain.registry import SyncTaskSpec
 from acrsync.errors import RetryableError
 from acrsync.local.acr_faults import SERVER_ERROR, THROTTLE
-from acrsync.ports import RegistryApi
 from acrsync.service.submit import CLAIM_STALE_S
 from tests.fixtures import event_names, load_event
-from tests.harness import World, make_world, push_event
+from tests.harness import Crash, World, crash_once, hook_registries, make_world, push_event
 
 DIGEST = "sha256:" + "1" * 64
-
-
-class Crash(BaseException):
-    """The process dies here (not an Exception: nothing in the service may catch it)."""
-
-
-class CrashingRegistry(RegistryApi):
-    """Delegates to a real fake; dies once before or after CreateRepoSyncTask."""
-
-    def __init__(self, inner: RegistryApi, *, when: str) -> None:
-        self.inner = inner
-        self.when = when
-        self.armed = True
-
-    def create_repo_sync_task(self, spec: SyncTaskSpec) -> str:
-        if self.armed and self.when == "before":
-            self.armed = False
-            raise Crash
-        task_id = self.inner.create_repo_sync_task(spec)
-        if self.armed and self.when == "after":
-            self.armed = False
-            raise Crash
-        return task_id
-
-    def __getattribute__(self, name: str) -> Any:
-        if name in ("inner", "when", "armed", "create_repo_sync_task"):
-            return object.__getattribute__(self, name)
-        return getattr(object.__getattribute__(self, "inner"), name)
-
-    # The remaining abstract methods are delegated by __getattribute__.
-    get_repository = get_repo_tag = get_repo_sync_task = list_repo_sync_tasks = None  # type: ignore[assignment]
-    list_repositories = list_repo_tags = get_instance = get_namespace = None  # type: ignore[assignment]
 
 
 @pytest.fixture
@@ -142,7 +107,7 @@ def test_missing_digest_and_repo_id_are_read_from_acr(world: World) -> None:
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_crash_around_submit_loses_nothing_and_doubles_nothing(world: World, when: str) -> None:
     # GIVEN the process dies right before (or right after) CreateRepoSyncTask for the first destination
-    world.wrap = lambda inner: CrashingRegistry(inner, when=when)
+    hook_registries(world, **crash_once(when))
     event = load_event("acs.cr/push_completed.json")
     with pytest.raises(Crash):
         world.push(event)
@@ -160,7 +125,7 @@ def test_crash_around_submit_loses_nothing_and_doubles_nothing(world: World, whe
 
 
 def test_the_watcher_sweep_reconciles_a_claim_nobody_redelivers(world: World) -> None:
-    world.wrap = lambda inner: CrashingRegistry(inner, when="after")
+    hook_registries(world, **crash_once("after"))
     with pytest.raises(Crash):
         world.push(load_event("acs.cr/push_completed.json"))
     world.clock.advance(CLAIM_STALE_S + 1)

@@ -14,7 +14,7 @@ from acrsync.ports import AlertChannel, AlertMessage
 from acrsync.service.operate import retry
 from acrsync.service.watch import handle_watch
 from tests.fixtures import load_event
-from tests.harness import World, make_world
+from tests.harness import World, failure_texts, make_world
 
 PERMANENT = "namespace not exist"
 TRANSIENT = "network timeout while pulling layer"
@@ -31,10 +31,6 @@ def settle(world: World, ticks: int = 8, step: float = 61.0) -> None:
         world.model.run_pending()
         world.clock.advance(step)
         world.tick()
-
-
-def failure_texts(world: World) -> list[str]:
-    return [m.markdown for _, m in world.notifier.sent if "resolved" not in m.title]
 
 
 def test_successful_replication_is_verified_and_sends_nothing(world: World) -> None:

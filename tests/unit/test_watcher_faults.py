@@ -9,63 +9,21 @@ from typing import Any
 import pytest
 
 from acrsync.domain.ledger import State
-from acrsync.domain.registry import SyncTaskSpec
 from acrsync.errors import RetryableError, UpstreamRejected, UpstreamUnavailable
 from acrsync.local.acr_faults import THROTTLE
 from acrsync.local.fake_registry import FakeRegistry
 from acrsync.local.fake_world import ROOT, World, make_world
-from acrsync.ports import RegistryApi
 from acrsync.service.submit import CLAIM_STALE_S
 from acrsync.service.watch import check_row, handle_watch
+from tests.harness import Crash, HookedRegistry, failure_texts, hook_registries
 
 EVENT = (ROOT / "events" / "acs.cr" / "push_completed.json").read_text()
 PERMANENT = "namespace not exist"
 TRANSIENT = "network timeout while pulling layer"
 
 
-class Crash(BaseException):
-    """The process dies here."""
-
-
-class Wrapped(RegistryApi):
-    """Delegates to a real fake; hooks on create / get_repository."""
-
-    def __init__(self, inner: RegistryApi, *, create_hook=None, get_repository_hook=None) -> None:
-        self.inner = inner
-        self.create_hook = create_hook
-        self.get_repository_hook = get_repository_hook
-
-    def create_repo_sync_task(self, spec: SyncTaskSpec) -> str:
-        task_id = self.inner.create_repo_sync_task(spec)
-        if self.create_hook is not None:
-            self.create_hook(spec, task_id)
-        return task_id
-
-    def get_repository(self, *a: Any, **k: Any) -> Any:
-        if self.get_repository_hook is not None:
-            self.get_repository_hook()
-        return self.inner.get_repository(*a, **k)
-
-    def __getattribute__(self, name: str) -> Any:
-        if name in ("inner", "create_hook", "get_repository_hook", "create_repo_sync_task", "get_repository"):
-            return object.__getattribute__(self, name)
-        return getattr(object.__getattribute__(self, "inner"), name)
-
-    get_repo_tag = get_repo_sync_task = list_repo_sync_tasks = None  # type: ignore[assignment]
-    list_repositories = list_repo_tags = get_instance = get_namespace = None  # type: ignore[assignment]
-
-
-def rewrap(world: World, **hooks: Any) -> None:
-    world.registries.clear()
-    world.wrap = (lambda inner: Wrapped(inner, **hooks)) if hooks else None
-
-
 def creates_to(world: World, instance: str) -> list[Any]:
     return [r for r in world.creates() if r.params["TargetInstanceId"] == instance]
-
-
-def failure_texts(world: World) -> list[str]:
-    return [m.markdown for _, m in world.notifier.sent if "resolved" not in m.title]
 
 
 def event_with(digest: str, event_id: str) -> str:
@@ -95,10 +53,10 @@ def test_crash_after_create_while_resubmitting_a_retry_is_reconciled_not_doubled
     def die(spec, task_id):
         raise Crash
 
-    rewrap(world, create_hook=die)
+    hook_registries(world, after_create=die)
     with pytest.raises(Crash):
         world.tick()  # CreateRepoSyncTask succeeded, the process died before recording it
-    rewrap(world)
+    hook_registries(world)
     world.clock.advance(61)
     world.tick()
     # THEN while the crashed attempt could still be alive, nothing is submitted again
@@ -159,10 +117,10 @@ def test_a_reconciled_row_whose_task_never_runs_is_alerted_as_stuck() -> None:
             armed[0] = False
             raise Crash
 
-    rewrap(world, create_hook=die)
+    hook_registries(world, after_create=die)
     with pytest.raises(Crash):
         world.push(EVENT)
-    rewrap(world)
+    hook_registries(world)
     world.clock.advance(CLAIM_STALE_S + 1)
     out = world.push(EVENT)
     assert sorted(r["outcome"] for r in out["results"]) == ["reconciled", "submitted"]
@@ -182,8 +140,8 @@ def test_one_unreachable_destination_region_does_not_block_the_other_rows() -> N
         raise UpstreamUnavailable("ServiceUnavailable", code="ServiceUnavailable")
 
     # Shanghai's region endpoint goes down (GetRepository 503 every time)
-    world.registries["cn-shanghai"] = Wrapped(
-        FakeRegistry(world.model, region="cn-shanghai"), get_repository_hook=down
+    world.registries["cn-shanghai"] = HookedRegistry(
+        FakeRegistry(world.model, region="cn-shanghai"), before_get_repository=down
     )
     world.push(EVENT)
     world.model.run_pending()
@@ -250,8 +208,8 @@ def test_a_permission_error_while_verifying_is_a_reported_failure_not_a_crash() 
     def forbidden():
         raise UpstreamRejected("ACR GetRepository failed: Forbidden.RAM (HTTP 403)", code="Forbidden.RAM")
 
-    world.registries["cn-shanghai"] = Wrapped(
-        FakeRegistry(world.model, region="cn-shanghai"), get_repository_hook=forbidden
+    world.registries["cn-shanghai"] = HookedRegistry(
+        FakeRegistry(world.model, region="cn-shanghai"), before_get_repository=forbidden
     )
     world.model.fail_destination("cri-demo-bj", "team-a", PERMANENT)
     world.push(EVENT)
