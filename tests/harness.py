@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
-from acrsync.domain.ledger import LedgerEntry
 from acrsync.domain.registry import Repository, SyncTaskSpec
 from acrsync.local.fake_world import EXAMPLE_RULES, ROOT, RecordingNotifier, World, make_world
 from acrsync.ports import RegistryApi
@@ -24,7 +22,6 @@ __all__ = [
     "hook_registries",
     "make_world",
     "push_event",
-    "with_changes",
 ]
 
 
@@ -38,10 +35,6 @@ def push_event(
     data.update({"RepoNamespaceName": namespace, "RepoName": repo, "Tag": tag, "Digest": digest})
     data.pop("RepoId", None)
     return json.dumps(doc).encode()
-
-
-def with_changes(entry: LedgerEntry, **changes: Any) -> LedgerEntry:
-    return replace(entry, **changes)
 
 
 class Crash(BaseException):

@@ -140,6 +140,7 @@ def test_stuck_task_is_alerted_once(world: World) -> None:
     texts = failure_texts(world)
     assert len(texts) == 2  # one per destination group
     assert all("stuck" in t.lower() for t in texts)
+    assert all("no terminal state by 20" in t for t in texts)  # the deadline it missed, as a date
 
 
 def test_completion_events_delivered_twice_make_one_transition(world: World) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from acrsync.domain.alerts import DEADLINE_KEY
 from acrsync.domain.events import PushCompleted, SyncCompleted, TimerTick, parse_events
 from acrsync.domain.ledger import ALERT_LANE, LedgerEntry, State
 from acrsync.domain.watch import Decision, WatchPolicy, decide, is_due, verification
@@ -152,6 +153,11 @@ def sweep(deps: WatchDeps, deadline: float, outcome: WatchOutcome) -> None:
             outcome.add("deferred")
 
 
+def _started(row: LedgerEntry) -> float:
+    """When the current attempt's task was submitted (the stuck clock starts there)."""
+    return float(row.extra.get("submitted_at") or row.created_at)
+
+
 def _push_back(row: LedgerEntry, deps: WatchDeps, reason: str) -> None:
     """Try this row again later; past the stuck deadline, flag it so an alert says it is not moving."""
     current = deps.ledger.get(row.claim_id) or row
@@ -159,8 +165,11 @@ def _push_back(row: LedgerEntry, deps: WatchDeps, reason: str) -> None:
         return
     now = deps.clock.now()
     changes: dict[str, Any] = {"next_check_at": now + deps.policy.poll_cap_s, "last_error": reason[:500]}
-    if now - current.created_at > deps.policy.stuck_after_s and current.error_class != "stuck":
-        changes.update(error_class="stuck", alerted=False)
+    deadline = current.created_at + deps.policy.stuck_after_s
+    if now > deadline and current.error_class != "stuck":
+        changes.update(
+            error_class="stuck", alerted=False, extra={**current.extra, DEADLINE_KEY: str(deadline)}
+        )
     _write(current, current.state, now, deps, **changes)
 
 
@@ -205,6 +214,7 @@ def _apply(row: LedgerEntry, d: Decision, deps: WatchDeps, deadline: float) -> s
                 "error_class": "stuck",
                 "last_error": d.reason,
                 "alerted": False,
+                "extra": {**row.extra, DEADLINE_KEY: str(_started(row) + deps.policy.stuck_after_s)},
             },
         ),
         "verify": (State.SUCCEEDED, {"task_issue": "", "next_check_at": now, "error_class": ""}),
