@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 SENDING_STALE_S = 300.0
+# Room to send one message (5 s timeout) and record it before the function is stopped.
+SEND_MARGIN_S = 8.0
 
 
 def flush_alerts(deps: WatchDeps, deadline: float) -> int:
@@ -41,14 +43,19 @@ def flush_alerts(deps: WatchDeps, deadline: float) -> int:
     resolved = [r for r in rows if owes_resolved_message(r)]
     sent = 0
     for group in group_failures(failures, window_s=deps.policy.alert_window_s):
-        if group.window_start + group.window_s > now or deps.clock.monotonic() > deadline:
-            continue
+        if group.window_start + group.window_s > now:
+            continue  # the window is still open: more of the same may come
+        if deps.clock.monotonic() > deadline - SEND_MARGIN_S:
+            break  # no time left to send and record it; the next tick will
+
         message = render_failure(group, _iso(now))
         sent += _deliver(deps, group.key.channel, message, list(group.entries), resolved=False)
     by_channel: dict[str, list[LedgerEntry]] = {}
     for row in resolved:
         by_channel.setdefault(row.alert_channel, []).append(row)
     for channel, entries in by_channel.items():
+        if deps.clock.monotonic() > deadline - SEND_MARGIN_S:
+            break
         sent += _deliver(deps, channel, render_resolved(entries, _iso(now)), entries, resolved=True)
     return sent
 
