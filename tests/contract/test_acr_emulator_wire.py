@@ -298,3 +298,37 @@ def test_signature_port_accepts_what_the_sdk_signs_and_refuses_replays_and_stale
         verify(*_signed_by_the_sdk("wrong-secret", "nonce-3"))
     with pytest.raises(AcrApiError, match=r"InvalidTimeStamp\.Expired"):
         verify(*_signed_by_the_sdk(ACR_SK, "nonce-4", date="2020-01-01T00:00:00Z"))
+
+
+def test_a_request_that_leaves_a_header_unsigned_or_has_no_nonce_is_refused() -> None:
+    import re
+
+    from acrsync.local.acr_model import AcrApiError
+    from acrsync.local.acr_signing import KeyStore, sign, string_to_sign, verify_request
+
+    keys = KeyStore({ACR_AK: ACR_SK})
+    query, headers = _signed_by_the_sdk(ACR_SK, "nonce-unsigned")
+    # GIVEN the same request re-signed over host alone (x-acs-action and friends left unsigned)
+    to_sign = string_to_sign(
+        method="POST",
+        path="/",
+        params=query,
+        headers=headers,
+        signed=["host"],
+        payload_hash=headers["x-acs-content-sha256"],
+    )
+    headers.replace_header(
+        "Authorization",
+        re.sub(
+            r"SignedHeaders=[^,]*,Signature=\w+",
+            f"SignedHeaders=host,Signature={sign(ACR_SK, to_sign)}",
+            headers["Authorization"],
+        ),
+    )
+    # THEN the signature is correct for what it covers, and still refused as incomplete
+    with pytest.raises(AcrApiError, match="IncompleteSignature"):
+        verify_request(keys, method="POST", path="/", params=query, headers=headers, body=b"")
+    # AND a request without a nonce is refused the same way
+    _, no_nonce = _signed_by_the_sdk(ACR_SK, "")
+    with pytest.raises(AcrApiError, match="IncompleteSignature"):
+        verify_request(keys, method="POST", path="/", params=query, headers=no_nonce, body=b"")

@@ -254,3 +254,16 @@ def test_keywords_robot_refuses_messages_without_a_keyword(
         notifier.send(hook, AlertMessage(title="hello", markdown="no keyword here"))
     notifier.send(hook, MESSAGE)
     assert len(sink.messages) == 1
+
+
+def test_a_keyword_must_be_in_the_message_not_in_the_json_around_it(
+    sink: DingTalkSink, notifier: DingTalkNotifier
+) -> None:
+    # GIVEN a robot whose keyword is also a JSON key of every markdown message
+    sink.add_robot("kwtoken2123456789abcdef", keywords=("markdown",))
+    hook = AlertChannel(name="kw", webhook=sink.webhook_url("kwtoken2123456789abcdef"))
+    # THEN a message without the word is refused, and one with it in its text accepted
+    with pytest.raises(UpstreamRejected, match="keywords not in content"):
+        notifier.send(hook, AlertMessage(title="hello", markdown="plain words"))
+    notifier.send(hook, AlertMessage(title="hello", markdown="written in markdown"))
+    assert len(sink.messages) == 1

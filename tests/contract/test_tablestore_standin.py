@@ -157,7 +157,8 @@ def test_capacity_units_follow_the_4kb_rule(
     # THEN the write costs ceil(9 KB / 4 KB) = 3 write CU plus 1 read CU for the check, the read 3 read CU
     assert (consumed.read, consumed.write) == (1, 3)
     assert read_cu.read == 3
-    # AND a failed condition costs 1 read + 1 write CU, as the stand-in bills it
+    # AND a failed condition costs 1 read + 1 write CU (Tablestore's PutRow page, "服务能力单元消耗": a write
+    # whose row-existence check fails consumes 1 write CU and 1 read CU)
     with pytest.raises(ts.OTSServiceError):
         ots_client.put_row(table, row, ts.Condition(ts.RowExistenceExpectation.EXPECT_NOT_EXIST))
     stats = tablestore_standin.stats()

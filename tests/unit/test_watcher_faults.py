@@ -221,5 +221,9 @@ def test_a_permission_error_while_verifying_is_a_reported_failure_not_a_crash() 
             world.tick()
         except Exception as exc:  # noqa: BLE001 - FC would log it and move on
             errors.append(type(exc).__name__)
-    assert len(failure_texts(world)) >= 1, f"no alert sent; every tick raised: {errors[:2]}"
     assert errors == [], errors
+    # THEN the unverifiable Shanghai copy is a reported failure of its own (beside Beijing's task error)
+    sh = next(r for r in world.rows() if r.dest_instance == "cri-demo-sh")
+    assert (sh.state, sh.error_class) == (State.FAILED, "verify_rejected")
+    texts = failure_texts(world)
+    assert any("cri-demo-sh" in t and "Forbidden.RAM" in t for t in texts), texts

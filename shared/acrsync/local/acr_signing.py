@@ -103,6 +103,11 @@ def verify_request(
 ) -> str:
     """Check the signature, date, nonce and STS token of a request; return the AccessKey id or raise."""
     access_key_id, signed, signature = _parse_authorization(headers.get("authorization", ""))
+    # ACS3 (V3) signing covers host and every x-acs-* header the request carries: a request that leaves one
+    # unsigned (or has no nonce) could be altered or replayed, and the gateway refuses it.
+    required = {"host", *(h.lower() for h in headers if h.lower().startswith("x-acs-"))}
+    if not required <= {h.lower() for h in signed} or not headers.get("x-acs-signature-nonce"):
+        raise _incomplete()
     secret = keys.secret_of(access_key_id)
     if secret is None:
         raise AcrApiError(

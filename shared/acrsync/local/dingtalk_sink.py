@@ -213,6 +213,15 @@ def _check_signature(robot: _Robot, params: dict[str, list[str]], now: float) ->
     return None
 
 
+def _message_text(doc: dict[str, Any]) -> str:
+    """What a person sees of the message: §6 wants a keyword in the *message*, not in the JSON around it."""
+    part = doc.get(str(doc.get("msgtype")), {})
+    if not isinstance(part, dict):
+        return ""
+    fields = ("content", "title", "text", "singleTitle")
+    return "\n".join(str(part.get(f, "")) for f in fields)
+
+
 def _check_body(robot: _Robot, body: bytes) -> dict[str, Any] | None:
     """Size, JSON, message type, and custom keywords (§6 security settings)."""
     if len(body) > MAX_BODY_BYTES:
@@ -223,7 +232,7 @@ def _check_body(robot: _Robot, body: bytes) -> dict[str, Any] | None:
         return _answer(400105, "unsupported message type: body is not UTF-8 JSON")
     if not isinstance(doc, dict) or doc.get("msgtype") not in MSGTYPES:
         return _answer(400105, "unsupported message type")
-    if robot.keywords and not any(k in body.decode("utf-8") for k in robot.keywords):
+    if robot.keywords and not any(k in _message_text(doc) for k in robot.keywords):
         return _answer(310000, "keywords not in content")
     return None
 
