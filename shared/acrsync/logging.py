@@ -180,6 +180,10 @@ def correlation_id_of(event: Any) -> str:
     """The CloudEvent ``id`` of an event given as bytes/str/dict (first of a list), or ``""``."""
     import json
 
+    from acrsync.domain.events import DEFAULT_MAX_BYTES
+
+    if isinstance(event, (bytes, bytearray, str)) and len(event) > DEFAULT_MAX_BYTES:
+        return ""  # an oversized body is refused by the parser; never parse it just to log its id
     try:
         doc = json.loads(event) if isinstance(event, (bytes, bytearray, str)) else event
     except (ValueError, UnicodeDecodeError):

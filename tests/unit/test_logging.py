@@ -64,3 +64,11 @@ def test_handler_context_is_bound_per_invocation_and_cold_start_only_once() -> N
     assert second["cold_start"] is False
     assert first["level"] == "info"
     assert "timestamp" in first
+
+
+def test_an_oversized_body_is_not_parsed_for_its_correlation_id() -> None:
+    from acrsync.logging import correlation_id_of
+
+    huge = b'{"id": "evt-huge", "data": "' + b"x" * (300 * 1024) + b'"}'
+    assert correlation_id_of(huge) == ""
+    assert correlation_id_of(b'{"id": "evt-small"}') == "evt-small"
