@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from acrsync.domain.registry import Repository, SyncTaskSpec
+from acrsync.local.fake_registry import FakeRegistry
 from acrsync.local.fake_world import EXAMPLE_RULES, ROOT, RecordingNotifier, World, make_world
 from acrsync.ports import RegistryApi
 
@@ -17,6 +18,7 @@ __all__ = [
     "HookedRegistry",
     "RecordingNotifier",
     "World",
+    "break_get_repository",
     "crash_once",
     "failure_texts",
     "hook_registries",
@@ -102,3 +104,14 @@ def hook_registries(world: World, **hooks: Any) -> None:
 def failure_texts(world: World) -> list[str]:
     """The markdown of every failure alert sent (not the "resolved" ones)."""
     return [m.markdown for _, m in world.notifier.sent if "resolved" not in m.title]
+
+
+def break_get_repository(world: World, region: str, error: Exception) -> None:
+    """Make ``GetRepository`` in ``region`` raise ``error`` every time (a region down, a RAM denial)."""
+
+    def fail() -> None:
+        raise error
+
+    world.registries[region] = HookedRegistry(
+        FakeRegistry(world.model, region=region), before_get_repository=fail
+    )

@@ -11,11 +11,10 @@ import pytest
 from acrsync.domain.ledger import State
 from acrsync.errors import RetryableError, UpstreamRejected, UpstreamUnavailable
 from acrsync.local.acr_faults import THROTTLE
-from acrsync.local.fake_registry import FakeRegistry
 from acrsync.local.fake_world import ROOT, World, make_world
 from acrsync.service.submit import CLAIM_STALE_S
 from acrsync.service.watch import check_row, handle_watch
-from tests.harness import Crash, HookedRegistry, failure_texts, hook_registries
+from tests.harness import Crash, break_get_repository, failure_texts, hook_registries
 
 EVENT = (ROOT / "events" / "acs.cr" / "push_completed.json").read_text()
 PERMANENT = "namespace not exist"
@@ -136,13 +135,9 @@ def test_a_reconciled_row_whose_task_never_runs_is_alerted_as_stuck() -> None:
 def test_one_unreachable_destination_region_does_not_block_the_other_rows() -> None:
     world = make_world()
 
-    def down():
-        raise UpstreamUnavailable("ServiceUnavailable", code="ServiceUnavailable")
-
     # Shanghai's region endpoint goes down (GetRepository 503 every time)
-    world.registries["cn-shanghai"] = HookedRegistry(
-        FakeRegistry(world.model, region="cn-shanghai"), before_get_repository=down
-    )
+    down = UpstreamUnavailable("ServiceUnavailable", code="ServiceUnavailable")
+    break_get_repository(world, "cn-shanghai", down)
     world.push(EVENT)
     world.model.run_pending()
     for _ in range(3):
@@ -205,12 +200,8 @@ def test_owed_alerts_do_not_crowd_live_tasks_out_of_the_sweep() -> None:
 def test_a_permission_error_while_verifying_is_a_reported_failure_not_a_crash() -> None:
     world = make_world()
 
-    def forbidden():
-        raise UpstreamRejected("ACR GetRepository failed: Forbidden.RAM (HTTP 403)", code="Forbidden.RAM")
-
-    world.registries["cn-shanghai"] = HookedRegistry(
-        FakeRegistry(world.model, region="cn-shanghai"), before_get_repository=forbidden
-    )
+    forbidden = UpstreamRejected("ACR GetRepository failed: Forbidden.RAM (HTTP 403)", code="Forbidden.RAM")
+    break_get_repository(world, "cn-shanghai", forbidden)
     world.model.fail_destination("cri-demo-bj", "team-a", PERMANENT)
     world.push(EVENT)
     world.model.run_pending()
