@@ -58,7 +58,11 @@ INVALID: dict[str, tuple[str, str, str]] = {
     "invalid/empty.json": ("empty", "", "empty"),
     "invalid/missing_tag.json": ("missing_field", "data.Tag", "data.Tag is missing"),
     "invalid/hostile_tag.json": ("invalid_value", "data.Tag", "is not a tag"),
-    "invalid/hostile_namespace.json": ("invalid_value", "data.RepoNamespaceName", "'..'"),
+    "invalid/hostile_namespace.json": (
+        "invalid_value",
+        "data.RepoNamespaceName",
+        "'../../etc' is not a namespace",
+    ),
     "invalid/control_chars_repo.json": ("invalid_value", "data.RepoName", "control characters"),
     "invalid/tag_not_a_string.json": ("wrong_type", "data.Tag", "must be a string"),
     "invalid/wrong_type.json": ("unsupported_type", "type", "cr:Artifact:BuildCompleted"),

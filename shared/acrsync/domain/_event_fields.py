@@ -76,11 +76,11 @@ INSTANCE = Kind(
     64, re.compile(r"^cri-[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?$"), "an instance id (cri-...)"
 )
 REGION = Kind(64, re.compile(r"^[a-z]{2,8}(?:-[a-z0-9]{1,16}){1,5}$"), "a region id (e.g. cn-hangzhou)")
-# Names: images.NAME_RE (lowercase, no '/') and, on top, no '..' anywhere (path traversal in templates).
+# Names: images.NAME_RE, the distribution grammar's path component (no '/', no '..', no '._' or '___').
 NAME = Kind(
     64,
-    re.compile(r"^(?!.*\.\.)" + NAME_RE.pattern.removeprefix("^")),
-    "a namespace/repository name ([a-z0-9._-], alphanumeric ends, no '/' or '..', at most 64)",
+    NAME_RE,
+    "a namespace/repository name (lowercase alphanumerics joined by '.', '_', '__' or '-', at most 64)",
 )
 TAG = Kind(128, TAG_RE, "a tag ([A-Za-z0-9_.-], first character alphanumeric or '_', at most 128)")
 ACCOUNT = Kind(32, re.compile(r"^[0-9]{1,32}$"), "an account id (digits)")

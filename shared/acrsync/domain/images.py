@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 # ACR tag charset and length (reference §2 / product.md rules file): [A-Za-z0-9_.-], at most 128 chars.
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-# Namespace and repository names: lowercase letters, digits and separators, as ACR EE accepts them.
-NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
+# Namespace and repository names: one path component of the distribution reference grammar
+# (distribution/reference/regexp.go: alphanumerics joined by a single separator ``.`` or ``_``, a double
+# ``__``, or a run of ``-``; so ``a._b``, ``a___b`` and ``a..b`` are refused), lowercase, at most 64 chars.
+NAME_RE = re.compile(r"^(?=.{1,64}$)[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 INSTANCE_RE = re.compile(r"^cri-[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?$")
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
