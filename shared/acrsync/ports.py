@@ -7,7 +7,7 @@ the contract suites in ``tests/contract`` run every implementation through the s
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from acrsync.domain.registry import (
     SyncTaskSpec,
     TagInfo,
 )
+from acrsync.errors import AcrSyncError, AlreadyClaimed, ConflictError
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +66,33 @@ class RuleStore(abc.ABC):
         """
 
 
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    """One row's outcome in a batched ledger write.
+
+    ``status``: ``ok`` (written), ``exists`` (a claim found the key taken), ``conflict`` (an update found
+    another revision), ``error`` (this row could not be written now — throttled, say: ``error`` holds the
+    ``AcrSyncError``, retryable or not). A batch never raises for one row; it raises only when the whole
+    request failed, and then nothing is known to have been written.
+    """
+
+    claim_id: str
+    status: str
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the row was written."""
+        return self.status == "ok"
+
+
 class Ledger(abc.ABC):
-    """One row per (source image, digest, destination image); conditional writes make it safe to share."""
+    """One row per (source image, digest, destination image); conditional writes make it safe to share.
+
+    The ``*_many`` methods are the batched forms (one store round trip per step where the backend allows,
+    one transaction on SQLite); their defaults loop over the single-row methods, so every backend is correct
+    before it is fast. Each row keeps its own condition and gets its own ``RowResult``, in input order.
+    """
 
     @abc.abstractmethod
     def claim(self, entry: LedgerEntry) -> None:
@@ -100,6 +126,38 @@ class Ledger(abc.ABC):
     @abc.abstractmethod
     def scan(self, *, since: float = 0.0, states: frozenset[State] | None = None) -> Iterator[LedgerEntry]:
         """Rows created at or after ``since`` (and in ``states`` if given), oldest first."""
+
+    def claim_many(self, entries: Sequence[LedgerEntry]) -> list[RowResult]:
+        """``claim`` for each entry (distinct ``claim_id``s), each conditional on its own key being free."""
+        return [_one(e.claim_id, self.claim, e) for e in entries]
+
+    def get_many(self, claim_ids: Sequence[str]) -> dict[str, LedgerEntry]:
+        """The rows that exist among ``claim_ids``, by claim id."""
+        found = {cid: self.get(cid) for cid in dict.fromkeys(claim_ids)}
+        return {cid: e for cid, e in found.items() if e is not None}
+
+    def update_many(
+        self, updates: Sequence[tuple[LedgerEntry, int]], *, lazy: bool = False
+    ) -> list[RowResult]:
+        """``update(entry, expected_revision=rev)`` for each pair (distinct rows), each on its own condition.
+
+        ``lazy``: a backend may leave index entries that rows no longer need for ``list_open`` to collect
+        (never a missing one); the rows themselves are written all the same.
+        """
+        return [_one(e.claim_id, self.update, e, expected_revision=rev) for e, rev in updates]
+
+
+def _one(claim_id: str, write: Callable[..., None], *args: Any, **kwargs: Any) -> RowResult:
+    """Run one single-row write and say how it went (the default batched methods' building block)."""
+    try:
+        write(*args, **kwargs)
+    except AlreadyClaimed:
+        return RowResult(claim_id, "exists")
+    except ConflictError:
+        return RowResult(claim_id, "conflict")
+    except AcrSyncError as exc:
+        return RowResult(claim_id, "error", exc)
+    return RowResult(claim_id, "ok")
 
 
 class BudgetStore(abc.ABC):

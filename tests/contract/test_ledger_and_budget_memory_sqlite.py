@@ -8,9 +8,11 @@ import pytest
 
 from acrsync.adapters.memory import MemoryBudgetStore, MemoryLedger
 from acrsync.adapters.sqlite_store import SqliteBudgetStore, SqliteDatabase, SqliteLedger
+from acrsync.domain.ledger import State
 from acrsync.ports import BudgetStore, Ledger
 from tests.contract.budget_contract import BudgetContract
-from tests.contract.ledger_contract import LedgerContract
+from tests.contract.ledger_batch_contract import LedgerBatchContract
+from tests.contract.ledger_contract import LedgerContract, make_entry
 
 
 class TestMemoryLedger(LedgerContract):
@@ -35,3 +37,29 @@ class TestSqliteBudget(BudgetContract):
     @pytest.fixture
     def budget(self, tmp_path: Path) -> BudgetStore:
         return SqliteBudgetStore(SqliteDatabase(tmp_path / "acrsync.db"))
+
+
+class TestMemoryLedgerBatches(LedgerBatchContract):
+    @pytest.fixture
+    def ledger(self) -> Ledger:
+        return MemoryLedger()
+
+
+class TestSqliteLedgerBatches(LedgerBatchContract):
+    @pytest.fixture
+    def ledger(self, tmp_path: Path) -> Ledger:
+        return SqliteLedger(SqliteDatabase(tmp_path / "acrsync.db"))
+
+    def test_a_batch_is_one_transaction(self, tmp_path: Path) -> None:
+        # GIVEN a SQLite ledger counting its transactions and queries
+        db = SqliteDatabase(tmp_path / "acrsync.db")
+        ledger = SqliteLedger(db)
+        entries = [make_entry(f"k{i}") for i in range(10)]
+        before = db.calls
+        # WHEN ten rows are claimed, then updated, in batches
+        ledger.claim_many(entries)
+        ledger.update_many(
+            [(e.moved_to(State.SUBMITTED, 2.0, task_id=f"t{i}"), 1) for i, e in enumerate(entries)]
+        )
+        # THEN each batch was one round trip
+        assert db.calls - before == 2

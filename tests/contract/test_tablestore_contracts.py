@@ -9,6 +9,7 @@ import pytest
 from acrsync.adapters.tablestore_store import TablestoreBudgetStore, TablestoreLedger, TablestoreRuleStore
 from acrsync.ports import BudgetStore, Ledger, RuleStore
 from tests.contract.budget_contract import BudgetContract
+from tests.contract.ledger_batch_contract import LedgerBatchContract
 from tests.contract.ledger_contract import LedgerContract
 from tests.contract.rule_store_contract import RuleStoreContract
 from tests.contract.tablestore_conftest_fixtures import (
@@ -68,3 +69,17 @@ class TestTablestoreRuleStoreUnderServerBusy(RuleStoreContract):
     @pytest.fixture
     def store(self, busy_ots_client: Any, busy_ts_prefix: str) -> RuleStore:
         return TablestoreRuleStore(busy_ots_client, prefix=busy_ts_prefix)
+
+
+class TestTablestoreLedgerBatches(LedgerBatchContract):
+    @pytest.fixture
+    def ledger(self, ots_client: Any, ts_prefix: str) -> Ledger:
+        return TablestoreLedger(ots_client, prefix=ts_prefix)
+
+
+class TestTablestoreLedgerBatchesUnderServerBusy(LedgerBatchContract):
+    """Whole batch requests answered OTSServerBusy ~30% of the time: the SDK retries them, nothing is lost."""
+
+    @pytest.fixture
+    def ledger(self, busy_ots_client: Any, busy_ts_prefix: str) -> Ledger:
+        return TablestoreLedger(busy_ots_client, prefix=busy_ts_prefix)

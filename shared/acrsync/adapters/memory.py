@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from acrsync.domain.budget import spend_in_window
 from acrsync.domain.ledger import LedgerEntry, State, needs_watch
 from acrsync.errors import AlreadyClaimed, ConflictError
-from acrsync.ports import BudgetStore, Ledger
+from acrsync.ports import BudgetStore, Ledger, RowResult
 
 
 class MemoryLedger(Ledger):
@@ -38,6 +38,41 @@ class MemoryLedger(Ledger):
             if current is None or current.revision != expected_revision:
                 raise ConflictError(f"{entry.claim_id}: revision moved on")
             self._rows[entry.claim_id] = entry
+
+    def claim_many(self, entries: Sequence[LedgerEntry]) -> list[RowResult]:
+        """One call: each key inserted if free."""
+        with self._lock:
+            self.calls += 1
+            out = []
+            for entry in entries:
+                if entry.claim_id in self._rows:
+                    out.append(RowResult(entry.claim_id, "exists"))
+                else:
+                    self._rows[entry.claim_id] = entry
+                    out.append(RowResult(entry.claim_id, "ok"))
+            return out
+
+    def get_many(self, claim_ids: Sequence[str]) -> dict[str, LedgerEntry]:
+        """One call."""
+        with self._lock:
+            self.calls += 1
+            return {cid: self._rows[cid] for cid in claim_ids if cid in self._rows}
+
+    def update_many(
+        self, updates: Sequence[tuple[LedgerEntry, int]], *, lazy: bool = False
+    ) -> list[RowResult]:
+        """One call: each row replaced if still at its expected revision."""
+        with self._lock:
+            self.calls += 1
+            out = []
+            for entry, expected in updates:
+                current = self._rows.get(entry.claim_id)
+                if current is None or current.revision != expected:
+                    out.append(RowResult(entry.claim_id, "conflict"))
+                else:
+                    self._rows[entry.claim_id] = entry
+                    out.append(RowResult(entry.claim_id, "ok"))
+            return out
 
     def find_by_task(self, task_id: str) -> LedgerEntry | None:
         with self._lock:

@@ -10,7 +10,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from acrsync.adapters.ledger_codec import from_columns, to_columns
 from acrsync.domain.budget import spend_in_window
 from acrsync.domain.ledger import ALERT_STATES, FIELDS, OPEN_STATES, LedgerEntry, State
 from acrsync.errors import AlreadyClaimed, ConflictError
-from acrsync.ports import BudgetStore, Ledger
+from acrsync.ports import BudgetStore, Ledger, RowResult
 
 _COLUMN_LIST = ", ".join(FIELDS)
 _PLACEHOLDERS = ", ".join("?" for _ in FIELDS)
@@ -122,6 +122,43 @@ class SqliteLedger(Ledger):
             )
             if cur.rowcount != 1:
                 raise ConflictError(f"{entry.claim_id}: revision moved on")
+
+    def claim_many(self, entries: Sequence[LedgerEntry]) -> list[RowResult]:
+        """One transaction: ``INSERT OR IGNORE`` per row; a row not inserted was already claimed."""
+        out = []
+        with self.db.transaction() as conn:
+            for entry in entries:
+                cur = conn.execute(
+                    f"INSERT OR IGNORE INTO ledger ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS})",  # noqa: S608 - our constants
+                    _values(entry),
+                )
+                out.append(RowResult(entry.claim_id, "ok" if cur.rowcount == 1 else "exists"))
+        return out
+
+    def get_many(self, claim_ids: Sequence[str]) -> dict[str, LedgerEntry]:
+        """One query."""
+        keys = list(dict.fromkeys(claim_ids))
+        if not keys:
+            return {}
+        marks = ", ".join("?" for _ in keys)
+        rows = self.db.query(f"SELECT * FROM ledger WHERE claim_id IN ({marks})", tuple(keys))  # noqa: S608 - placeholders only
+        return {e.claim_id: e for e in map(_entry, rows)}
+
+    def update_many(
+        self, updates: Sequence[tuple[LedgerEntry, int]], *, lazy: bool = False
+    ) -> list[RowResult]:
+        """One transaction: each row updated if still at its expected revision."""
+        assignments = ", ".join(f"{name} = ?" for name in FIELDS if name != "claim_id")
+        out = []
+        with self.db.transaction() as conn:
+            for entry, expected in updates:
+                values = _values(entry)[1:]  # claim_id is FIELDS[0]
+                cur = conn.execute(
+                    f"UPDATE ledger SET {assignments} WHERE claim_id = ? AND revision = ?",  # noqa: S608 - our constants
+                    (*values, entry.claim_id, expected),
+                )
+                out.append(RowResult(entry.claim_id, "ok" if cur.rowcount == 1 else "conflict"))
+        return out
 
     def find_by_task(self, task_id: str) -> LedgerEntry | None:
         if not task_id:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from acrsync.adapters import tablestore_ledger_batch as batched
 from acrsync.adapters.ledger_codec import from_columns, to_columns
 from acrsync.adapters.tablestore_client import (
     CONDITION_FAILED,
@@ -26,7 +27,7 @@ from acrsync.adapters.tablestore_ranges import batch_get, full_range, range_rows
 from acrsync.domain.ledger import LedgerEntry, State, needs_watch
 from acrsync.errors import AlreadyClaimed, ConflictError
 from acrsync.logging import get_logger
-from acrsync.ports import Ledger
+from acrsync.ports import Ledger, RowResult
 
 log = get_logger(__name__)
 
@@ -83,6 +84,18 @@ class TablestoreLedger(Ledger):
             self._seen.move_to_end(entry.claim_id)
             while len(self._seen) > _CACHE_SIZE:
                 self._seen.popitem(last=False)
+
+    def _known(self, claim_id: str) -> tuple[int | None, str] | None:
+        with self._lock:
+            return self._seen.get(claim_id)
+
+    def _forget(self, claim_id: str) -> None:
+        with self._lock:
+            self._seen.pop(claim_id, None)
+
+    @staticmethod
+    def _wall() -> float:
+        return time.time()
 
     def _open_pk(self, claim_id: str, ms: int) -> list[tuple[str, Any]]:
         return [("bucket", _bucket(claim_id, self._buckets)), ("next_check_ms", ms), ("claim_id", claim_id)]
@@ -179,6 +192,20 @@ class TablestoreLedger(Ledger):
             self._index_remove(entry.claim_id, old_ms, up_to_revision=expected_revision)
         self._remember(entry)
 
+    def claim_many(self, entries: Sequence[LedgerEntry]) -> list[RowResult]:
+        """Index rows in one BatchWriteRow, then the claims (each ``EXPECT_NOT_EXIST``) in another."""
+        return batched.claim_many(self, entries)
+
+    def get_many(self, claim_ids: Sequence[str]) -> dict[str, LedgerEntry]:
+        """One BatchGetRow per 100 keys."""
+        return batched.get_many(self, claim_ids)
+
+    def update_many(
+        self, updates: Sequence[tuple[LedgerEntry, int]], *, lazy: bool = False
+    ) -> list[RowResult]:
+        """Additions, conditional ledger writes, removals: one BatchWriteRow each (see the module)."""
+        return batched.update_many(self, updates, lazy=lazy)
+
     def find_by_task(self, task_id: str) -> LedgerEntry | None:
         """Task index lookup, then the ledger row; None unless the row still carries that task id."""
         _, row, _ = call("GetRow", self._client.get_row, self._tasks, [("task_id", task_id)])
@@ -228,6 +255,7 @@ class TablestoreLedger(Ledger):
         rows = batch_get(self._client, self._ledger, [[("claim_id", k)] for k in keys])
         truth = {e.claim_id: e for e in (self._entry(r) for r in rows)}
         valid: dict[str, LedgerEntry] = {}
+        stale: list[tuple[str, int, int]] = []
         now_ms = _ms(time.time())
         for ms, cid, rev, written in candidates:
             entry = truth.get(cid)
@@ -242,8 +270,10 @@ class TablestoreLedger(Ledger):
                 # only an index row this old without its ledger row is a true orphan.
                 continue
             elif entry is None or rev <= entry.revision:
-                # Stale: the row closed or moved on (and no in-flight writer owns this key). Repair.
-                self._index_remove(cid, ms, up_to_revision=entry.revision if entry else rev)
+                # Stale: the row closed or moved on (and no in-flight writer owns this key). Repair, all
+                # of this read's stale rows in one request.
+                stale.append((cid, ms, entry.revision if entry else rev))
+        batched.remove_stale(self, stale)
         return sorted(valid.values(), key=lambda e: (e.next_check_at, e.claim_id))
 
     def scan(self, *, since: float = 0.0, states: frozenset[State] | None = None) -> Iterator[LedgerEntry]:

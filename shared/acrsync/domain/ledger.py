@@ -4,6 +4,7 @@
 claimed ──► submitted ──► succeeded ──► verified
    │            │              ├──────► mismatch
    │            │              └──────► failed  (the destination cannot be read to verify)
+   │            ├──► verified | mismatch (SUCCESS seen and checked in one go: one write)
    │            ├──► retrying ──► submitted (re-submitted)
    │            │        └─────► failed
    │            ├──► failed            (permanent TaskIssue, or attempts exhausted)
@@ -46,7 +47,11 @@ ALERT_STATES = frozenset({State.MISMATCH, State.FAILED, State.CANCELED})
 
 ALLOWED: dict[State, frozenset[State]] = {
     State.CLAIMED: frozenset({State.SUBMITTED, State.FAILED}),
-    State.SUBMITTED: frozenset({State.SUCCEEDED, State.RETRYING, State.FAILED, State.CANCELED}),
+    # verified / mismatch straight from submitted: a task seen SUCCESS and checked in the same invocation is
+    # written once (a crash before that write leaves it submitted, and the next look reads the task again).
+    State.SUBMITTED: frozenset(
+        {State.SUCCEEDED, State.VERIFIED, State.MISMATCH, State.RETRYING, State.FAILED, State.CANCELED}
+    ),
     State.RETRYING: frozenset({State.SUBMITTED, State.FAILED}),
     State.SUCCEEDED: frozenset({State.VERIFIED, State.MISMATCH, State.FAILED}),  # failed: cannot verify
     # `retry` re-opens finished rows with fresh attempts.

@@ -175,6 +175,20 @@ class Engine:
         self.lock = threading.RLock()
         self.tables: dict[str, Table] = {}
         self.stats = Stats()
+        # (table, first primary-key value) -> [error code, rows left to fail]: per-row faults in batches.
+        self.row_faults: dict[tuple[str, Any], list[Any]] = {}
+
+    def row_fault(self, table: str, pk: list[tuple[str, Any]]) -> StandInError | None:
+        """A planted per-row error for this row of a batch (consumed once per use), else None."""
+        if not pk:
+            return None
+        planted = self.row_faults.get((table, pk[0][1]))
+        if planted is None or planted[1] <= 0:
+            return None
+        planted[1] -= 1
+        return StandInError(
+            503, planted[0], "Server is busy." if planted[0] == "OTSServerBusy" else planted[0]
+        )
 
     def table(self, name: str) -> Table:
         """The table, or 404 OTSObjectNotExist (reference §5.3)."""

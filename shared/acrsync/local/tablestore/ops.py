@@ -223,7 +223,13 @@ def batch_get_row(engine: Engine, req: Any) -> Any:
             table = engine.table(treq.table_name)
             for raw in treq.primary_key:
                 item = tresp.rows.add()
-                key = table.sort_key(_decode(raw).primary_key)
+                pk = _decode(raw).primary_key
+                key = table.sort_key(pk)
+                fault = engine.row_fault(treq.table_name, pk)
+                if fault is not None:  # one row refused, the others answered (per-row error, not a raise)
+                    item.is_ok = False
+                    item.error.code, item.error.message = fault.code, fault.message
+                    continue
                 rows = [_row_out(table, key, list(treq.columns_to_get))] if key in table.rows else []
                 item.is_ok = True
                 item.row = write_rows(rows)
@@ -231,11 +237,35 @@ def batch_get_row(engine: Engine, req: Any) -> Any:
     return resp
 
 
+# BatchWriteRow limits (Tablestore API reference, "BatchWriteRow": at most 200 rows and 4 MB of data per
+# request; a row may appear once per request). The service refuses the whole request when one is broken.
+BATCH_WRITE_MAX_ROWS = 200
+BATCH_WRITE_MAX_BYTES = 4 * 1024 * 1024
+
+
+def _check_batch_write_limits(req: Any) -> None:
+    if sum(len(t.rows) for t in req.tables) > BATCH_WRITE_MAX_ROWS:
+        raise invalid("Rows count exceeds the upper limit: 200.")
+    if sum(len(r.row_change) for t in req.tables for r in t.rows) > BATCH_WRITE_MAX_BYTES:
+        raise StandInError(413, "OTSRequestBodyTooLarge", "The total data size exceeds the limit: 4MB.")
+    names = [t.table_name for t in req.tables]
+    if len(set(names)) != len(names):
+        raise invalid("Duplicated table name in one BatchWriteRow request.")
+    for treq in req.tables:
+        keys = [bytes(_pk_bytes(r.row_change)) for r in treq.rows]
+        if len(set(keys)) != len(keys):
+            # UNVERIFIED wording; the refusal itself is documented (no duplicate rows in one request).
+            raise invalid(f"Duplicated primary key in table {treq.table_name} of one BatchWriteRow request.")
+
+
+def _pk_bytes(change: bytes) -> bytes:
+    return repr(_decode(change).primary_key).encode()
+
+
 def batch_write_row(engine: Engine, req: Any) -> Any:
     """BatchWriteRow: each row conditional on its own; per-row failures are reported, not raised."""
     resp = _pb().BatchWriteRowResponse()
-    if sum(len(t.rows) for t in req.tables) > 200:
-        raise invalid("Rows count exceeds the upper limit: 200.")
+    _check_batch_write_limits(req)
     kinds = {1: "put", 2: "update", 3: "delete"}
     with engine.lock:
         for treq in req.tables:
@@ -245,6 +275,9 @@ def batch_write_row(engine: Engine, req: Any) -> Any:
             for rreq in treq.rows:
                 item = tresp.rows.add()
                 try:
+                    fault = engine.row_fault(treq.table_name, _decode(rreq.row_change).primary_key)
+                    if fault is not None:
+                        raise fault
                     pk, read, write = _write_one(
                         engine, table, kinds[rreq.type], rreq.row_change, rreq.condition
                     )

@@ -118,6 +118,15 @@ class TablestoreStandIn:
             self.endpoint, self.instance, self.access_key_id, self.access_key_secret, self.sts_token, **kwargs
         )
 
+    def fail_row(self, table: str, first_key: Any, *, code: str = "OTSServerBusy", times: int = 1) -> None:
+        """Make the next ``times`` batch operations on this row (by its first primary-key value) fail alone.
+
+        BatchWriteRow/BatchGetRow report such a row as ``is_ok = false`` with the error code while the other
+        rows of the request go through (Tablestore API reference: per-row results in batch responses).
+        """
+        with self.engine.lock:
+            self.engine.row_faults[(table, first_key)] = [code, times]
+
     def should_inject(self, api: str) -> bool:
         """Draw from the seeded RNG: inject OTSServerBusy for this request?"""
         if self.busy_rate <= 0 or (self.busy_apis is not None and api not in self.busy_apis):
