@@ -81,8 +81,8 @@ class EconomyWorld:
             digest = "sha256:" + f"{i + 1:064x}"
             self.cloud.model.push("cri-demo-src", "team-a", "web", f"v1.{i}.0", digest)
             base["id"] = f"bench-{i}"
-            base["data"].update({"Tag": f"v1.{i}.0", "Digest": digest})
-            base["data"].pop("RepoId", None)
+            repo_id = self.cloud.model.repo_by_name("cri-demo-src", "team-a", "web").repo_id
+            base["data"].update({"Tag": f"v1.{i}.0", "Digest": digest, "RepoId": repo_id})
             out.append(json.dumps(base).encode())
         return out
 

@@ -183,6 +183,13 @@ class RegistryApi(abc.ABC):
     def get_repository(self, instance_id: str, namespace: str, name: str) -> Repository | None:
         """``GetRepository`` by namespace and name; None if there is no such repository."""
 
+    def cached_repository(self, instance_id: str, namespace: str, name: str) -> Repository | None:
+        """A repository ``get_repository`` found recently, without any call (None: not known here).
+
+        Lets callers skip the API budget for a look-up that would not reach ACR.
+        """
+        return None
+
     @abc.abstractmethod
     def get_repo_tag(self, instance_id: str, repo_id: str, tag: str) -> TagInfo | None:
         """``GetRepoTag``: the tag's digest; None if the tag does not exist."""

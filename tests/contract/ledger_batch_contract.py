@@ -104,3 +104,15 @@ class LedgerBatchContract:
         open_rows = ledger.list_open(limit=10)
         assert [(r.claim_id, r.next_check_at) for r in open_rows] == [("b", 500.0)]
         assert ledger.list_open(limit=10, due_before=100.0) == []
+
+    def test_claims_left_by_a_crash_before_the_creates_stay_open_and_cannot_be_claimed_again(
+        self, ledger: Ledger
+    ) -> None:
+        # GIVEN a batch of claims whose process died before any CreateRepoSyncTask (nothing else written)
+        ledger.claim_many([make_entry("a", next_check_at=30.0), make_entry("b", next_check_at=30.0)])
+        # THEN the rows are there, without task ids, on the watch list once due, for the sweep to reconcile
+        found = ledger.get_many(["a", "b"])
+        assert {(e.state, e.task_id) for e in found.values()} == {(State.CLAIMED, "")}
+        assert [r.claim_id for r in ledger.list_open(limit=10, due_before=30.0)] == ["a", "b"]
+        # AND a redelivery cannot claim them again
+        assert [r.status for r in ledger.claim_many([make_entry("a"), make_entry("b")])] == ["exists"] * 2

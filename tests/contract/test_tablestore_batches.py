@@ -174,3 +174,33 @@ def test_lazy_updates_leave_the_old_index_row_to_the_sweep(
         [("bucket", ts.INF_MAX), ("next_check_ms", ts.INF_MAX), ("claim_id", ts.INF_MAX)],
     )
     assert rows == []
+
+
+class _Crash(BaseException):
+    """The process dies here."""
+
+
+def test_a_crash_between_the_index_batch_and_the_claim_batch_leaves_only_invisible_index_rows(
+    ots_client: Any, ts_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import acrsync.adapters.tablestore_ledger_batch as batched
+
+    # GIVEN a claim batch whose process dies right after its index rows were written
+    real, calls = batched.batch_write, []
+
+    def dying(client: Any, ops: Any) -> Any:
+        calls.append(len(ops))
+        if len(calls) == 2:
+            raise _Crash
+        return real(client, ops)
+
+    monkeypatch.setattr(batched, "batch_write", dying)
+    with pytest.raises(_Crash):
+        TablestoreLedger(ots_client, prefix=ts_prefix).claim_many([make_entry(A), make_entry(B)])
+    monkeypatch.setattr(batched, "batch_write", real)
+    # THEN another process sees no open row (the orphan index rows wait out their grace period unread)
+    other = TablestoreLedger(ots_client, prefix=ts_prefix)
+    assert other.list_open(limit=10) == []
+    # AND the redelivery claims both
+    assert [r.status for r in other.claim_many([make_entry(A), make_entry(B)])] == ["ok", "ok"]
+    assert sorted(r.claim_id for r in other.list_open(limit=10)) == [A, B]

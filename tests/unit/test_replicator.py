@@ -260,3 +260,32 @@ def test_rules_a_to_b_and_b_to_a_do_not_ping_pong() -> None:
     # THEN the loop guard stops it: no task goes back to Hangzhou
     assert [r["outcome"] for r in response["results"]] == ["loop_guard"]
     assert len(world.creates()) == 1
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_crash_between_the_batch_claim_and_the_creates_is_finished_by_the_sweep_alone(
+    world: World, when: str
+) -> None:
+    # GIVEN the process dies at the first CreateRepoSyncTask, both destinations claimed in one batch before
+    hook_registries(world, **crash_once(when))
+    with pytest.raises(Crash):
+        world.push(load_event("acs.cr/push_completed.json"))
+    rows = world.rows()
+    assert len(rows) == 2
+    assert {(r.state, r.task_id) for r in rows} == {(State.CLAIMED, "")}
+    # WHEN nobody redelivers and the sweep meets the claims once they are stale
+    world.clock.advance(CLAIM_STALE_S + 1)
+    world.tick()
+    # THEN each destination has exactly one task and the ledger records it
+    assert sorted(r.params["TargetInstanceId"] for r in world.creates()) == ["cri-demo-bj", "cri-demo-sh"]
+    assert {r.state for r in world.rows()} == {State.SUBMITTED}
+    assert sorted(r.task_id for r in world.rows()) == sorted(world.model.tasks)
+
+
+def test_ledger_calls_per_push_do_not_grow_with_the_destinations(world: World) -> None:
+    # GIVEN the two-destination rule of examples/rules.yaml
+    before = world.ledger.calls
+    world.push(load_event("acs.cr/push_completed.json"))
+    # THEN the claims, and the record of both task ids, were one batch each
+    assert len(world.creates()) == 2
+    assert world.ledger.calls - before == 2

@@ -122,12 +122,19 @@ class WireRegistry(RegistryApi):
                 return None
             raise
 
+    def cached_repository(self, instance_id: str, namespace: str, name: str) -> Repository | None:
+        """The cached ``GetRepository`` answer, if fresh; no call."""
+        hit = self._repo_cache.get((instance_id, namespace, name))
+        if hit is not None and self._clock() - hit[1] < REPO_CACHE_TTL_S:
+            return hit[0]
+        return None
+
     def get_repository(self, instance_id: str, namespace: str, name: str) -> Repository | None:
         """``GetRepository`` by ``RepoNamespaceName``+``RepoName`` (cached); None if it does not exist."""
         key = (instance_id, namespace, name)
-        hit = self._repo_cache.get(key)
-        if hit is not None and self._clock() - hit[1] < REPO_CACHE_TTL_S:
-            return hit[0]
+        hit = self.cached_repository(*key)
+        if hit is not None:
+            return hit
         params = {"InstanceId": instance_id, "RepoNamespaceName": namespace, "RepoName": name}
         body = self._lookup("GetRepository", params)
         if body is None:

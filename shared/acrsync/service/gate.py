@@ -69,14 +69,29 @@ class CallGate:
             if self._held and self.clock.now() < self._held_until:
                 self._held -= 1
                 return
+        self._take(self.batch, deadline, use_one=True)
+
+    def reserve(self, count: int, deadline: float) -> None:
+        """Take the tokens for the next ``count`` calls in one budget decision (one store round trip).
+
+        For a fan-out that knows how many calls it is about to make (D creates; a check's two reads).
+        Rounded up to whole batches and capped at ``qps``; the tokens keep ``acquire``'s hold, so calls
+        made after ``HOLD_S`` take tokens again as usual. Tokens still held are used first.
+        """
+        with self._lock:
+            if self._held >= count and self.clock.now() < self._held_until:
+                return
+        self._take(min(self.qps, -(-count // self.batch) * self.batch), deadline, use_one=False)
+
+    def _take(self, count: int, deadline: float, *, use_one: bool) -> None:
         while True:
             now = self.clock.now()
             wait = self.budget.take(
-                self.key, limit=self.qps, window_s=1.0 + HOLD_S, now=now + HOLD_S, count=self.batch
+                self.key, limit=self.qps, window_s=1.0 + HOLD_S, now=now + HOLD_S, count=count
             )
             if wait == 0.0:
                 with self._lock:
-                    self._held, self._held_until = self.batch - 1, now + HOLD_S
+                    self._held, self._held_until = count - int(use_one), now + HOLD_S
                 return
             if self.clock.monotonic() + wait > deadline:
                 raise BudgetExhausted(f"API budget ({self.qps}/s) leaves no call before the deadline")

@@ -8,7 +8,7 @@ upstream failures propagate as ``RetryableError`` so FC redelivers, which the cl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,7 +20,8 @@ from acrsync.errors import AlreadyClaimed, InvalidEvent, UpstreamRejected
 from acrsync.logging import bind, get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi
 from acrsync.service.gate import CallGate
-from acrsync.service.submit import Submitter
+from acrsync.service.submit import FIRST_CHECK_S, Submitter
+from acrsync.service.submit_batch import submit_claimed
 
 log = get_logger(__name__)
 
@@ -112,9 +113,9 @@ def _replicate_push(
         for request in requests:
             outcome.results.append(_record_unreplicable(request, event.event_id, str(exc), deps))
         return
-    for request in requests:
-        done = replicate_request(replace(request, source=image), event.event_id, deps, deadline)
-        outcome.results.append(done)
+    outcome.results.extend(
+        replicate_requests([replace(r, source=image) for r in requests], event.event_id, deps, deadline)
+    )
 
 
 def complete_source(image: SourceImage, deps: ReplicatorDeps, deadline: float) -> SourceImage:
@@ -159,23 +160,54 @@ def _result(
 def replicate_request(
     request: SyncRequest, event_id: str, deps: ReplicatorDeps, deadline: float
 ) -> dict[str, str]:
-    """Claim one request in the ledger, then submit it; a claim that exists is a duplicate, a loop, or stale.
+    """Claim one request in the ledger, then submit it (``replicate_requests`` with one request)."""
+    return replicate_requests([request], event_id, deps, deadline)[0]
+
+
+def replicate_requests(
+    requests: Sequence[SyncRequest], event_id: str, deps: ReplicatorDeps, deadline: float
+) -> list[dict[str, str]]:
+    """Claim every request in one batch, then submit the ones won; a claim that exists is a duplicate, a
+    loop, or stale. One result per request, in order.
 
     The one path from a decision to a sync task: the replicator, backfill and ``acr-sync replicate`` use it.
+    Store round trips are constant in the number of requests (docs/tables.md, "One pushed tag"): the
+    claims, one budget decision, the creates, one batched record of the task ids.
     """
-    entry = new_claim(request, event_id=event_id, now=deps.clock.now())
-    try:
-        deps.ledger.claim(entry)
-    except AlreadyClaimed:
-        return _on_existing_claim(request, deps, deadline)
-    done = deps.submitter.submit(entry, deadline=deadline, held=True)  # the claim made this attempt ours
-    return _result(
-        request, done.outcome, done.entry, done.entry.last_error if done.outcome == "failed" else ""
-    )
+    now = deps.clock.now()
+    # Claimed at the first check time the task will have, so recording the task id moves no index row.
+    entries: dict[str, LedgerEntry] = {}
+    for request in requests:
+        entry = new_claim(request, event_id=event_id, now=now)
+        entries.setdefault(request.claim_id, replace(entry, next_check_at=now + FIRST_CHECK_S))
+    results = {r.claim_id: r for r in deps.ledger.claim_many(list(entries.values()))}
+    taken = [cid for cid, r in results.items() if r.status == "exists"]
+    existing = deps.ledger.get_many(taken) if taken else {}
+    mine = [entries[cid] for cid, r in results.items() if r.ok]
+    done = {s.entry.claim_id: s for s in submit_claimed(deps.submitter, mine, deadline=deadline)}
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for request in requests:
+        cid = request.claim_id
+        if cid in seen:  # two rules asked for the same destination image: the first one's task serves both
+            out.append(_result(request, "duplicate"))
+            continue
+        seen.add(cid)
+        if cid in done:
+            sub = done[cid]
+            error = sub.entry.last_error if sub.outcome == "failed" else ""
+            out.append(_result(request, sub.outcome, sub.entry, error))
+        elif results[cid].status == "exists":
+            out.append(_on_existing_claim(request, existing.get(cid), deps, deadline))
+    failed = [r.error for r in results.values() if r.status == "error" and r.error is not None]
+    if failed:
+        raise failed[0]  # FC redelivers; the claims won above make that safe
+    return out
 
 
-def _on_existing_claim(request: SyncRequest, deps: ReplicatorDeps, deadline: float) -> dict[str, str]:
-    row = deps.ledger.get(request.claim_id)
+def _on_existing_claim(
+    request: SyncRequest, row: LedgerEntry | None, deps: ReplicatorDeps, deadline: float
+) -> dict[str, str]:
     if row is None:  # expired by TTL between the two calls: treat as already handled long ago
         return _result(request, "duplicate")
     if is_reverse_of(row, request):

@@ -78,6 +78,42 @@ def is_task_for(task: SyncTask, entry: LedgerEntry, since: float) -> bool:
     return same_to and same_from and recent
 
 
+def submitted_move(entry: LedgerEntry, task_id: str, now: float) -> LedgerEntry:
+    """The row once ``CreateRepoSyncTask`` returned ``task_id``: first look after ``FIRST_CHECK_S``.
+
+    A fresh claim already sits at that check time (the replicator claims with it), so recording the task
+    id does not move the row in the open-task index.
+    """
+    first_check = entry.next_check_at if entry.next_check_at > now else now + FIRST_CHECK_S
+    return entry.moved_to(
+        State.SUBMITTED,
+        now,
+        task_id=task_id,
+        attempts=entry.attempts + 1,
+        next_check_at=first_check,
+        last_error="",
+        extra={**_without(entry.extra, *_SUBMIT_MARKS), "submitted_at": str(now)},
+    )
+
+
+def failed_move(entry: LedgerEntry, exc: UpstreamRejected, now: float) -> LedgerEntry:
+    """The row after ACR refused ``CreateRepoSyncTask`` for good (alerted by the watcher)."""
+    return entry.moved_to(
+        State.FAILED,
+        now,
+        attempts=entry.attempts + 1,
+        last_error=str(exc),
+        error_class="submit_rejected",
+        alerted=False,
+        extra=_without(entry.extra, *_SUBMIT_MARKS),
+    )
+
+
+def abandoned_move(entry: LedgerEntry, reason: str, now: float) -> LedgerEntry:
+    """The row after a create that may or may not have happened: reconciled at the next delivery or sweep."""
+    return entry.moved_to(entry.state, now, last_error=reason, extra={**entry.extra, "abandoned": "1"})
+
+
 class Submitter:
     """Turns claimed/retrying rows into submitted ones, exactly once per attempt."""
 
@@ -118,16 +154,7 @@ class Submitter:
         except RetryableError as exc:
             self._abandon(entry, str(exc))
             raise
-        now = self.clock.now()
-        done = entry.moved_to(
-            State.SUBMITTED,
-            now,
-            task_id=task_id,
-            attempts=entry.attempts + 1,
-            next_check_at=now + FIRST_CHECK_S,
-            last_error="",
-            extra={**_without(entry.extra, *_SUBMIT_MARKS), "submitted_at": str(now)},
-        )
+        done = submitted_move(entry, task_id, self.clock.now())
         try:
             self.ledger.update(done, expected_revision=entry.revision)
         except ConflictError:
@@ -219,16 +246,10 @@ class Submitter:
         return moved
 
     def _fail(self, entry: LedgerEntry, exc: UpstreamRejected) -> Submission:
-        failed = self._update(
-            entry,
-            State.FAILED,
-            attempts=entry.attempts + 1,
-            last_error=str(exc),
-            error_class="submit_rejected",
-            alerted=False,
-            extra=_without(entry.extra, *_SUBMIT_MARKS),
-        )
-        if failed is None:
+        failed = failed_move(entry, exc, self.clock.now())
+        try:
+            self.ledger.update(failed, expected_revision=entry.revision)
+        except ConflictError:
             return Submission("lost_race", entry)
         log.error(
             "sync_task_rejected",
@@ -242,9 +263,7 @@ class Submitter:
 
     def _abandon(self, entry: LedgerEntry, reason: str) -> None:
         # Best effort: if this write fails too, CLAIM_STALE_S still lets the next delivery reconcile.
-        marked = entry.moved_to(
-            entry.state, self.clock.now(), last_error=reason, extra={**entry.extra, "abandoned": "1"}
-        )
+        marked = abandoned_move(entry, reason, self.clock.now())
         try:
             self.ledger.update(marked, expected_revision=entry.revision)
         except Exception as exc:  # noqa: BLE001 - must not mask the original retryable error
