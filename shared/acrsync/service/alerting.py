@@ -15,29 +15,50 @@ is then sent again
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from acrsync.domain.alerts import AlertMessage, group_failures, render_failure, render_resolved
 from acrsync.domain.ledger import ALERT_LANE, LedgerEntry
-from acrsync.domain.watch import owes_failure_alert, owes_resolved_message
+from acrsync.domain.watch import WatchPolicy, owes_failure_alert, owes_resolved_message
 from acrsync.errors import ConflictError, UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger
-
-if TYPE_CHECKING:
-    from acrsync.service.watch import WatchDeps
+from acrsync.ports import AlertChannel, Clock, Ledger, Notifier
 
 log = get_logger(__name__)
+
+
+class AlertDeps(Protocol):
+    """What sending alerts needs; ``service.watch.WatchDeps`` has it (imports run watch → alerting only)."""
+
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def notifier(self) -> Notifier: ...
+    @property
+    def channels(self) -> Callable[[str], AlertChannel | None]: ...
+    @property
+    def policy(self) -> WatchPolicy: ...
+    @property
+    def sweep_limit(self) -> int: ...
+
 
 SENDING_STALE_S = 300.0
 # Room to send one message (5 s timeout) and record it before the function is stopped.
 SEND_MARGIN_S = 8.0
 
 
-def flush_alerts(deps: WatchDeps, deadline: float) -> int:
-    """Send every failure group whose window has closed, and every owed "resolved" message; count sent."""
+def flush_alerts(deps: AlertDeps, deadline: float, owing: Sequence[LedgerEntry] | None = None) -> int:
+    """Send every failure group whose window has closed, and every owed "resolved" message; count sent.
+
+    ``owing``: the alert lane as the caller already read it (the tick reads both lanes at once); read
+    here when not given.
+    """
     now = deps.clock.now()
-    owing = deps.ledger.list_open(limit=deps.sweep_limit, due_before=ALERT_LANE)
+    if owing is None:
+        owing = deps.ledger.list_open(limit=deps.sweep_limit, due_before=ALERT_LANE)
     rows = [r for r in owing if not _being_sent(r, now)]
     failures = [r for r in rows if owes_failure_alert(r)]
     resolved = [r for r in rows if owes_resolved_message(r)]
@@ -66,7 +87,7 @@ def _being_sent(row: LedgerEntry, now: float) -> bool:
 
 
 def _deliver(
-    deps: WatchDeps, channel_name: str, message: AlertMessage, rows: list[LedgerEntry], *, resolved: bool
+    deps: AlertDeps, channel_name: str, message: AlertMessage, rows: list[LedgerEntry], *, resolved: bool
 ) -> int:
     channel = deps.channels(channel_name)
     kind = "resolved" if resolved else "failure"
@@ -101,7 +122,7 @@ def _deliver(
     return 1
 
 
-def _update(deps: WatchDeps, row: LedgerEntry, **changes: Any) -> LedgerEntry | None:
+def _update(deps: AlertDeps, row: LedgerEntry, **changes: Any) -> LedgerEntry | None:
     moved = row.moved_to(row.state, deps.clock.now(), **changes)
     try:
         deps.ledger.update(moved, expected_revision=row.revision)
@@ -110,18 +131,18 @@ def _update(deps: WatchDeps, row: LedgerEntry, **changes: Any) -> LedgerEntry | 
     return moved
 
 
-def _mark(deps: WatchDeps, rows: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+def _mark(deps: AlertDeps, rows: Sequence[LedgerEntry]) -> list[LedgerEntry]:
     stamp = str(deps.clock.now())
     held = [_update(deps, r, extra={**r.extra, "alert_sending": stamp}) for r in rows]
     return [r for r in held if r is not None]
 
 
-def _unmark(deps: WatchDeps, rows: Sequence[LedgerEntry]) -> None:
+def _unmark(deps: AlertDeps, rows: Sequence[LedgerEntry]) -> None:
     for row in rows:
         _update(deps, row, extra={k: v for k, v in row.extra.items() if k != "alert_sending"})
 
 
-def _finish(deps: WatchDeps, rows: Sequence[LedgerEntry], *, resolved: bool, note: str) -> None:
+def _finish(deps: AlertDeps, rows: Sequence[LedgerEntry], *, resolved: bool, note: str) -> None:
     """Record that the message went out. A row that moved meanwhile (a completion event, a retry) is read
     again and the record applied to what it is now, so a sent message is never sent a second time."""
     for row in rows:

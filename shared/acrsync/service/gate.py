@@ -71,17 +71,19 @@ class CallGate:
                 return
         self._take(self.batch, deadline, use_one=True)
 
-    def reserve(self, count: int, deadline: float) -> None:
-        """Take the tokens for the next ``count`` calls in one budget decision (one store round trip).
+    def reserve(self, count: int, deadline: float, *, ahead: int = 0) -> None:
+        """Make sure the next ``count`` calls have tokens, in one budget decision (one store round trip).
 
-        For a fan-out that knows how many calls it is about to make (D creates; a check's two reads).
-        Rounded up to whole batches and capped at ``qps``; the tokens keep ``acquire``'s hold, so calls
-        made after ``HOLD_S`` take tokens again as usual. Tokens still held are used first.
+        For work that knows how many calls it is about to make (D creates; a check's two reads). When
+        fewer than ``count`` are held, takes ``count + ahead`` (calls expected soon after), rounded up to
+        whole batches and capped at ``qps``. The tokens keep ``acquire``'s hold: calls made after
+        ``HOLD_S`` take tokens again as usual, so the strict per-second bound is unchanged.
         """
         with self._lock:
             if self._held >= count and self.clock.now() < self._held_until:
                 return
-        self._take(min(self.qps, -(-count // self.batch) * self.batch), deadline, use_one=False)
+        want = -(-(count + ahead) // self.batch) * self.batch
+        self._take(min(self.qps, want), deadline, use_one=False)
 
     def _take(self, count: int, deadline: float, *, use_one: bool) -> None:
         while True:
