@@ -3,7 +3,8 @@
 ACR emulator (real ``alibabacloud-cr20181201`` client) and the Tablestore stand-in (real ``tablestore``
 client, which counts every request it serves), a manual clock shared by the services and the ACR model so
 minutes pass in no time, and one FC instance per function: each function keeps its own bootstrap cache
-(clients, ledger memory, rules cache, API-budget hold), as two deployed functions would.
+(clients, ledger memory, rules cache, API-budget hold), as two deployed functions would. Each ACR call
+moves the clock by ``ACR_LATENCY_S``, so API-budget tokens held for 0.25 s expire as they would.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from acrsync.service.clock import ManualClock
 
 ROOT = Path(__file__).resolve().parent.parent
 REGIONS = ("cn-shanghai", "cn-beijing", "cn-shenzhen", "cn-hongkong", "ap-southeast-1", "cn-qingdao")
+# Assumed latency of one ACR OpenAPI call from FC in the same region (the manual clock moves by it).
+ACR_LATENCY_S = 0.03
 TICK = json.dumps({"triggerTime": "2026-11-28T00:00:00Z", "triggerName": "sweep", "payload": "{}"}).encode()
 
 
@@ -56,9 +59,19 @@ class EconomyWorld:
     caches: dict[str, dict[str, Any]] = field(default_factory=dict)
     tags: int = 0
     completions: list[dict[str, Any]] = field(default_factory=list)
+    spent: dict[str, int] = field(default_factory=dict)
 
-    def invoke(self, function: str, event: bytes) -> dict[str, Any]:
-        """``handler(event, context)`` on this function's instance (its own clients and caches)."""
+    def invoke(self, function: str, event: bytes, *, label: str = "") -> dict[str, Any]:
+        """``handler(event, context)`` on this function's instance (its own clients and caches); the
+        Tablestore requests it made are added to ``spent[label or function]``."""
+        before = self.round_trips()
+        try:
+            return self._invoke(function, event)
+        finally:
+            key = label or function
+            self.spent[key] = self.spent.get(key, 0) + self.round_trips() - before
+
+    def _invoke(self, function: str, event: bytes) -> dict[str, Any]:
         saved = bootstrap._cache
         if function not in self.caches:
             bootstrap._cache = {}
@@ -125,6 +138,13 @@ def economy_world(d: int, *, events: bool) -> Iterator[EconomyWorld]:
         for instance, region in destinations(d):
             model.add_instance(instance, region=region, name=instance)
             model.add_namespace(instance, "team-a", auto_create_repo=True)
+        record = model.record
+
+        def record_and_wait(*args: Any, **kwargs: Any) -> Any:
+            clock.advance(ACR_LATENCY_S)  # each ACR call takes time, so held API-budget tokens expire
+            return record(*args, **kwargs)
+
+        model.record = record_and_wait  # type: ignore[method-assign]
         cloud = stack.enter_context(LocalCloud(tmp / "cloud", model=model, seed=False))
         emu = cloud.emulator
         standin = stack.enter_context(

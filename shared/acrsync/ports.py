@@ -86,6 +86,10 @@ class RowResult:
         return self.status == "ok"
 
 
+# ``Ledger.note_events`` writes at most this often per source instance (per adapter instance).
+EVENTS_NOTE_EVERY_S = 60.0
+
+
 class Ledger(abc.ABC):
     """One row per (source image, digest, destination image); conditional writes make it safe to share.
 
@@ -126,6 +130,18 @@ class Ledger(abc.ABC):
     @abc.abstractmethod
     def scan(self, *, since: float = 0.0, states: frozenset[State] | None = None) -> Iterator[LedgerEntry]:
         """Rows created at or after ``since`` (and in ``states`` if given), oldest first."""
+
+    def note_events(self, source_instance: str, at: float) -> None:
+        """Record that a completion event of ``source_instance`` was handled at ``at``.
+
+        Best effort (a failure is not the caller's problem); a backend may coalesce these writes to about
+        one a minute per instance. The default keeps nothing: the sweep then polls as without events.
+        """
+        return
+
+    def events_seen(self) -> dict[str, float]:
+        """When a completion event was last noted, per source instance (empty when nothing is known)."""
+        return {}
 
     def claim_many(self, entries: Sequence[LedgerEntry]) -> list[RowResult]:
         """``claim`` for each entry (distinct ``claim_id``s), each conditional on its own key being free."""

@@ -79,9 +79,14 @@ def test_failing_destination_is_retried_alerted_once_then_resolved(
     from acrsync.service.operate import retry
 
     retry(bootstrap.stores().ledger, clock, rule="team-a-releases")
+    completions.clear()
     for _ in range(3):
         tick(cloud)
         cloud.model.run_pending()
+        # completion events are flowing here, so the watcher waits for the retried task's event
+        for event in completions:
+            fc.invoke("watcher", json.dumps(event).encode(), cloud.env)
+        completions.clear()
         clock.advance(31)
     tick(cloud)
     # THEN a resolved message follows and everything is verified

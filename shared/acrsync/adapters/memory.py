@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from acrsync.domain.budget import spend_in_window
 from acrsync.domain.ledger import LedgerEntry, State, needs_watch
 from acrsync.errors import AlreadyClaimed, ConflictError
-from acrsync.ports import BudgetStore, Ledger, RowResult
+from acrsync.ports import EVENTS_NOTE_EVERY_S, BudgetStore, Ledger, RowResult
 
 
 class MemoryLedger(Ledger):
@@ -18,6 +18,20 @@ class MemoryLedger(Ledger):
         self._rows: dict[str, LedgerEntry] = {}
         self._lock = threading.Lock()
         self.calls = 0
+        self._events: dict[str, float] = {}
+
+    def note_events(self, source_instance: str, at: float) -> None:
+        """Kept in the dict (one call per instance per ``EVENTS_NOTE_EVERY_S``)."""
+        with self._lock:
+            if at - self._events.get(source_instance, float("-inf")) >= EVENTS_NOTE_EVERY_S:
+                self.calls += 1
+                self._events[source_instance] = at
+
+    def events_seen(self) -> dict[str, float]:
+        """One call."""
+        with self._lock:
+            self.calls += 1
+            return dict(self._events)
 
     def claim(self, entry: LedgerEntry) -> None:
         with self._lock:

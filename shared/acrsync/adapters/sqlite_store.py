@@ -18,7 +18,7 @@ from acrsync.adapters.ledger_codec import from_columns, to_columns
 from acrsync.domain.budget import spend_in_window
 from acrsync.domain.ledger import ALERT_STATES, FIELDS, OPEN_STATES, LedgerEntry, State
 from acrsync.errors import AlreadyClaimed, ConflictError
-from acrsync.ports import BudgetStore, Ledger, RowResult
+from acrsync.ports import EVENTS_NOTE_EVERY_S, BudgetStore, Ledger, RowResult
 
 _COLUMN_LIST = ", ".join(FIELDS)
 _PLACEHOLDERS = ", ".join("?" for _ in FIELDS)
@@ -40,6 +40,7 @@ CREATE INDEX IF NOT EXISTS ledger_open ON ledger (state, next_check_at);
 CREATE INDEX IF NOT EXISTS ledger_task ON ledger (task_id);
 CREATE INDEX IF NOT EXISTS ledger_created ON ledger (created_at);
 CREATE TABLE IF NOT EXISTS budgets (key TEXT PRIMARY KEY, spent TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events_seen (instance TEXT PRIMARY KEY, at REAL NOT NULL);
 """
 
 
@@ -100,6 +101,23 @@ class SqliteLedger(Ledger):
 
     def __init__(self, db: SqliteDatabase) -> None:
         self.db = db
+        self._noted: dict[str, float] = {}
+
+    def note_events(self, source_instance: str, at: float) -> None:
+        """Upsert the instance's time, at most once per ``EVENTS_NOTE_EVERY_S`` from this adapter."""
+        if at - self._noted.get(source_instance, float("-inf")) < EVENTS_NOTE_EVERY_S:
+            return
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO events_seen (instance, at) VALUES (?, ?) "
+                "ON CONFLICT(instance) DO UPDATE SET at = MAX(at, excluded.at)",
+                (source_instance, at),
+            )
+        self._noted[source_instance] = at
+
+    def events_seen(self) -> dict[str, float]:
+        """One query."""
+        return {row["instance"]: float(row["at"]) for row in self.db.query("SELECT * FROM events_seen")}
 
     def claim(self, entry: LedgerEntry) -> None:
         try:

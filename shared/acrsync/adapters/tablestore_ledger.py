@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from acrsync.adapters import tablestore_events as marks
 from acrsync.adapters import tablestore_ledger_batch as batched
 from acrsync.adapters.ledger_codec import from_columns, to_columns
 from acrsync.adapters.tablestore_client import (
@@ -63,6 +64,10 @@ class TablestoreLedger(Ledger):
         # before each update; a stale guess only leaves an extra index row for the sweep to remove.
         self._seen: OrderedDict[str, tuple[int | None, str]] = OrderedDict()
         self._lock = threading.Lock()
+        # Completion-event marks (adapters/tablestore_events.py): as last read, and as last written here.
+        self._events: dict[str, float] = {}
+        self._events_read_at = float("-inf")
+        self._noted: dict[str, float] = {}
 
     # -- rows -------------------------------------------------------------------------------------------
     def _row(self, entry: LedgerEntry) -> Any:
@@ -192,6 +197,14 @@ class TablestoreLedger(Ledger):
             self._index_remove(entry.claim_id, old_ms, up_to_revision=expected_revision)
         self._remember(entry)
 
+    def note_events(self, source_instance: str, at: float) -> None:
+        """PutRow of the instance's mark in the open-task index (about once a minute per instance)."""
+        marks.note(self, source_instance, at)
+
+    def events_seen(self) -> dict[str, float]:
+        """The marks, free after a ``list_open`` that covered them; else one GetRange."""
+        return marks.seen(self)
+
     def claim_many(self, entries: Sequence[LedgerEntry]) -> list[RowResult]:
         """Index rows in one BatchWriteRow, then the claims (each ``EXPECT_NOT_EXIST``) in another."""
         return batched.claim_many(self, entries)
@@ -236,15 +249,22 @@ class TablestoreLedger(Ledger):
         start_ms = self._ts.INF_MIN if due_after is None else _ms(due_after) + 1
         out: list[tuple[int, str, int, int]] = []
         exhausted = True
+        if marks.covered(due_before, due_after):
+            self._events = {}  # read afresh below (bucket 0)
         for b in range(self._buckets):
             start = [("bucket", b), ("next_check_ms", start_ms), ("claim_id", self._ts.INF_MIN)]
             end = [("bucket", b), ("next_check_ms", end_ms), ("claim_id", self._ts.INF_MIN)]
             rows = list(range_rows(self._client, self._open, start, end, max_rows=want))
             exhausted = exhausted and len(rows) < want
             for r in rows:
+                if marks.is_mark(str(r.primary_key[2][1])):
+                    marks.remember(self, r)
+                    continue
                 attrs = {c[0]: c[1] for c in r.attribute_columns}
                 rev, written = int(attrs.get("revision", 0)), int(attrs.get("written_ms", 0))
                 out.append((r.primary_key[1][1], r.primary_key[2][1], rev, written))
+        if marks.covered(due_before, due_after):
+            self._events_read_at = time.monotonic()
         out.sort()
         return out[:want], exhausted and len(out) <= want
 

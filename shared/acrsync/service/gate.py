@@ -24,6 +24,8 @@ BACKOFF_BASE_S = 0.2
 BACKOFF_CAP_S = 5.0
 # How long a reserved batch of tokens may be used locally (see ``CallGate.acquire``).
 HOLD_S = 0.25
+# A reservation for several known calls holds each token this long (ACR answers in well under 100 ms).
+CALL_HOLD_S = 0.1
 
 
 def not_executed(exc: UpstreamUnavailable) -> bool:
@@ -76,24 +78,30 @@ class CallGate:
 
         For work that knows how many calls it is about to make (D creates; a check's two reads). When
         fewer than ``count`` are held, takes ``count + ahead`` (calls expected soon after), rounded up to
-        whole batches and capped at ``qps``. The tokens keep ``acquire``'s hold: calls made after
-        ``HOLD_S`` take tokens again as usual, so the strict per-second bound is unchanged.
+        whole batches and capped at ``qps``, held ``CALL_HOLD_S`` per token (at least ``HOLD_S``) so that
+        a fan-out's calls, made one after another, all find theirs.
+
+        Still strict: a reservation made at ``t`` with hold ``H`` is recorded at ``t + H`` and decided over
+        a window of ``1 + H``, so every decision counts exactly the records later than ``t - 1`` whatever
+        the holds; any call inside a 1 s window ``[a, a + 1]`` belongs to a reservation recorded at or after
+        ``a`` and made before ``a + 1``, and the last such decision counted all of them. A long hold only
+        keeps its tokens out of the budget longer (until ``t + H + 1``).
         """
         with self._lock:
             if self._held >= count and self.clock.now() < self._held_until:
                 return
-        want = -(-(count + ahead) // self.batch) * self.batch
-        self._take(min(self.qps, want), deadline, use_one=False)
+        take = min(self.qps, -(-(count + ahead) // self.batch) * self.batch)
+        self._take(take, deadline, use_one=False, hold=max(HOLD_S, take * CALL_HOLD_S))
 
-    def _take(self, count: int, deadline: float, *, use_one: bool) -> None:
+    def _take(self, count: int, deadline: float, *, use_one: bool, hold: float = HOLD_S) -> None:
         while True:
             now = self.clock.now()
             wait = self.budget.take(
-                self.key, limit=self.qps, window_s=1.0 + HOLD_S, now=now + HOLD_S, count=count
+                self.key, limit=self.qps, window_s=1.0 + hold, now=now + hold, count=count
             )
             if wait == 0.0:
                 with self._lock:
-                    self._held, self._held_until = count - int(use_one), now + HOLD_S
+                    self._held, self._held_until = count - int(use_one), now + hold
                 return
             if self.clock.monotonic() + wait > deadline:
                 raise BudgetExhausted(f"API budget ({self.qps}/s) leaves no call before the deadline")

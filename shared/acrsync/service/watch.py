@@ -8,66 +8,31 @@ conditional on the row's revision, so a completion event racing the sweep makes 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from acrsync.domain.alerts import DEADLINE_KEY
 from acrsync.domain.events import PushCompleted, SyncCompleted, TimerTick, parse_events
-from acrsync.domain.ledger import ALERT_LANE, LedgerEntry, State
-from acrsync.domain.watch import Decision, WatchPolicy, decide, is_due, verification
-from acrsync.errors import AcrSyncError, BudgetExhausted, ConflictError, InvalidEvent, UpstreamRejected
+from acrsync.domain.ledger import ALERT_LANE, LedgerEntry, State, needs_watch
+from acrsync.errors import AcrSyncError, BudgetExhausted, InvalidEvent
 from acrsync.logging import get_logger
-from acrsync.ports import AlertChannel, Clock, Ledger, Notifier, RegistryApi
 from acrsync.service.alerting import flush_alerts
-from acrsync.service.gate import CallGate
-from acrsync.service.submit import Submitter
+from acrsync.service.watch_batch import (
+    EVENT_SAFETY_S,
+    WriteBatch,
+    batched,
+    events_flowing,
+    submitted_at,
+)
+from acrsync.service.watch_batch import current as current_batch
+from acrsync.service.watch_check import check_row, write_row
+from acrsync.service.watch_deps import WatchDeps, WatchOutcome
+
+__all__ = ["WatchDeps", "WatchOutcome", "check_row", "handle_watch", "sweep", "tick"]
 
 log = get_logger(__name__)
 
 # Stop starting new checks this long before the deadline: one check is at most a few API calls.
 SWEEP_MARGIN_S = 3.0
-
-
-@dataclass(frozen=True, slots=True)
-class WatchDeps:
-    """What the watcher needs, wired once per function instance by the bootstrap."""
-
-    ledger: Ledger
-    registry: Callable[[str], RegistryApi]
-    gate: CallGate
-    clock: Clock
-    submitter: Submitter
-    notifier: Notifier
-    channels: Callable[[str], AlertChannel | None]
-    allowed_accounts: frozenset[str]
-    policy: WatchPolicy = field(default_factory=WatchPolicy)
-    sweep_limit: int = 500
-
-
-@dataclass
-class WatchOutcome:
-    """Counts of what this invocation did, for the FC response and the summary log line."""
-
-    status: str = "ok"
-    actions: dict[str, int] = field(default_factory=dict)
-    alerts_sent: int = 0
-    reason: str = ""
-
-    def add(self, action: str) -> None:
-        """Count one row's outcome."""
-        self.actions[action] = self.actions.get(action, 0) + 1
-
-    def as_response(self) -> dict[str, Any]:
-        """The JSON-able dict the handler returns."""
-        out: dict[str, Any] = {
-            "status": self.status,
-            "actions": self.actions,
-            "alerts_sent": self.alerts_sent,
-        }
-        if self.reason:
-            out["reason"] = self.reason
-        return out
 
 
 def handle_watch(raw: bytes | str, deps: WatchDeps, *, deadline: float) -> WatchOutcome:
@@ -82,10 +47,7 @@ def handle_watch(raw: bytes | str, deps: WatchDeps, *, deadline: float) -> Watch
         if isinstance(event, SyncCompleted):
             on_completion(event, deps, deadline, outcome)
         elif isinstance(event, TimerTick):
-            try:
-                sweep(deps, deadline, outcome)
-            finally:  # whatever the sweep met, owed alerts still go out
-                outcome.alerts_sent += flush_alerts(deps, deadline)
+            tick(deps, deadline, outcome)
         elif isinstance(event, PushCompleted):
             log.warning("event_refused", reason="unsupported_type", kind="PushCompleted")
             outcome.status, outcome.reason = (
@@ -97,14 +59,43 @@ def handle_watch(raw: bytes | str, deps: WatchDeps, *, deadline: float) -> Watch
 
 
 def on_completion(event: SyncCompleted, deps: WatchDeps, deadline: float, outcome: WatchOutcome) -> None:
-    """Find the row the event is about and check its task now."""
+    """Find the row the event is about and check its task now: its transitions are written once, lazily
+    (an index row it no longer needs is left for the sweep's batched clean-up)."""
     row = deps.ledger.find_by_task(event.task_id) if event.task_id else _find_by_image(event, deps)
     if row is None:
         # Not ours: ACR's own sync rules and console replications raise this event too.
         log.info("completion_not_ours", task_id=event.task_id, image=event.source_image.ref)
         outcome.add("not_ours")
         return
-    outcome.add(check_row(row, deps, deadline, force=True))
+    deps.ledger.note_events(row.source_instance, deps.clock.now())
+    action = ""
+    with batched(deps.ledger, lazy=True) as batch:
+        try:
+            # GetRepoSyncTask and GetRepoTag, plus two for the next event should it come within the hold:
+            # completion events come in bursts (a push fans out), so a burst shares budget decisions.
+            deps.gate.reserve(2, deadline, ahead=2)
+            action = check_row(row, deps, deadline, force=True)
+            batch.actions[row.claim_id] = action
+        finally:
+            lost = batch.flush()
+    outcome.add("lost_race" if lost else action)
+
+
+def tick(deps: WatchDeps, deadline: float, outcome: WatchOutcome) -> None:
+    """A timer tick: one read of the watch list (both lanes), the sweep, then the owed alerts."""
+    now, limit = deps.clock.now(), deps.sweep_limit
+    rows = deps.ledger.list_open(limit=2 * limit, due_before=now)
+    owing = [r for r in rows if r.next_check_at <= ALERT_LANE]
+    due = [r for r in rows if r.next_check_at > ALERT_LANE]
+    if len(rows) >= 2 * limit and len(due) < limit:  # owed alerts filled the read: live rows have their lane
+        due = deps.ledger.list_open(limit=limit, due_before=now, due_after=ALERT_LANE)
+    written: list[LedgerEntry] = []
+    try:
+        written = sweep(deps, deadline, outcome, rows=due[:limit])
+    finally:  # whatever the sweep met, owed alerts still go out (those it just moved into the lane too)
+        fresh = {r.claim_id: r for r in written if r.next_check_at <= ALERT_LANE and needs_watch(r)}
+        owing = [fresh.pop(r.claim_id, r) for r in owing] + list(fresh.values())
+        outcome.alerts_sent += flush_alerts(deps, deadline, owing)
 
 
 def _find_by_image(event: SyncCompleted, deps: WatchDeps) -> LedgerEntry | None:
@@ -121,21 +112,50 @@ def _find_by_image(event: SyncCompleted, deps: WatchDeps) -> LedgerEntry | None:
     return None
 
 
-def sweep(deps: WatchDeps, deadline: float, outcome: WatchOutcome) -> None:
+def sweep(
+    deps: WatchDeps, deadline: float, outcome: WatchOutcome, rows: list[LedgerEntry] | None = None
+) -> list[LedgerEntry]:
     """Check due rows, least recently checked first, until none are left or time is nearly up.
 
     One row's trouble never stops the others: a transient failure pushes that row back (and, past the
     stuck deadline, flags it for an alert); an unexpected error is logged and the row pushed back too.
     Only an exhausted API budget ends the sweep early: the next tick resumes with the oldest rows.
+    Every transition is written at the end in one batch (``service.watch_batch``); returns the rows
+    written. Rows whose completion event is still to come are not polled (``watch_batch``, module doc).
     """
-    rows = deps.ledger.list_open(limit=deps.sweep_limit, due_before=deps.clock.now(), due_after=ALERT_LANE)
+    if rows is None:
+        rows = deps.ledger.list_open(
+            limit=deps.sweep_limit, due_before=deps.clock.now(), due_after=ALERT_LANE
+        )
+    with batched(deps.ledger) as batch:
+        try:
+            _sweep_rows(rows, deps, deadline, outcome, batch)
+        finally:
+            written = [m for _, m in batch.rows.values()]
+            for claim_id, action in batch.flush().items():
+                outcome.take_back(action)
+                outcome.add("lost_race")
+                written = [m for m in written if m.claim_id != claim_id]
+    return written
+
+
+def _sweep_rows(
+    rows: list[LedgerEntry], deps: WatchDeps, deadline: float, outcome: WatchOutcome, batch: WriteBatch
+) -> None:
+    seen = deps.ledger.events_seen() if any(r.state is State.SUBMITTED for r in rows) else {}
     for index, row in enumerate(rows):
         if deps.clock.monotonic() > deadline - SWEEP_MARGIN_S:
             log.info("sweep_stopped_for_deadline", checked=index, left=len(rows) - index)
             outcome.add("deferred")
             return
+        if _wait_for_event(row, seen, deps):
+            outcome.add("awaiting_event")
+            continue
         try:
-            outcome.add(check_row(row, deps, deadline))
+            deps.gate.reserve(2, deadline, ahead=2 * (len(rows) - index - 1))  # a check: two reads
+            action = check_row(row, deps, deadline)
+            batch.actions[row.claim_id] = action
+            outcome.add(action)
         except BudgetExhausted as exc:
             log.warning("sweep_paused", claim_id=row.claim_id, error=str(exc))
             _push_back(row, deps, str(exc))
@@ -153,14 +173,23 @@ def sweep(deps: WatchDeps, deadline: float, outcome: WatchOutcome) -> None:
             outcome.add("deferred")
 
 
-def _started(row: LedgerEntry) -> float:
-    """When the current attempt's task was submitted (the stuck clock starts there)."""
-    return float(row.extra.get("submitted_at") or row.created_at)
+def _wait_for_event(row: LedgerEntry, seen: dict[str, float], deps: WatchDeps) -> bool:
+    """While this instance's completion events flow, a young submitted task without one has not finished:
+    move its check to ``EVENT_SAFETY_S`` after submission instead of polling it (one buffered write)."""
+    now = deps.clock.now()
+    if row.state is not State.SUBMITTED or not events_flowing(seen, row, now):
+        return False
+    safety = submitted_at(row) + EVENT_SAFETY_S
+    if now >= safety or row.next_check_at >= safety:
+        return False
+    write_row(row, State.SUBMITTED, now, deps, next_check_at=safety)
+    return True
 
 
 def _push_back(row: LedgerEntry, deps: WatchDeps, reason: str) -> None:
     """Try this row again later; past the stuck deadline, flag it so an alert says it is not moving."""
-    current = deps.ledger.get(row.claim_id) or row
+    batch = current_batch()
+    current = (batch.pending(row.claim_id) if batch else None) or deps.ledger.get(row.claim_id) or row
     if not current.state.is_open:
         return
     now = deps.clock.now()
@@ -170,145 +199,4 @@ def _push_back(row: LedgerEntry, deps: WatchDeps, reason: str) -> None:
         changes.update(
             error_class="stuck", alerted=False, extra={**current.extra, DEADLINE_KEY: str(deadline)}
         )
-    _write(current, current.state, now, deps, **changes)
-
-
-def check_row(row: LedgerEntry, deps: WatchDeps, deadline: float, *, force: bool = False) -> str:  # noqa: PLR0911 - one return per state
-    """Move one row forward if it can move; returns what happened (for counting)."""
-    now = deps.clock.now()
-    submitter = deps.submitter
-    if submitter.needs_reconcile(row):
-        return submitter.reconcile(row, deadline=deadline).outcome
-    if submitter.in_flight(row):
-        return "in_flight"
-    if row.state is State.RETRYING:
-        if not is_due(row, now):
-            return "waiting"
-        outcome = submitter.submit(row, deadline=deadline).outcome
-        return "resubmitted" if outcome == "submitted" else outcome
-    if row.state is State.SUCCEEDED:
-        return _verify(row, deps, deadline)
-    if row.state is not State.SUBMITTED or not (force or is_due(row, now)):
-        return "skipped"
-    api = deps.registry(row.source_region)
-    try:
-        task = deps.gate.call(
-            lambda: api.get_repo_sync_task(row.source_instance, row.task_id),
-            deadline=deadline,
-            what="GetRepoSyncTask",
-        )
-    except UpstreamRejected as exc:
-        return _apply(row, Decision("fail", reason=str(exc), error_class="task_error"), deps, deadline)
-    return _apply(row, decide(row, task, now, deps.policy), deps, deadline)
-
-
-def _apply(row: LedgerEntry, d: Decision, deps: WatchDeps, deadline: float) -> str:
-    now = deps.clock.now()
-    polls = str(int(row.extra.get("polls", "0") or 0) + 1)
-    moves: dict[str, tuple[State, dict[str, Any]]] = {
-        "wait": (State.SUBMITTED, {"next_check_at": d.next_check_at, "extra": {**row.extra, "polls": polls}}),
-        "stuck": (
-            State.SUBMITTED,
-            {
-                "next_check_at": d.next_check_at,
-                "error_class": "stuck",
-                "last_error": d.reason,
-                "alerted": False,
-                "extra": {**row.extra, DEADLINE_KEY: str(_started(row) + deps.policy.stuck_after_s)},
-            },
-        ),
-        "verify": (State.SUCCEEDED, {"task_issue": "", "next_check_at": now, "error_class": ""}),
-        "retry": (
-            State.RETRYING,
-            {
-                "next_check_at": d.next_check_at,
-                "task_issue": d.reason,
-                "last_error": d.reason,
-                "error_class": d.error_class,
-            },
-        ),
-        # Entering a failure state is a new thing to report: alerted goes back to False.
-        "fail": (
-            State.FAILED,
-            {"task_issue": d.reason, "last_error": d.reason, "error_class": d.error_class, "alerted": False},
-        ),
-        "cancel": (
-            State.CANCELED,
-            {"task_issue": d.reason, "last_error": d.reason, "error_class": d.error_class, "alerted": False},
-        ),
-    }
-    state, changes = moves[d.action]
-    moved = _write(row, state, now, deps, **changes)
-    if moved is None:
-        return "lost_race"
-    if d.action != "wait":
-        log.info("task_checked", claim_id=row.claim_id, task_id=row.task_id, action=d.action, reason=d.reason)
-    if d.action == "verify":
-        return _verify(moved, deps, deadline)
-    return d.action
-
-
-def _verify(row: LedgerEntry, deps: WatchDeps, deadline: float) -> str:
-    """After SUCCESS: the destination tag must hold the pushed digest (read in the destination's region)."""
-    now = deps.clock.now()
-    if row.target_account:
-        # Another account's registry is not readable with our credentials: say so instead of guessing.
-        moved = _write(
-            row, State.VERIFIED, now, deps, extra={**row.extra, "verification": "skipped: cross-account"}
-        )
-        return "verified_unchecked" if moved else "lost_race"
-    try:
-        found = _destination_digest(row, deps, deadline)
-    except UpstreamRejected as exc:
-        # The copy may be fine, but nobody can say: that is a failure to report, not a reason to stop.
-        reason = f"cannot read the destination to verify it: {exc}"
-        moved = _write(
-            row, State.FAILED, now, deps, error_class="verify_rejected", last_error=reason, alerted=False
-        )
-        log.error("verification_impossible", claim_id=row.claim_id, destination=row.dest_ref, error=str(exc))
-        return "verify_rejected" if moved else "lost_race"
-    d = verification(row, found)
-    if d.action == "verified":
-        moved = _write(row, State.VERIFIED, now, deps, error_class="", last_error="")
-        log.info("replication_verified", claim_id=row.claim_id, destination=row.dest_ref, digest=row.digest)
-        return "verified" if moved else "lost_race"
-    extra = {**row.extra, "found_digest": found or ""}
-    moved = _write(
-        row,
-        State.MISMATCH,
-        now,
-        deps,
-        error_class="mismatch",
-        last_error=d.reason,
-        alerted=False,
-        extra=extra,
-    )
-    log.error("replication_mismatch", claim_id=row.claim_id, destination=row.dest_ref, reason=d.reason)
-    return "mismatch" if moved else "lost_race"
-
-
-def _destination_digest(row: LedgerEntry, deps: WatchDeps, deadline: float) -> str | None:
-    api = deps.registry(row.dest_region)
-    repo = deps.gate.call(
-        lambda: api.get_repository(row.dest_instance, row.dest_namespace, row.dest_repo),
-        deadline=deadline,
-        what="GetRepository",
-    )
-    if repo is None:
-        return None
-    tag = deps.gate.call(
-        lambda: api.get_repo_tag(row.dest_instance, repo.repo_id, row.dest_tag),
-        deadline=deadline,
-        what="GetRepoTag",
-    )
-    return tag.digest if tag else None
-
-
-def _write(row: LedgerEntry, state: State, now: float, deps: WatchDeps, **changes: Any) -> LedgerEntry | None:
-    moved = row.moved_to(state, now, **changes)
-    try:
-        deps.ledger.update(moved, expected_revision=row.revision)
-    except ConflictError:
-        log.info("transition_lost_race", claim_id=row.claim_id, to=state.value)
-        return None
-    return moved
+    write_row(current, current.state, now, deps, **changes)
