@@ -38,6 +38,9 @@ def _replicator(d: int) -> dict[str, Any]:
             world.clock.advance(2.0)
             assert world.invoke("replicator", event)["status"] == "ok"
         fresh = world.round_trips() / TAGS
+        stats = world.standin.stats()
+        cu = {"read_cu": stats["total_read_cu"] / TAGS, "write_cu": stats["total_write_cu"] / TAGS}
+        by_api = {api: n / TAGS for api, n in stats["requests"].items()}
         creates = len(world.cloud.model.requests_for("CreateRepoSyncTask")) - creates_before
         world.standin.reset_stats()
         for event in events[1:]:
@@ -49,6 +52,8 @@ def _replicator(d: int) -> dict[str, Any]:
         "round_trips_per_pushed_tag": round(fresh, 2),
         "round_trips_per_duplicate_delivery": round(duplicate, 2),
         "create_repo_sync_task_per_tag": creates / TAGS,
+        "capacity_units_per_pushed_tag": cu,
+        "requests_per_pushed_tag": by_api,
     }
 
 

@@ -116,3 +116,14 @@ class LedgerBatchContract:
         assert [r.claim_id for r in ledger.list_open(limit=10, due_before=30.0)] == ["a", "b"]
         # AND a redelivery cannot claim them again
         assert [r.status for r in ledger.claim_many([make_entry("a"), make_entry("b")])] == ["exists"] * 2
+
+    def test_event_marks_are_kept_per_instance_and_are_never_open_rows(self, ledger: Ledger) -> None:
+        # GIVEN completion events noted for two source instances (and a third noted twice)
+        ledger.note_events("cri-a", 100.0)
+        ledger.note_events("cri-b", 200.0)
+        ledger.claim_many([make_entry("row", next_check_at=50.0)])
+        # THEN a backend that keeps marks returns them by instance; none ever shows up as a ledger row
+        seen = ledger.events_seen()
+        assert seen in ({}, {"cri-a": 100.0, "cri-b": 200.0})
+        assert [r.claim_id for r in ledger.list_open(limit=10, due_before=1000.0)] == ["row"]
+        assert [r.claim_id for r in ledger.list_open(limit=10)] == ["row"]

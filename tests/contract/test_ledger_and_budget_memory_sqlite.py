@@ -63,3 +63,11 @@ class TestSqliteLedgerBatches(LedgerBatchContract):
         )
         # THEN each batch was one round trip
         assert db.calls - before == 2
+
+
+def test_memory_and_sqlite_keep_event_marks(tmp_path: Path) -> None:
+    for ledger in (MemoryLedger(), SqliteLedger(SqliteDatabase(tmp_path / "marks.db"))):
+        ledger.note_events("cri-a", 100.0)
+        ledger.note_events("cri-a", 130.0)  # within a minute of the last: coalesced
+        ledger.note_events("cri-a", 170.0)
+        assert ledger.events_seen() == {"cri-a": 170.0}

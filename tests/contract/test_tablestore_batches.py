@@ -204,3 +204,19 @@ def test_a_crash_between_the_index_batch_and_the_claim_batch_leaves_only_invisib
     # AND the redelivery claims both
     assert [r.status for r in other.claim_many([make_entry(A), make_entry(B)])] == ["ok", "ok"]
     assert sorted(r.claim_id for r in other.list_open(limit=10)) == [A, B]
+
+
+def test_event_marks_cost_the_sweep_nothing_and_survive_a_new_instance(
+    ots_client: Any, ts_prefix: str, tablestore_standin: TablestoreStandIn
+) -> None:
+    # GIVEN a mark written by one watcher instance
+    TablestoreLedger(ots_client, prefix=ts_prefix).note_events("cri-src", 1000.0)
+    other = TablestoreLedger(ots_client, prefix=ts_prefix)
+    # WHEN another instance reads its watch list (both lanes) and then asks for the marks
+    tablestore_standin.reset_stats()
+    assert other.list_open(limit=10, due_before=2000.0) == []
+    assert other.events_seen() == {"cri-src": 1000.0}
+    # THEN the marks came with the four range reads: no request of their own
+    assert tablestore_standin.stats()["requests"] == {"GetRange": 4}
+    # AND a fresh instance that has read nothing yet asks once
+    assert TablestoreLedger(ots_client, prefix=ts_prefix).events_seen() == {"cri-src": 1000.0}
