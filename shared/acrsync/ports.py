@@ -87,7 +87,7 @@ class RowResult:
 
 
 # ``Ledger.note_events`` writes at most this often per source instance (per adapter instance).
-EVENTS_NOTE_EVERY_S = 60.0
+EVENTS_NOTE_EVERY_S = 120.0
 
 
 class Ledger(abc.ABC):
@@ -135,7 +135,7 @@ class Ledger(abc.ABC):
         """Record that a completion event of ``source_instance`` was handled at ``at``.
 
         Best effort (a failure is not the caller's problem); a backend may coalesce these writes to about
-        one a minute per instance. The default keeps nothing: the sweep then polls as without events.
+        one every two minutes per instance. The default keeps nothing: the sweep then polls as without events.
         """
         return
 

@@ -9,7 +9,7 @@ import pytest
 from acrsync.adapters.memory import MemoryBudgetStore, MemoryLedger
 from acrsync.adapters.sqlite_store import SqliteBudgetStore, SqliteDatabase, SqliteLedger
 from acrsync.domain.ledger import State
-from acrsync.ports import BudgetStore, Ledger
+from acrsync.ports import EVENTS_NOTE_EVERY_S, BudgetStore, Ledger
 from tests.contract.budget_contract import BudgetContract
 from tests.contract.ledger_batch_contract import LedgerBatchContract
 from tests.contract.ledger_contract import LedgerContract, make_entry
@@ -68,6 +68,6 @@ class TestSqliteLedgerBatches(LedgerBatchContract):
 def test_memory_and_sqlite_keep_event_marks(tmp_path: Path) -> None:
     for ledger in (MemoryLedger(), SqliteLedger(SqliteDatabase(tmp_path / "marks.db"))):
         ledger.note_events("cri-a", 100.0)
-        ledger.note_events("cri-a", 130.0)  # within a minute of the last: coalesced
-        ledger.note_events("cri-a", 170.0)
-        assert ledger.events_seen() == {"cri-a": 170.0}
+        ledger.note_events("cri-a", 130.0)  # within EVENTS_NOTE_EVERY_S of the last: coalesced
+        ledger.note_events("cri-a", 100.0 + EVENTS_NOTE_EVERY_S)
+        assert ledger.events_seen() == {"cri-a": 100.0 + EVENTS_NOTE_EVERY_S}

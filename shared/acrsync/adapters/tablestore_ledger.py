@@ -198,7 +198,7 @@ class TablestoreLedger(Ledger):
         self._remember(entry)
 
     def note_events(self, source_instance: str, at: float) -> None:
-        """PutRow of the instance's mark in the open-task index (about once a minute per instance)."""
+        """PutRow of the instance's mark in the open-task index (at most every two minutes per instance)."""
         marks.note(self, source_instance, at)
 
     def events_seen(self) -> dict[str, float]:

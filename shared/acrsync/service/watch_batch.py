@@ -9,7 +9,7 @@ Writes that must land before an API call (the ``submitting`` mark that guards ``
 through the ledger directly, as before.
 
 **Completion events flowing.** The watcher notes, per source instance, when it last handled a completion
-event for a row of ours (``Ledger.note_events``, coalesced to about one write a minute per instance).
+event for a row of ours (``Ledger.note_events``, at most one write every two minutes per instance).
 While that is recent (``EVENTS_FRESH_S``), a submitted task without an event has not finished (to within
 the events' delivery lag), so the sweep does not poll it before ``EVENT_SAFETY_S`` after submission; it
 moves the row's check time there instead (one buffered write). After that, or when events stop arriving
@@ -30,7 +30,7 @@ from acrsync.ports import Ledger
 log = get_logger(__name__)
 
 # How recent the last completion event of a source instance must be for the sweep to trust events.
-EVENTS_FRESH_S = 180.0
+EVENTS_FRESH_S = 300.0
 # While events flow, a task is polled anyway this long after its submission (a lost event, a slow one).
 EVENT_SAFETY_S = 300.0
 
