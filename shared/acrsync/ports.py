@@ -139,6 +139,10 @@ class Ledger(abc.ABC):
         """
         return
 
+    def flush_event_notes(self) -> None:
+        """Write any noted events not yet written (a backend may carry notes with its next ledger write)."""
+        return
+
     def events_seen(self) -> dict[str, float]:
         """When a completion event was last noted, per source instance (empty when nothing is known)."""
         return {}

@@ -210,7 +210,9 @@ def test_event_marks_cost_the_sweep_nothing_and_survive_a_new_instance(
     ots_client: Any, ts_prefix: str, tablestore_standin: TablestoreStandIn
 ) -> None:
     # GIVEN a mark written by one watcher instance
-    TablestoreLedger(ots_client, prefix=ts_prefix).note_events("cri-src", 1000.0)
+    writer = TablestoreLedger(ots_client, prefix=ts_prefix)
+    writer.note_events("cri-src", 1000.0)
+    writer.flush_event_notes()
     other = TablestoreLedger(ots_client, prefix=ts_prefix)
     # WHEN another instance reads its watch list (both lanes) and then asks for the marks
     tablestore_standin.reset_stats()
@@ -219,4 +221,21 @@ def test_event_marks_cost_the_sweep_nothing_and_survive_a_new_instance(
     # THEN the marks came with the four range reads: no request of their own
     assert tablestore_standin.stats()["requests"] == {"GetRange": 4}
     # AND a fresh instance that has read nothing yet asks once
+    assert TablestoreLedger(ots_client, prefix=ts_prefix).events_seen() == {"cri-src": 1000.0}
+
+
+def test_an_events_mark_rides_along_with_the_next_ledger_write(
+    ots_client: Any, ts_prefix: str, tablestore_standin: TablestoreStandIn
+) -> None:
+    # GIVEN a submitted row, and a completion event noted for its instance
+    ledger = TablestoreLedger(ots_client, prefix=ts_prefix)
+    row = make_entry(A).moved_to(State.SUBMITTED, 1.0, task_id="rst-1", next_check_at=10.0)
+    ledger.claim(row)
+    tablestore_standin.reset_stats()
+    ledger.note_events("cri-src", 1000.0)
+    # WHEN the row is verified (lazily, as the event path does) and the notes flushed
+    ledger.update_many([(row.moved_to(State.VERIFIED, 2.0), row.revision)], lazy=True)
+    ledger.flush_event_notes()
+    # THEN one request carried both
+    assert tablestore_standin.stats()["requests"] == {"BatchWriteRow": 1}
     assert TablestoreLedger(ots_client, prefix=ts_prefix).events_seen() == {"cri-src": 1000.0}

@@ -66,11 +66,14 @@ def test_while_events_flow_the_sweep_does_not_poll_a_task_without_its_event(worl
     # WHEN the sweep runs once they are due
     world.clock.advance(61)
     response = world.tick()
-    # THEN none was polled: each waits for its event until EVENT_SAFETY_S after submission
+    # THEN none was polled, and nothing was written for them: each waits for its event
     assert _polls(world) == polls
     assert response["actions"].get("awaiting_event") == len(open_rows)
-    for row in (r for r in world.rows() if r.state is State.SUBMITTED):
-        assert row.next_check_at == pytest.approx(float(row.extra["submitted_at"]) + EVENT_SAFETY_S)
+    assert {r.revision for r in world.rows() if r.state is State.SUBMITTED} == {2}
+    # AND the next tick, still within EVENT_SAFETY_S of submission, leaves them too
+    world.clock.advance(60)
+    assert world.tick()["actions"].get("awaiting_event") == len(open_rows)
+    assert _polls(world) == polls
 
 
 def test_when_the_event_never_comes_the_sweep_still_verifies_the_task(world: World) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from acrsync.adapters.tablestore_client import call
+from acrsync.adapters.tablestore_batch import WriteOp, batch_write
 from acrsync.adapters.tablestore_ranges import range_rows
 from acrsync.logging import get_logger
 from acrsync.ports import EVENTS_NOTE_EVERY_S
@@ -47,17 +47,38 @@ def covered(due_before: float | None, due_after: float | None) -> bool:
 
 
 def note(ledger: TablestoreLedger, source_instance: str, at: float) -> None:
-    """PutRow the mark, at most once per ``EVENTS_NOTE_EVERY_S`` per instance from this adapter."""
+    """Queue the mark, at most once per ``EVENTS_NOTE_EVERY_S`` per instance from this adapter.
+
+    It rides along with this adapter's next ledger write (``pending_ops``: the completion event's own
+    write follows at once), so noting costs no request of its own.
+    """
     if at - ledger._noted.get(source_instance, float("-inf")) < EVENTS_NOTE_EVERY_S:
         return
-    ts = ledger._ts
-    pk = [("bucket", 0), ("next_check_ms", MARK_MS), ("claim_id", MARK_PREFIX + source_instance)]
-    try:
-        call("PutRow", ledger._client.put_row, ledger._open, ts.Row(pk, [("seen_ms", round(at * 1000))]))
-    except Exception as exc:  # noqa: BLE001 - best effort: without the mark the sweep simply polls
-        log.warning("events_mark_not_written", instance=source_instance, error=str(exc))
-        return
     ledger._noted[source_instance] = at
+    ledger._pending_marks[source_instance] = at
+
+
+def pending_ops(ledger: TablestoreLedger) -> list[WriteOp]:
+    """The queued marks as batch rows (taken: a mark that fails to land is simply noted again later)."""
+    ts = ledger._ts
+    ops = []
+    for instance, at in ledger._pending_marks.items():
+        pk = [("bucket", 0), ("next_check_ms", MARK_MS), ("claim_id", MARK_PREFIX + instance)]
+        row = ts.Row(pk, [("seen_ms", round(at * 1000))])
+        ops.append(WriteOp(ledger._open, "put", row, ts.Condition("IGNORE")))
+    ledger._pending_marks.clear()
+    return ops
+
+
+def flush(ledger: TablestoreLedger) -> None:
+    """Write queued marks now (when no ledger write came to carry them)."""
+    ops = pending_ops(ledger)
+    if not ops:
+        return
+    try:
+        batch_write(ledger._client, ops)
+    except Exception as exc:  # noqa: BLE001 - best effort: without the mark the sweep simply polls
+        log.warning("events_mark_not_written", rows=len(ops), error=str(exc))
 
 
 def seen(ledger: TablestoreLedger) -> dict[str, float]:

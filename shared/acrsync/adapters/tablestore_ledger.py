@@ -68,6 +68,7 @@ class TablestoreLedger(Ledger):
         self._events: dict[str, float] = {}
         self._events_read_at = float("-inf")
         self._noted: dict[str, float] = {}
+        self._pending_marks: dict[str, float] = {}
 
     # -- rows -------------------------------------------------------------------------------------------
     def _row(self, entry: LedgerEntry) -> Any:
@@ -198,8 +199,12 @@ class TablestoreLedger(Ledger):
         self._remember(entry)
 
     def note_events(self, source_instance: str, at: float) -> None:
-        """PutRow of the instance's mark in the open-task index (at most every two minutes per instance)."""
+        """Queue the instance's mark (at most every two minutes per instance); the next write carries it."""
         marks.note(self, source_instance, at)
+
+    def flush_event_notes(self) -> None:
+        """Marks no ledger write carried: one BatchWriteRow (none when there are none)."""
+        marks.flush(self)
 
     def events_seen(self) -> dict[str, float]:
         """The marks, free after a ``list_open`` that covered them; else one GetRange."""

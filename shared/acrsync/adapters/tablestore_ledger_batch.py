@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from acrsync.adapters import tablestore_events
 from acrsync.adapters.tablestore_batch import WriteOp, WriteResult, batch_get_many, batch_write
 from acrsync.adapters.tablestore_client import CONDITION_FAILED, RETRYABLE_CODES
 from acrsync.domain.ledger import LedgerEntry, needs_watch
@@ -125,7 +126,8 @@ def update_many(
             ts.SingleColumnCondition("revision", expected, ts.ComparatorType.EQUAL, pass_if_missing=False),
         )
         ops.append(WriteOp(ledger._ledger, "put", ledger._row(entry), cond))
-    results = batch_write(ledger._client, ops)
+    marks = tablestore_events.pending_ops(ledger)  # completion-event marks ride along (another table)
+    results = batch_write(ledger._client, ops + marks)[: len(ops)]
     by_id: dict[str, RowResult] = {cid: RowResult(cid, "error", exc) for cid, exc in failed.items()}
     removals: list[WriteOp] = []
     for (entry, expected), result in zip(todo, results, strict=True):

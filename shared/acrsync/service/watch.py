@@ -77,7 +77,8 @@ def on_completion(event: SyncCompleted, deps: WatchDeps, deadline: float, outcom
             action = check_row(row, deps, deadline, force=True)
             batch.actions[row.claim_id] = action
         finally:
-            lost = batch.flush()
+            lost = batch.flush()  # carries the events mark, when one is due
+            deps.ledger.flush_event_notes()  # a check that wrote nothing still leaves the mark
     outcome.add("lost_race" if lost else action)
 
 
@@ -175,15 +176,13 @@ def _sweep_rows(
 
 def _wait_for_event(row: LedgerEntry, seen: dict[str, float], deps: WatchDeps) -> bool:
     """While this instance's completion events flow, a young submitted task without one has not finished:
-    move its check to ``EVENT_SAFETY_S`` after submission instead of polling it (one buffered write)."""
+    leave it to its event until ``EVENT_SAFETY_S`` after submission. Nothing is written: the row stays due,
+    and the next ticks meet it in the reads they make anyway (cheaper than moving it, and its event
+    usually comes within a tick)."""
     now = deps.clock.now()
     if row.state is not State.SUBMITTED or not events_flowing(seen, row, now):
         return False
-    safety = submitted_at(row) + EVENT_SAFETY_S
-    if now >= safety or row.next_check_at >= safety:
-        return False
-    write_row(row, State.SUBMITTED, now, deps, next_check_at=safety)
-    return True
+    return now < submitted_at(row) + EVENT_SAFETY_S
 
 
 def _push_back(row: LedgerEntry, deps: WatchDeps, reason: str) -> None:

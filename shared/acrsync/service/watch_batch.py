@@ -11,9 +11,10 @@ through the ledger directly, as before.
 **Completion events flowing.** The watcher notes, per source instance, when it last handled a completion
 event for a row of ours (``Ledger.note_events``, at most one write every two minutes per instance).
 While that is recent (``EVENTS_FRESH_S``), a submitted task without an event has not finished (to within
-the events' delivery lag), so the sweep does not poll it before ``EVENT_SAFETY_S`` after submission; it
-moves the row's check time there instead (one buffered write). After that, or when events stop arriving
-for that instance, the sweep polls as it always did: a lost event costs latency, never the task.
+the events' delivery lag), so the sweep does not poll it before ``EVENT_SAFETY_S`` after submission (it
+writes nothing either: the row stays due and costs the next ticks no more than the reads they make anyway).
+After that, or when events stop arriving for that instance, the sweep polls as it always did: a lost event
+costs latency, never the task.
 """
 
 from __future__ import annotations
