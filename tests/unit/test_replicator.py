@@ -11,6 +11,7 @@ import pytest
 from acrsync.domain.ledger import State
 from acrsync.errors import RetryableError
 from acrsync.local.acr_faults import SERVER_ERROR, THROTTLE
+from acrsync.service.replicate import handle_push
 from acrsync.service.submit import CLAIM_STALE_S
 from tests.fixtures import event_names, load_event
 from tests.harness import Crash, World, crash_once, hook_registries, make_world, push_event
@@ -289,3 +290,14 @@ def test_ledger_calls_per_push_do_not_grow_with_the_destinations(world: World) -
     # THEN the claims, and the record of both task ids, were one batch each
     assert len(world.creates()) == 2
     assert world.ledger.calls - before == 2
+
+
+def test_a_cached_source_repository_spends_no_budget_token(world: World) -> None:
+    # GIVEN one replicator instance and two pushes whose events lack the RepoId
+    deps = world.replicator()
+    for tag in ("v1.7.0", "v1.8.0"):
+        digest = world.model.push("cri-demo-src", "team-a", "web", tag)
+        handle_push(push_event(tag, digest), deps, deadline=world.clock.monotonic() + 55)
+    # THEN GetRepository reached ACR once, and the look-up gate spent a token only for that call
+    assert len(world.model.requests_for("GetRepository")) == 1
+    assert deps.gate.calls == 1  # (the creates go through the submitter's gate)

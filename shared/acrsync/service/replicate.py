@@ -125,7 +125,8 @@ def complete_source(image: SourceImage, deps: ReplicatorDeps, deadline: float) -
     api = deps.registry(image.region)
     repo_id = image.repo_id
     if not repo_id:
-        repo = deps.gate.call(
+        # A repository the adapter already knows costs no call, so it spends no budget token either.
+        repo = api.cached_repository(image.instance_id, image.namespace, image.repo) or deps.gate.call(
             lambda: api.get_repository(image.instance_id, image.namespace, image.repo),
             deadline=deadline,
             what="GetRepository",
