@@ -65,3 +65,39 @@ def test_failures_past_the_deadline_raise_budget_exhausted() -> None:
 
     with pytest.raises(BudgetExhausted):
         gate.call(always, deadline=clock.monotonic() + 3, what="CreateRepoSyncTask")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_reservations_of_any_size_and_hold_never_exceed_qps_in_any_second(seed: int) -> None:
+    # GIVEN three instances over one budget, mixing single calls and reservations of 1..12 calls made
+    # one after another with random gaps (long holds: a fan-out's creates, a sweep's reads)
+    clock = ManualClock()
+    store = MemoryBudgetStore()
+    gates = [CallGate(store, clock, qps=10, rng=random.Random(seed * 10 + i)) for i in range(3)]
+    rng = random.Random(seed)
+    calls: list[float] = []
+    for _ in range(120):
+        gate = rng.choice(gates)
+        n = rng.choice([1, 1, 2, 3, 5, 8, 12])
+        if n > 1:
+            gate.reserve(n, deadline=clock.monotonic() + 60, ahead=rng.choice([0, 2, 10]))
+        for _ in range(n):
+            gate.call(lambda: calls.append(clock.now()), deadline=clock.monotonic() + 60, what="x")
+            clock.advance(rng.uniform(0, 0.08))
+    # THEN no 1-second window holds more than 10 calls
+    calls.sort()
+    assert max(sum(1 for u in calls if t <= u < t + 1.0) for t in calls) <= 10
+
+
+def test_a_reservation_serves_a_fan_out_with_one_store_round_trip() -> None:
+    # GIVEN a gate at 10 calls/s and five creates to make, 50 ms apart
+    clock = ManualClock()
+    store = MemoryBudgetStore()
+    gate = CallGate(store, clock, qps=10)
+    # WHEN the tokens for all five are reserved first
+    gate.reserve(5, deadline=clock.monotonic() + 10)
+    for _ in range(5):
+        gate.call(lambda: None, deadline=clock.monotonic() + 10, what="CreateRepoSyncTask")
+        clock.advance(0.05)
+    # THEN the budget store was asked once
+    assert store.calls == 1
