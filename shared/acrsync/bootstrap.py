@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from acrsync.config import Settings, load_settings
+from acrsync.domain.events import RawDataPolicy
 from acrsync.errors import ConfigError, PermanentError, RetryableError
-from acrsync.logging import configure, get_logger, secrets_in
+from acrsync.logging import configure, console_owned, get_logger, secrets_in
 from acrsync.ports import AlertChannel, BudgetStore, Clock, Ledger, Notifier, RegistryApi, RuleStore
 from acrsync.service.clock import SystemClock
 from acrsync.service.gate import CallGate
@@ -252,6 +253,7 @@ def watcher_deps(context: Any = None) -> WatchDeps:
             notifier=notifier(context),
             channels=channels(context),
             allowed_accounts=settings(context).allowed_account_ids,
+            raw_data=raw_data_policy(settings(context)),
         )
     result: WatchDeps = _cache["watcher"]
     return result
@@ -268,7 +270,13 @@ def operator_deps(context: Any = None) -> ReplicatorDeps:
         clock=clock(),
         allowed_accounts=cfg.allowed_account_ids,
         submitter=submitter(context),
+        raw_data=raw_data_policy(cfg),
     )
+
+
+def raw_data_policy(cfg: Settings) -> RawDataPolicy:
+    """Envelope-less bodies: refused unless ``ACRSYNC_ACCEPT_RAWDATA``; then held to this region."""
+    return RawDataPolicy(accept=cfg.accept_raw_data, region=cfg.region)
 
 
 def backfill_deps(*, rule: str = "", max_qps: int = 0, context: Any = None) -> BackfillDeps:
@@ -356,9 +364,11 @@ def invocation(function: str, context: Any) -> Iterator[None]:
 
     Retryable errors and configuration errors are re-raised so FC retries (and, after its attempts, sends
     the event to the failure destination): nothing is dropped. Other permanent errors are already turned
-    into results by the services; anything unexpected is logged with its traceback and re-raised.
+    into results by the services; anything unexpected is logged with its traceback and re-raised. Bad
+    input never gets here: the services refuse it (``service.intake``) with a reason and return normally.
+    Under the CLI (``acr-sync invoke``) the CLI's logging is kept: lines go to stderr, not stdout.
     """
-    if not _cache.get("logging"):
+    if not _cache.get("logging") and not console_owned():
         level = _environ().get("ACRSYNC_LOG_LEVEL", "INFO").upper()
         configure(level=level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
         _cache["logging"] = True
@@ -374,8 +384,8 @@ def invocation(function: str, context: Any) -> Iterator[None]:
     except PermanentError as exc:
         log.error("invocation_failed", function=function, error=str(exc), error_type=type(exc).__name__)
         raise
-    except Exception:
-        log.exception("invocation_crashed", function=function)
+    except Exception as exc:
+        log.exception("invocation_crashed", function=function, error_type=type(exc).__name__)
         raise
     finally:
         log.debug(

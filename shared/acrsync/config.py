@@ -31,6 +31,7 @@ KNOWN_VARIABLES: Mapping[str, str] = {
     "ACRSYNC_DINGTALK_SECRET": "default DingTalk robot signing secret, SEC... (secret: never logged)",
     "ACRSYNC_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
     "ACRSYNC_ACR_QPS": "ACR OpenAPI calls per second shared by all instances (default 10)",
+    "ACRSYNC_ACCEPT_RAWDATA": "true to accept envelope-less (RawData) event bodies; default false (refused)",
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_SECURITY_TOKEN": "STS token (FC sets it from the function role)",
@@ -73,6 +74,7 @@ class Settings:
     log_level: str = "INFO"
     acr_qps: int = 10
     credentials: Credentials = field(default_factory=Credentials)
+    accept_raw_data: bool = False
 
 
 def parse_store_url(value: str) -> StoreUrl:
@@ -133,6 +135,19 @@ def _qps(environ: Mapping[str, str], problems: list[str]) -> int:
     return 10
 
 
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off", "")
+
+
+def _accept_raw_data(environ: Mapping[str, str], problems: list[str]) -> bool:
+    """``ACRSYNC_ACCEPT_RAWDATA``: off unless said; a typo is an error, not a silent "no"."""
+    raw = environ.get("ACRSYNC_ACCEPT_RAWDATA", "").strip().lower()
+    if raw in _TRUE + _FALSE:
+        return raw in _TRUE
+    problems.append(f"ACRSYNC_ACCEPT_RAWDATA={raw[:40]!r}: expected true or false")
+    return False
+
+
 def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
     """Read and validate every variable; raise one ``ConfigError`` listing each problem."""
     problems: list[str] = []
@@ -180,6 +195,7 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
         level = "INFO"
 
     qps = _qps(environ, problems)
+    accept_raw_data = _accept_raw_data(environ, problems)
 
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
@@ -194,4 +210,5 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
         log_level=level,
         acr_qps=qps,
         credentials=_credentials(environ, context),
+        accept_raw_data=accept_raw_data,
     )

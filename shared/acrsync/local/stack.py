@@ -82,13 +82,17 @@ def seed_events(model: AcrModel, events_dir: Path) -> int:
 
     So ``acr-sync invoke replicator events/...`` against the emulator finds the tag it is told about.
     """
-    from acrsync.domain.events import PushCompleted, parse_events
+    from acrsync.domain.events import PushCompleted, RawDataPolicy, parse_events
     from acrsync.errors import InvalidEvent
 
     count = 0
     for path in sorted((events_dir / "acs.cr").glob("push_completed*.json")):
         try:
-            events = parse_events(path.read_bytes(), allowed_accounts=frozenset({model.account_id}))
+            events = parse_events(
+                path.read_bytes(),
+                allowed_accounts=frozenset({model.account_id}),
+                raw_data=RawDataPolicy(accept=True),  # seeding: every fixture's image, RawData ones too
+            )
         except InvalidEvent:
             continue
         for event in events:

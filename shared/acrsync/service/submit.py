@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from acrsync.domain.images import name_problem
 from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.registry import SyncTask, SyncTaskSpec
 from acrsync.errors import ConflictError, RetryableError, UpstreamRejected
@@ -97,7 +98,12 @@ class Submitter:
         checkers of one row cannot both create a task, and a crash after the create is found and reconciled
         instead of submitted again. Permanent refusals end the row as ``failed`` (alerted by the watcher).
         Retryable failures mark it ``abandoned`` (reconciled at the next delivery or sweep) and re-raise.
+        Names outside the registry's grammar never reach ACR: the row fails (``invalid_name``) here, whoever
+        asked (the replicator, backfill, ``acr-sync replicate``, a retry of a row an older version wrote).
         """
+        problem = name_problem(entry.dest_namespace, entry.dest_repo, entry.dest_tag)
+        if problem:
+            return self._fail(entry, UpstreamRejected(f"destination {problem}"), error_class="invalid_name")
         if not held:
             marked = self._update(
                 entry, entry.state, extra={**entry.extra, "submitting": str(self.clock.now())}
@@ -218,13 +224,15 @@ class Submitter:
             return None
         return moved
 
-    def _fail(self, entry: LedgerEntry, exc: UpstreamRejected) -> Submission:
+    def _fail(
+        self, entry: LedgerEntry, exc: UpstreamRejected, error_class: str = "submit_rejected"
+    ) -> Submission:
         failed = self._update(
             entry,
             State.FAILED,
             attempts=entry.attempts + 1,
             last_error=str(exc),
-            error_class="submit_rejected",
+            error_class=error_class,
             alerted=False,
             extra=_without(entry.extra, *_SUBMIT_MARKS),
         )

@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acrsync.domain.alerts import DEADLINE_KEY
-from acrsync.domain.events import PushCompleted, SyncCompleted, TimerTick, parse_events
+from acrsync.domain.events import PushCompleted, RawDataPolicy, SyncCompleted, TimerTick
 from acrsync.domain.ledger import ALERT_LANE, LedgerEntry, State
 from acrsync.domain.watch import Decision, WatchPolicy, decide, is_due, verification
-from acrsync.errors import AcrSyncError, BudgetExhausted, ConflictError, InvalidEvent, UpstreamRejected
+from acrsync.errors import AcrSyncError, BudgetExhausted, ConflictError, UpstreamRejected
 from acrsync.logging import get_logger
 from acrsync.ports import AlertChannel, Clock, Ledger, Notifier, RegistryApi
 from acrsync.service.alerting import flush_alerts
 from acrsync.service.gate import CallGate
+from acrsync.service.intake import Refusal, read_delivery
 from acrsync.service.submit import Submitter
 
 log = get_logger(__name__)
@@ -43,6 +44,7 @@ class WatchDeps:
     allowed_accounts: frozenset[str]
     policy: WatchPolicy = field(default_factory=WatchPolicy)
     sweep_limit: int = 500
+    raw_data: RawDataPolicy = field(default_factory=RawDataPolicy)
 
 
 @dataclass
@@ -73,11 +75,9 @@ class WatchOutcome:
 def handle_watch(raw: bytes | str, deps: WatchDeps, *, deadline: float) -> WatchOutcome:
     """Handle one delivery: completion events are checked at once; a timer tick sweeps and sends alerts."""
     outcome = WatchOutcome()
-    try:
-        events = parse_events(raw, allowed_accounts=deps.allowed_accounts)
-    except InvalidEvent as exc:
-        log.warning("event_refused", reason=exc.reason, field=exc.field, error=str(exc))
-        return WatchOutcome(status="refused", reason=f"{exc.reason}: {exc}")
+    events = read_delivery(raw, allowed_accounts=deps.allowed_accounts, raw_data=deps.raw_data)
+    if isinstance(events, Refusal):
+        return WatchOutcome(status="refused", reason=events.text)
     for event in events:
         if isinstance(event, SyncCompleted):
             on_completion(event, deps, deadline, outcome)
