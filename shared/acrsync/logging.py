@@ -27,7 +27,8 @@ REDACTED = "***"
 MAX_CONTEXT_CHARS = 128  # correlation id, request id, function name and every bind()-ed value
 MAX_FIELD_CHARS = 4096  # any other string in a line (tracebacks under "exception" are left whole)
 MAX_DEPTH = 6  # nested containers in a field are summarised below this depth
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Control characters, line/paragraph separators, and lone surrogates (a console cannot encode them).
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _WHOLE_KEYS = frozenset({"exception", "stack"})  # multi-line by design; still redacted
 
 # Keys whose values are secrets wherever they appear (compared lower-case, with - and _ ignored).
@@ -132,12 +133,17 @@ def redact(value: Any, key: str = "", _depth: int = 0) -> Any:
 
 
 def safe_text(value: object, limit: int = MAX_CONTEXT_CHARS) -> str:
-    """A string fit for a log line: control characters escaped (``\\x1b``), cut to ``limit`` characters
-    with the number cut off said (``...(+199872 chars)``)."""
+    """A string fit for a log line: control characters escaped (``\\x1b``, ``\\ud800``), cut to ``limit``
+    characters with the number cut off said (``...(+199872 chars)``)."""
     text = value if isinstance(value, str) else repr(value)
     cut = len(text) - limit
-    text = _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text[:limit])[:limit]
+    text = _CONTROL_RE.sub(_escape, text[:limit])[:limit]
     return f"{text}...(+{cut} chars)" if cut > 0 else text
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def _bounded(value: Any, key: str) -> Any:
@@ -248,7 +254,10 @@ def inject_fc_context(func: F) -> F:
         )
         structlog.contextvars.bind_contextvars(cold_start=_cold_start)
         _cold_start = False
-        return func(event, context, *args, **kwargs)
+        try:
+            return func(event, context, *args, **kwargs)
+        finally:  # the CLI logs on after `invoke`: its lines must not carry this invocation's context
+            structlog.contextvars.clear_contextvars()
 
     return wrapper  # type: ignore[return-value]
 
