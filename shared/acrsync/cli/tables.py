@@ -26,13 +26,18 @@ def init(
     with friendly_errors():
         cfg = bootstrap.settings()
         if cfg.store.kind != "tablestore":
-            out.print(f"the store is {cfg.store.kind} ({cfg.store.location}): it creates its tables itself")
+            note = f"the store is {cfg.store.kind} ({cfg.store.location}): it creates its tables itself"
+            if as_json:  # --json prints one JSON document, whatever the store
+                doc = {"store": cfg.store.kind, "instance": cfg.store.location, "tables": [], "note": note}
+                print_json(doc)
+            else:
+                out.print(note)
             return
         from acrsync.adapters.tablestore_client import create_tables
 
         report = create_tables(bootstrap.ots_client(), wait=wait)
     if as_json:
-        print_json({"instance": cfg.store.location, "tables": report})
+        print_json({"store": cfg.store.kind, "instance": cfg.store.location, "tables": report})
         return
     for line in report:
         verb, _, table = line.partition(": ")
