@@ -55,18 +55,21 @@ _SECRET_KEYS = frozenset(
         "xotsststoken",
     }
 )
-_QUERY_SECRETS = r"access_token|accesstoken|sign|signature|security_?token|sts_?token"
+_QUERY_SECRETS = r"access[_-]?token|sign|signature|security[_-]?token|sts[_-]?token"
+# Where a parameter name starts: not inside a word ("design="), or right after an encoded "?" or "&".
+_NAME_START = r"(?:(?<![a-z0-9])|(?<=%3f)|(?<=%26))"
 # Secret-looking substrings inside free text: query parameters of any URL (also percent-encoded, as in a URL
 # quoted inside another URL: ``access_token%3D...%26``), JSON members quoted in an upstream error body, and
 # DingTalk ``SEC...`` secrets. A group 2 keeps the prefix; the rest is masked.
 _TEXT_PATTERNS = (
-    re.compile(rf"(?i)((?<![a-z0-9])(?:{_QUERY_SECRETS})(?:=|%3d))((?:(?!%26)[^&\s\"'])+)"),
+    re.compile(rf"(?i)({_NAME_START}(?:{_QUERY_SECRETS})(?:=|%3d))((?:(?!%26)[^&\s\"'])+)"),
     re.compile(rf"(?i)(\"(?:{_QUERY_SECRETS}|secret|password)\"\s*:\s*\")([^\"]+)"),
     re.compile(r"\bSEC[0-9a-f]{16,}\b"),
 )
 
 _registered: set[str] = set()
 _registered_re: list[re.Pattern[str] | None] = [None]  # rebuilt lazily after each registration
+_TEXT_MARGIN = 256  # longest text-pattern match worth keeping past a cut (a token value)
 
 
 def _encoded_forms(value: str) -> set[str]:
@@ -117,28 +120,44 @@ def redact_text(text: str) -> str:
     return text
 
 
-def redact(value: Any, key: str = "", _depth: int = 0) -> Any:
-    """Deep-redact a value: secret keys are masked, strings scrubbed, containers walked (to ``MAX_DEPTH``)."""
+def redact(value: Any, key: str = "", _depth: int = 0, *, limit: int | None = None) -> Any:
+    """Deep-redact a value: secret keys are masked, strings scrubbed, containers walked (to ``MAX_DEPTH``).
+
+    ``limit``: strings also come out fit for a line (``safe_text``). They are cut *before* scrubbing (cheap
+    on a 200 KB value) with room left for the longest secret spelling, so a secret across the cut is still
+    masked whole; the count of characters cut is of the original.
+    """
     if key and _norm(key) in _SECRET_KEYS and value not in (None, ""):
         return REDACTED
     if isinstance(value, (str, BaseException)):
-        return redact_text(value if isinstance(value, str) else repr(value))
+        return _scrub(value if isinstance(value, str) else repr(value), limit)
     if not isinstance(value, (dict, list, tuple)):
         return value
     if _depth >= MAX_DEPTH:
         return f"<{type(value).__name__} nested deeper than {MAX_DEPTH}>"
     if isinstance(value, dict):
-        return {k: redact(v, str(k), _depth + 1) for k, v in value.items()}
-    return [redact(v, "", _depth + 1) for v in value]
+        return {k: redact(v, str(k), _depth + 1, limit=limit) for k, v in value.items()}
+    return [redact(v, "", _depth + 1, limit=limit) for v in value]
+
+
+def _scrub(text: str, limit: int | None) -> str:
+    if limit is None:
+        return redact_text(text)
+    room = limit + max(map(len, _registered), default=0) + _TEXT_MARGIN
+    return _fit(redact_text(text[:room]), limit, len(text))
 
 
 def safe_text(value: object, limit: int = MAX_CONTEXT_CHARS) -> str:
     """A string fit for a log line: control characters escaped (``\\x1b``, ``\\ud800``), cut to ``limit``
     characters with the number cut off said (``...(+199872 chars)``)."""
     text = value if isinstance(value, str) else repr(value)
-    cut = len(text) - limit
-    text = _CONTROL_RE.sub(_escape, text[:limit])[:limit]
-    return f"{text}...(+{cut} chars)" if cut > 0 else text
+    return _fit(text, limit, len(text))
+
+
+def _fit(text: str, limit: int, original: int) -> str:
+    out = _CONTROL_RE.sub(_escape, text[:limit])[:limit]
+    cut = max(original, len(text)) - limit
+    return f"{out}...(+{cut} chars)" if cut > 0 else out
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -146,26 +165,16 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
-def _bounded(value: Any, key: str) -> Any:
-    if key in _WHOLE_KEYS:
-        return value
-    if isinstance(value, str):
-        return safe_text(value, MAX_FIELD_CHARS)
-    if isinstance(value, dict):
-        return {k: _bounded(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_bounded(v, "") for v in value]
-    return value
-
-
 def redaction_processor(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """structlog processor: the last line of defence before a line is rendered.
 
-    Redacts first (a secret cut in half would no longer match), then bounds every value.
+    Every value is redacted and bounded (``MAX_FIELD_CHARS``); tracebacks are redacted only.
     """
-    return {k: _bounded(redact(v, k), k) for k, v in event_dict.items()}
+    return {
+        k: redact(v, k, limit=None if k in _WHOLE_KEYS else MAX_FIELD_CHARS) for k, v in event_dict.items()
+    }
 
 
 def _shared_processors() -> list[Any]:
