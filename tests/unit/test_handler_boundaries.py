@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from acrsync.config import load_settings
+from acrsync.errors import ConfigError
 from acrsync.local import fc
 from acrsync.local.stack import ACCOUNT_ID
 from acrsync.service import intake
@@ -180,3 +182,20 @@ def test_accepted_rawdata_from_another_account_or_region_creates_nothing(
     response = functions.invoke("replicator", json.dumps(doc).encode())
     assert response["reason"].startswith(f"{reason}:")
     assert functions.model.requests == []
+
+
+@pytest.mark.parametrize(("value", "accepted"), [("", False), ("false", False), ("TRUE", True), ("1", True)])
+def test_rawdata_acceptance_is_read_from_the_environment(value: str, accepted: bool) -> None:
+    settings = load_settings({"ACRSYNC_REGION": "cn-hangzhou", "ACRSYNC_ACCEPT_RAWDATA": value})
+    assert settings.accept_raw_data is accepted
+
+
+def test_a_mistyped_rawdata_switch_is_a_configuration_error_not_a_silent_no(
+    functions: OfflineFunctions, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN ACRSYNC_ACCEPT_RAWDATA=ture WHEN an event arrives THEN the function fails naming the variable
+    functions.configure(ACRSYNC_ACCEPT_RAWDATA="ture")
+    with pytest.raises(ConfigError, match=r"ACRSYNC_ACCEPT_RAWDATA='ture': expected true or false"):
+        functions.invoke("replicator", RAW_PUSH)
+    lines = log_lines(capsys.readouterr().out)
+    assert [line["event"] for line in lines if line["level"] == "error"] == ["configuration_invalid"]
