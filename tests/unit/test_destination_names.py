@@ -78,7 +78,8 @@ def test_a_template_rendering_a_bad_name_is_recorded_and_alerted_never_submitted
     # AND once the alert window closes, the watcher's tick alerts it, with the reason
     functions.clock.advance(DEFAULT_WINDOW_S + 1)
     functions.invoke("watcher", load_event("timer/sweep.json"))
-    assert any("team-a-V2" in message.markdown for _, message in functions.notifier.sent)
+    texts = [message.markdown for _, message in functions.notifier.sent]
+    assert any("team-a-V2" in text and "destination template" in text for text in texts)
 
 
 def test_backfill_reports_a_rendered_bad_name_and_never_submits_it(functions: OfflineFunctions) -> None:

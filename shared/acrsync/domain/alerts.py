@@ -51,6 +51,15 @@ _KINDS: dict[str, tuple[str, str]] = {
         "The sync task reached no terminal state (SUCCESS/ERROR/CANCELED) before its deadline.",
     ),
     "submit_rejected": ("sync task refused", "CreateRepoSyncTask refused the request permanently."),
+    "invalid_destination": (
+        "destination name invalid",
+        "A rule's destination template gave a name outside the registry's grammar for this image; nothing "
+        "was submitted. Fix the template (acr-sync rules explain IMAGE shows what it gives), then retry.",
+    ),
+    "invalid_name": (
+        "destination name invalid",
+        "The row names a destination outside the registry's grammar; nothing was submitted.",
+    ),
     "verify_rejected": (
         "verification impossible",
         "The sync task succeeded but the destination could not be read to check its digest (permissions?).",
