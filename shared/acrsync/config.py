@@ -44,6 +44,11 @@ class StoreUrl:
     kind: str
     location: str
 
+    @property
+    def url(self) -> str:
+        """The value as ACRSYNC_STORE spells it: ``sqlite:///PATH`` or ``tablestore://INSTANCE``."""
+        return f"sqlite:///{self.location}" if self.kind == "sqlite" else f"{self.kind}://{self.location}"
+
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
