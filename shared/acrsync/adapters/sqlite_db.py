@@ -135,7 +135,7 @@ class SqliteDatabase:
             # Nobody can write there either, so reading the file as immutable is safe and still correct.
             conn.close()
             conn = sqlite3.connect(self._uri("ro", immutable=True), uri=True, isolation_level=None)
-            log.warning("store_opened_immutable", store=self.location)
+            log.info("store_opened_immutable", store=self.location)
         return conn
 
     def _check_file(self) -> None:
