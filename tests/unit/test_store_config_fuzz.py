@@ -39,7 +39,9 @@ store_values = st.one_of(
     st.text(max_size=60),  # anything at all (empty: the default, relative to the working directory)
     st.builds(
         lambda scheme, rest: scheme + rest,
-        st.sampled_from(["mysql://", "sqlite://", "sqlite:/", "SQLITE:///", "file://", "tablestore:", "s3://"]),
+        st.sampled_from(
+            ["mysql://", "sqlite://", "sqlite:/", "SQLITE:///", "file://", "tablestore:", "s3://"]
+        ),
         st.text(max_size=30),
     ),
     st.builds(lambda p: f"sqlite:///{p}", paths_under_base),
@@ -90,7 +92,10 @@ def test_garbage_store_value_gives_a_documented_error_naming_the_variable(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(value=store_values.filter(lambda v: "\x00" not in v), command=st.sampled_from(["rules list", "status"]))
+@given(
+    value=store_values.filter(lambda v: "\x00" not in v),
+    command=st.sampled_from(["rules list", "status"]),
+)
 def test_garbage_store_value_gives_one_cli_error_naming_the_variable(value: str, command: str) -> None:
     # (NUL cannot be in a real environment variable: the operating system refuses it)
     with sandbox() as base:
