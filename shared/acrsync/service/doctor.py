@@ -128,7 +128,7 @@ def _credentials(deps: DoctorDeps, sources: list[str]) -> tuple[Check, bool]:
             return Check("credentials", FAIL, f"ACR refused them ({code})", "check the AK/SK"), False
         if code.startswith(DENIED_PREFIXES):
             return Check("credentials", FAIL, f"accepted but denied ({code})", RAM_FIX), True
-        return failure("credentials", "GetInstance failed", exc), True
+        return failure("credentials", "", exc), True
     return Check("credentials", PASS, f"accepted by ACR in {deps.region} (GetInstance {sources[0]})"), True
 
 
@@ -139,7 +139,7 @@ def _sources(deps: DoctorDeps, sources: list[str]) -> Iterator[Check]:
         try:
             found = api.get_instance(instance)
         except Exception as exc:  # noqa: BLE001 - this instance's FAIL; the next instance is still checked
-            yield failure(name, "GetInstance failed", exc)
+            yield failure(name, "", exc)
             continue
         if found is None:
             fix = "check source.instance in the rules and ACRSYNC_REGION (the source instances' region)"

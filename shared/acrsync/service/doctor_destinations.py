@@ -97,7 +97,7 @@ class DestinationChecks:
             found = self._lookup(dest, ns)
         except AcrSyncError as exc:
             if self._once("ns", dest.instance, ns):
-                yield _unreadable(name, dest, "GetNamespace failed", exc)
+                yield _unreadable(name, dest, exc)
             return
         if found is None:
             if self._once("ns", dest.instance, ns):
@@ -137,7 +137,7 @@ class DestinationChecks:
         try:
             found = self.registry(dest.region).get_repository(dest.instance, ns, repo)
         except AcrSyncError as exc:
-            yield _unreadable(name, dest, "GetRepository failed", exc)
+            yield _unreadable(name, dest, exc)
             return
         if found is not None:
             yield Check(name, PASS, f"exists ({found.repo_id})")
@@ -148,8 +148,8 @@ class DestinationChecks:
             yield Check(name, FAIL, f"missing (rule {rule.name}) and auto-create is off", fix)
 
 
-def _unreadable(name: str, dest: CompiledDestination, what: str, exc: AcrSyncError) -> Check:
+def _unreadable(name: str, dest: CompiledDestination, exc: AcrSyncError) -> Check:
     """Another account's registry is not readable with ours (WARN); our own must be (FAIL, with the fix)."""
     if dest.account:
         return Check(name, WARN, f"cross-account destination ({dest.account}), not readable: {describe(exc)}")
-    return failure(name, what, exc)
+    return failure(name, "", exc)

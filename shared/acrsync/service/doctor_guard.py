@@ -20,8 +20,8 @@ PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 BAD_CREDENTIAL_PREFIXES = ("SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidSecurityToken")
 DENIED_PREFIXES = ("NoPrivilege", "Forbidden")
 RAM_FIX = (
-    "grant the RAM policy in deploy/ram-policy.json (cr:GetInstance, cr:ListRepository, cr:GetNamespace, "
-    "cr:GetRepository, cr:*RepositorySync) on the instances"
+    "attach deploy/ram-policy.json to the role (cr:GetInstance, cr:ListRepository, cr:GetNamespace, "
+    "cr:GetRepository, cr:ListRepositoryTag, cr:CreateRepositorySync, cr:GetRepositorySync) for the instances"
 )
 TRANSIENT_FIX = (
     "transient (throttled, 5xx or timed out): run `acr-sync doctor` again; if it lasts, check "
@@ -74,8 +74,9 @@ def describe(exc: BaseException) -> str:
 
 
 def failure(name: str, what: str, exc: BaseException) -> Check:
-    """The FAIL row for ``exc`` met while checking ``name``."""
-    return Check(name, FAIL, f"{what}: {describe(exc)}", fix_for(exc))
+    """The FAIL row for ``exc`` met while checking ``name`` (``what``: the context, if the error lacks it)."""
+    text = describe(exc)
+    return Check(name, FAIL, f"{what}: {text}" if what else text, fix_for(exc))
 
 
 def guarded(name: str, what: str, checks: Callable[[], Iterable[Check]]) -> list[Check]:
