@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from acrsync.adapters.sqlite_errors import missing_file, translate
+from acrsync.adapters.sqlite_errors import kind_of, missing_file, translate
 from acrsync.adapters.sqlite_schema import SCHEMA
 from acrsync.errors import StoreConfigError, StoreUnavailable
 from acrsync.logging import get_logger
@@ -130,9 +130,13 @@ class SqliteDatabase:
             return conn
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError as exc:
+            if kind_of(exc) not in ("cantopen", "readonly"):
+                conn.close()
+                raise
             # A WAL file needs its -shm index beside it; in a read-only directory SQLite cannot make one.
-            # Nobody can write there either, so reading the file as immutable is safe and still correct.
+            # Nobody can write there either, so reading the file as immutable is safe (what a -wal file
+            # nobody checkpointed still holds is not seen: README, "The store").
             conn.close()
             conn = sqlite3.connect(self._uri("ro", immutable=True), uri=True, isolation_level=None)
             log.info("store_opened_immutable", store=self.location)
