@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from acrsync.config import Settings, load_settings
 from acrsync.domain.events import RawDataPolicy
-from acrsync.errors import ConfigError, PermanentError, RetryableError
+from acrsync.errors import ConfigError, PermanentError, RetryableError, StoreError, StoreNotSetUp
 from acrsync.logging import configure, console_owned, get_logger, secrets_in
 from acrsync.ports import AlertChannel, BudgetStore, Clock, Ledger, Notifier, RegistryApi, RuleStore
 from acrsync.service.clock import SystemClock
@@ -91,20 +91,53 @@ def use(**objects: Any) -> None:
 
 
 def stores(context: Any = None) -> Stores:
-    """Rule store, ledger and budget store for ``ACRSYNC_STORE``, built once."""
+    """Rule store, ledger and budget store for ``ACRSYNC_STORE``, built once. Building opens nothing and
+    creates nothing: a store that was never set up fails on first use with ``StoreNotSetUp``."""
     if "stores" not in _cache:
-        _cache["stores"] = _build_stores(settings(context))
+        _cache["stores"] = _build_stores(settings(context), read_only=bool(_cache.get("read_only")))
     result: Stores = _cache["stores"]
     return result
 
 
-def _build_stores(cfg: Settings) -> Stores:
+@contextlib.contextmanager
+def read_only() -> Iterator[None]:
+    """Around a read-only command (``rules list``, ``status``, ``doctor``): the SQLite store is opened with
+    ``mode=ro``, so it works on a read-only file and can write nothing. What was built inside is forgotten
+    on the way out (one process may run several commands: tests, ``acr-sync invoke``)."""
+    saved = dict(_cache)
+    _cache["read_only"] = True
+    try:
+        yield
+    finally:
+        _cache.clear()
+        _cache.update(saved)
+
+
+def setup_store(context: Any = None) -> str:
+    """``tables init`` on SQLite: create the file and every table (idempotent); say which it was."""
+    cfg = settings(context)
+    from acrsync.adapters.sqlite_db import SqliteDatabase
+
+    created = SqliteDatabase(cfg.store.location).create_schema()
+    return "created" if created else "exists"
+
+
+def _time_left() -> float | None:
+    """Seconds the current invocation has left before its deadline; None outside an invocation."""
+    until: float | None = _cache.get("deadline")
+    return None if until is None else until - clock().monotonic()
+
+
+def _build_stores(cfg: Settings, *, read_only: bool = False) -> Stores:
     if cfg.store.kind == "sqlite":
         from acrsync.adapters.sqlite_rules import SqliteRuleStore
         from acrsync.adapters.sqlite_store import SqliteBudgetStore, SqliteDatabase, SqliteLedger
 
-        db = SqliteDatabase(cfg.store.location)
-        return Stores(SqliteRuleStore(cfg.store.location), SqliteLedger(db), SqliteBudgetStore(db))
+        def open_db() -> SqliteDatabase:
+            return SqliteDatabase(cfg.store.location, read_only=read_only, time_left=_time_left)
+
+        db = open_db()  # the rule store has its own: its reads are counted apart from the ledger's
+        return Stores(SqliteRuleStore(open_db()), SqliteLedger(db), SqliteBudgetStore(db))
     from acrsync.adapters.tablestore_store import (
         TablestoreBudgetStore,
         TablestoreLedger,
@@ -187,7 +220,10 @@ def rules_cache(context: Any = None) -> CompiledRulesCache:
     """Compiled rules, re-read only when the stored version changes (checked at most every 30 s)."""
     if "rules" not in _cache:
         _cache["rules"] = CompiledRulesCache(
-            stores(context).rules, ttl_s=RULES_TTL_S, monotonic=clock().monotonic
+            stores(context).rules,
+            ttl_s=RULES_TTL_S,
+            monotonic=clock().monotonic,
+            location=settings(context).store.url,
         )
     result: CompiledRulesCache = _cache["rules"]
     return result
@@ -309,7 +345,8 @@ def probe_store(context: Any = None) -> str:
         built = stores(context)
         version = built.rules.version()
         built.ledger.list_open(limit=1)
-        return f"sqlite {cfg.store.location}: opens; rules version {version}"
+        access = "read-only" if _cache.get("read_only") else "read-write"
+        return f"sqlite {cfg.store.location}: opens ({access}); rules version {version}"
     from acrsync.adapters.tablestore_client import call, table_specs
 
     client = ots_client(context)
@@ -318,12 +355,14 @@ def probe_store(context: Any = None) -> str:
     for name in names:
         try:
             call("DescribeTable", client.describe_table, name)
-        except PermanentError as exc:
-            if getattr(exc, "code", "") != "OTSObjectNotExist":
-                raise
+        except StoreNotSetUp:
             missing.append(name)
     if missing:
-        raise ConfigError(f"Tablestore tables missing: {', '.join(missing)}; run `acr-sync tables init`")
+        raise StoreNotSetUp(
+            f"ACRSYNC_STORE=tablestore://{cfg.store.location}: tables missing: {', '.join(missing)}",
+            location=cfg.store.location,
+            fix="create them: `acr-sync tables init`",
+        )
     return f"tablestore {cfg.store.location}: {len(names)} tables present"
 
 
@@ -373,10 +412,16 @@ def invocation(function: str, context: Any) -> Iterator[None]:
         configure(level=level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
         _cache["logging"] = True
     started = time.monotonic()
+    _cache["deadline"] = deadline(context)  # bounds every store wait of this invocation (SQLite busy)
     try:
         yield
+    except StoreNotSetUp as exc:
+        # Not "no rule matched": nothing was ever set up, so FC must retry (and in the end dead-letter).
+        log.error("store_not_set_up", function=function, error=str(exc), fix=exc.fix)
+        raise
     except ConfigError as exc:
-        log.error("configuration_invalid", function=function, error=str(exc))
+        fix = exc.fix if isinstance(exc, StoreError) else ""
+        log.error("configuration_invalid", function=function, error=str(exc), fix=fix)
         raise
     except RetryableError as exc:
         log.warning("invocation_retryable", function=function, error=str(exc), error_type=type(exc).__name__)
@@ -388,6 +433,7 @@ def invocation(function: str, context: Any) -> Iterator[None]:
         log.exception("invocation_crashed", function=function, error_type=type(exc).__name__)
         raise
     finally:
+        _cache.pop("deadline", None)
         log.debug(
             "invocation_finished",
             function=function,

@@ -18,6 +18,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _REGION_RE = re.compile(r"^[a-z]{2,}-[a-z0-9-]+$")
 _ACCOUNT_RE = re.compile(r"^\d{6,20}$")
 _TS_INSTANCE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,15}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+SHOWN_MAX = 120  # a value quoted back in an error is cut here: a garbage variable must not flood the log
 
 # Every variable the product knows, with its meaning: the README's configuration table and the deployment
 # tests (every variable s.yaml sets must be one of these) read this mapping.
@@ -44,6 +46,11 @@ class StoreUrl:
 
     kind: str
     location: str
+
+    @property
+    def url(self) -> str:
+        """The value as ACRSYNC_STORE spells it: ``sqlite:///PATH`` or ``tablestore://INSTANCE``."""
+        return f"sqlite:///{self.location}" if self.kind == "sqlite" else f"{self.kind}://{self.location}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +90,26 @@ def parse_store_url(value: str) -> StoreUrl:
         path = value[len("sqlite:///") :]
         if not path:
             raise ValueError("sqlite:/// needs a file path, e.g. sqlite:///.acrsync/acrsync.db")
+        if _CONTROL_RE.search(path):
+            raise ValueError("the sqlite path contains control characters (a stray newline or NUL?)")
+        if path.endswith("/"):
+            raise ValueError("the sqlite path names a directory; add a file name, e.g. acrsync.db")
         return StoreUrl("sqlite", path)
     if value.startswith("tablestore://"):
         instance = value[len("tablestore://") :].strip("/")
         if not _TS_INSTANCE_RE.match(instance):
-            raise ValueError(f"tablestore://{instance} is not a valid Tablestore instance name (3-16 chars)")
+            raise ValueError(
+                f"tablestore://{shown(instance)} is not a valid Tablestore instance name "
+                "(3-16 letters, digits and hyphens, starting with a letter)"
+            )
         return StoreUrl("tablestore", instance)
     raise ValueError("expected sqlite:///PATH or tablestore://INSTANCE")
+
+
+def shown(value: str) -> str:
+    """``repr(value)`` cut to ``SHOWN_MAX`` characters, for quoting a variable back in an error."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_MAX else text[: SHOWN_MAX - 1] + "…"
 
 
 def _context_attr(context: Any, *path: str) -> str:
@@ -156,7 +176,7 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
     try:
         store = parse_store_url(raw_store)
     except ValueError as exc:
-        problems.append(f"ACRSYNC_STORE={raw_store!r}: {exc}")
+        problems.append(f"ACRSYNC_STORE={shown(raw_store)}: {exc}")
         store = StoreUrl("sqlite", ".acrsync/acrsync.db")
 
     region = (

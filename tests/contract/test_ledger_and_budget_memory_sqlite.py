@@ -22,7 +22,7 @@ class TestMemoryLedger(LedgerContract):
 class TestSqliteLedger(LedgerContract):
     @pytest.fixture
     def ledger(self, tmp_path: Path) -> Ledger:
-        return SqliteLedger(SqliteDatabase(tmp_path / "acrsync.db"))
+        return SqliteLedger(SqliteDatabase.create(tmp_path / "acrsync.db"))
 
 
 class TestMemoryBudget(BudgetContract):
@@ -34,4 +34,4 @@ class TestMemoryBudget(BudgetContract):
 class TestSqliteBudget(BudgetContract):
     @pytest.fixture
     def budget(self, tmp_path: Path) -> BudgetStore:
-        return SqliteBudgetStore(SqliteDatabase(tmp_path / "acrsync.db"))
+        return SqliteBudgetStore(SqliteDatabase.create(tmp_path / "acrsync.db"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -197,7 +198,7 @@ def status(
         since_s = operate.parse_since(since)
     except ValueError as exc:
         fail(str(exc))
-    with friendly_errors():
+    with friendly_errors(), bootstrap.read_only():
         clock = bootstrap.clock()
         report = operate.recent_status(bootstrap.stores().ledger, clock, since_s=since_s, failed_only=failed)
         now = clock.now()
@@ -309,8 +310,13 @@ def doctor(
     ),
     as_json: bool = JSON,
 ) -> None:
-    """Preflight: credentials, Premium source, public regions, destinations, rules, store, alerts."""
-    with friendly_errors():
+    """Preflight: credentials, Premium source, public regions, destinations, rules, store, alerts.
+
+    Every check runs whatever the others met; the table always prints; the exit code is 1 on any FAIL.
+    Opens the store read-only unless --send-test-alert (which records the robot's rate budget there).
+    """
+    access = contextlib.nullcontext() if send_test_alert else bootstrap.read_only()
+    with friendly_errors(), access:
         checks = doctor_service.run_checks(bootstrap.doctor_deps(), send_test_alert=send_test_alert)
     if as_json:
         print_json({"ok": not doctor_service.failed(checks), "checks": [c.as_dict() for c in checks]})
