@@ -22,6 +22,7 @@ from acrsync import bootstrap
 from acrsync.cli.app import app
 from acrsync.local import fc
 from acrsync.local.stack import ACCOUNT_ID
+from acrsync.logging import configure
 from tests.harness import World, make_world
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +67,10 @@ def cli(env: Mapping[str, str], *args: str, world: World | None = None) -> Resul
     bootstrap.reset()
     if world is not None:
         bootstrap.use(registry=world.registry)
-    return CliRunner().invoke(app, list(args), env=dict(env))
+    try:
+        return CliRunner().invoke(app, list(args), env=dict(env))
+    finally:
+        configure(level="DEBUG")  # that "process" ended: what runs next logs JSON like a function again
 
 
 def log_lines(text: str) -> list[dict[str, Any]]:
