@@ -1,4 +1,4 @@
-"""``SyncRulesApi``: ACR's ``ListRepoSyncRule`` through ``alibabacloud-cr20181201`` (the doctor's overlap check).
+"""``SyncRulesApi``: ACR's ``ListRepoSyncRule`` through ``alibabacloud-cr20181201`` (doctor's overlap check).
 
 Request ``ListRepoSyncRuleRequest(instance_id, page_no, page_size)``; response ``SyncRules[]`` with flat
 ``Local*`` / ``Target*`` fields and an *integer* ``TotalCount`` ([SDK]

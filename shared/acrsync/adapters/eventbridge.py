@@ -1,4 +1,4 @@
-"""``EventRulesApi`` and ``EventBus`` on EventBridge (2020-04-01) through ``alibabacloud-eventbridge20200401``.
+"""``EventRulesApi`` and ``EventBus`` on EventBridge 2020-04-01 (``alibabacloud-eventbridge20200401``).
 
 RPC calls ([SDK] ``alibabacloud_eventbridge20200401/client.py``): ``get_rule(GetRuleRequest(event_bus_name,
 rule_name))`` and ``put_events(PutEventsRequest(event_bus_name, event_list=[PutEventsRequestEventList(id,

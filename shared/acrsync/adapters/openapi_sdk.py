@@ -23,7 +23,7 @@ def sdk_config(
     access_key_secret: str,
     security_token: str = "",
 ) -> Any:
-    """A tea-openapi ``Config``: the region's endpoint (each SDK's own map), or ``endpoint`` with its scheme."""
+    """A tea-openapi ``Config``: the region's endpoint (the SDK's map), or ``endpoint`` with its scheme."""
     if not region:
         raise ConfigError("ACRSYNC_REGION (or the FC region) is required to reach the FC / EventBridge APIs")
     if not access_key_id or not access_key_secret:

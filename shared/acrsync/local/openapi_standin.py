@@ -2,8 +2,9 @@
 
 Every ``alibabacloud-*`` client built on ``alibabacloud-tea-openapi`` 0.4.x sends its calls through
 ``Client.do_request`` ([SDK] ``alibabacloud_tea_openapi/client.py``): ROA and RPC alike carry
-``x-acs-action``, ``x-acs-version``, ``x-acs-date``, ``x-acs-signature-nonce``, ``x-acs-content-sha256`` and an
-``Authorization: ACS3-HMAC-SHA256 ...`` header over the method, the path, the query and the signed headers.
+``x-acs-action``, ``x-acs-version``, ``x-acs-date``, ``x-acs-signature-nonce``, ``x-acs-content-sha256``
+and an ``Authorization: ACS3-HMAC-SHA256 ...`` header over the method, path, query and signed
+headers.
 So the check is the ACR emulator's (``acr_signing.verify_request``); what differs per API is the routing,
 which each stand-in supplies as ``route(method, path, params, headers, body) -> dict``. Errors are JSON
 ``{"Code","Message","RequestId"}`` with the HTTP status: the SDK reads ``Code``/``code`` and
@@ -76,7 +77,7 @@ class OpenApiStandin:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``: the form ``ACRSYNC_FC_ENDPOINT`` / ``ACRSYNC_EVENTBRIDGE_ENDPOINT`` take."""
+        """``http://127.0.0.1:PORT``: what the endpoint override variables take."""
         if self._server is None:
             raise RuntimeError(f"{self.name} stand-in not started")
         host, port = self._server.server_address[:2]
