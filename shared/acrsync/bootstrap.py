@@ -383,3 +383,45 @@ def invocation(function: str, context: Any) -> Iterator[None]:
             function=function,
             duration_ms=round((time.monotonic() - started) * 1000, 1),
         )
+
+
+def deployed_doctor_deps(doc: Mapping[str, Any], context: Any = None) -> Any:
+    """``doctor --deployed``: SDK clients for FC 3.0, EventBridge and ACR (built here, once), what s.yaml
+    (``doc``, already loaded) meant, and the stored rules for the overlap check. Returns ``DeployedDeps``."""
+    from acrsync.adapters.acr import build_acr_client
+    from acrsync.adapters.acr_sync_rules import AcrSyncRules
+    from acrsync.adapters.eventbridge import EventBridgeRules, build_eventbridge_client
+    from acrsync.adapters.fc import FcFunctions, build_fc_client
+    from acrsync.config import KNOWN_VARIABLES
+    from acrsync.domain.deployment import expected_functions, resolve
+    from acrsync.domain.rules import compile_rules, validate_document
+    from acrsync.service.deployed_doctor import DeployedDeps
+
+    cfg = settings(context)
+    creds = cfg.credentials
+    if not creds.present:
+        raise ConfigError(
+            "no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+        )
+    keys = {"access_key_id": creds.access_key_id, "access_key_secret": creds.access_key_secret}
+    if creds.security_token:
+        keys["security_token"] = creds.security_token
+    acr = build_acr_client(cfg.region, endpoint=cfg.acr_endpoint or None, **keys)  # type: ignore[arg-type]
+
+    def acr_rules() -> Any:
+        stored = stores(context).rules.read()
+        valid = validate_document(
+            {"version": 1, "channels": dict(stored.channels), "rules": list(stored.rules)}
+        )
+        return compile_rules(valid.rules, valid.channels).rules
+
+    variables = resolve(doc.get("vars") or {}, {})
+    return DeployedDeps(
+        expected=expected_functions(doc),
+        functions=FcFunctions(build_fc_client(cfg.region, cfg.fc_endpoint, **keys)),
+        rules=EventBridgeRules(build_eventbridge_client(cfg.region, cfg.eventbridge_endpoint, **keys)),
+        sync_rules=AcrSyncRules(acr),
+        known_variables=frozenset(KNOWN_VARIABLES),
+        acr_rules=acr_rules,
+        source_instances=[str(variables.get("source_instance_id") or "")],
+    )
