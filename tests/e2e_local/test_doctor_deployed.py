@@ -249,7 +249,7 @@ DRIFTS: list[tuple[str, Drift, str, str, str]] = [
 
 
 @pytest.mark.parametrize(("case", "drift", "check", "status", "says"), DRIFTS, ids=[d[0] for d in DRIFTS])
-def test_each_kind_of_drift_is_reported_by_its_check(
+def test_each_kind_of_drift_is_reported_by_its_check(  # noqa: PLR0917 - parametrize columns
     deployed: tuple[LocalCloud, Path], case: str, drift: Drift, check: str, status: str, says: str
 ) -> None:
     # GIVEN a deployment that drifted from s.yaml in one way
