@@ -92,7 +92,12 @@ def use(**objects: Any) -> None:
 def stores(context: Any = None) -> Stores:
     """Rule store, ledger and budget store for ``ACRSYNC_STORE``, built once."""
     if "stores" not in _cache:
-        _cache["stores"] = _build_stores(settings(context))
+        built = _build_stores(settings(context))
+        if settings(context).event_bus:  # outcome events: every ledger write fills the row's outbox
+            from acrsync.service.outcomes import OutboxLedger
+
+            built = Stores(built.rules, OutboxLedger(built.ledger), built.budget)
+        _cache["stores"] = built
     result: Stores = _cache["stores"]
     return result
 
@@ -252,6 +257,7 @@ def watcher_deps(context: Any = None) -> WatchDeps:
             notifier=notifier(context),
             channels=channels(context),
             allowed_accounts=settings(context).allowed_account_ids,
+            publish=outcome_publisher(context),
         )
     result: WatchDeps = _cache["watcher"]
     return result
@@ -425,3 +431,36 @@ def deployed_doctor_deps(doc: Mapping[str, Any], context: Any = None) -> Any:
         acr_rules=acr_rules,
         source_instances=[str(variables.get("source_instance_id") or "")],
     )
+
+
+def outcome_publisher(context: Any = None) -> Callable[[float], int] | None:
+    """``deadline -> events sent`` over ``ACRSYNC_EVENT_BUS``; None when the variable is unset. The
+    EventBridge SDK is imported on the first publish, never by the replicator."""
+    cfg = settings(context)
+    if not cfg.event_bus:
+        return None
+
+    def publish(deadline_at: float) -> int:
+        from acrsync.service.outcomes import publish_outcomes
+
+        return publish_outcomes(
+            stores(context).ledger, event_bus(context), cfg.event_bus, clock(), deadline=deadline_at
+        )
+
+    return publish
+
+
+def event_bus(context: Any = None) -> Any:
+    """The ``EventBus`` adapter on the EventBridge SDK, built once (tests pin a fake with ``use``)."""
+    if "event_bus" not in _cache:
+        from acrsync.adapters.eventbridge import EventBridgeBus, build_eventbridge_client
+
+        cfg = settings(context)
+        creds = cfg.credentials
+        keys = {"access_key_id": creds.access_key_id, "access_key_secret": creds.access_key_secret}
+        if creds.security_token:
+            keys["security_token"] = creds.security_token
+        _cache["event_bus"] = EventBridgeBus(
+            build_eventbridge_client(cfg.region, cfg.eventbridge_endpoint, **keys)
+        )
+    return _cache["event_bus"]

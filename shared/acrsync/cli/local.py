@@ -81,6 +81,19 @@ def demo() -> None:
     out.print(f"pushes no rule matched (no API call made): {', '.join(unmatched) or 'none'}")
     for title, text in report.alerts:
         out.print(Panel(Markdown(text), title=f"DingTalk received: {title}", expand=False))
+    failed = [c for c in report.deployed if c.status != "PASS"]
+    out.print(
+        f"doctor --deployed: {len(report.deployed) - len(failed)}/{len(report.deployed)} checks PASS "
+        "(functions, env names, async config, triggers, EventBridge rules, invocation mode, ACR sync rules)"
+    )
+    for check in failed:
+        out.print(f"  {check.status} {check.name}: {check.detail}", markup=False)
+    events = Table(title="Outcome events the subscriber got on the bus (PutEvents, real SDK)")
+    for column in ("type", "subject", "id"):
+        events.add_column(column, overflow="fold")
+    for event in report.events:
+        events.add_row(str(event.get("Type")), str(event.get("Subject")), str(event.get("Id")))
+    out.print(events)
     calls = ", ".join(f"{k} {v}" for k, v in sorted(report.acr_calls.items()))
     out.print(f"ACR OpenAPI calls (real SDK, signed, to the emulator): {calls}")
     out.print(f"[green]done[/] in {report.seconds:.1f} s; everything stopped.", markup=True)
