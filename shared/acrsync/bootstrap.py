@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from acrsync.config import Settings, load_settings
@@ -421,8 +422,15 @@ def deployed_doctor_deps(doc: Mapping[str, Any], context: Any = None) -> Any:
         )
         return compile_rules(valid.rules, valid.channels).rules
 
+    def alert_refusals() -> list[tuple[str, str]]:
+        since = clock().now() - 7 * 86400
+        rows = stores(context).ledger.scan(since=since)
+        found = [(r.alert_channel, r.extra.get("alert_note", "")) for r in rows]
+        return [(channel, note) for channel, note in found if note.startswith("DingTalk refused:")]
+
     variables = resolve(doc.get("vars") or {}, {})
     return DeployedDeps(
+        alert_refusals=alert_refusals,
         expected=expected_functions(doc),
         functions=FcFunctions(build_fc_client(cfg.region, cfg.fc_endpoint, **keys)),
         rules=EventBridgeRules(build_eventbridge_client(cfg.region, cfg.eventbridge_endpoint, **keys)),
@@ -464,3 +472,27 @@ def event_bus(context: Any = None) -> Any:
             build_eventbridge_client(cfg.region, cfg.eventbridge_endpoint, **keys)
         )
     return _cache["event_bus"]
+
+
+def deployed_checks(path: Path) -> list[Any]:
+    """``doctor --deployed``: load the s.yaml at ``path`` (a missing or malformed file is a ``ConfigError``
+    naming it and what to do) and run every deployed check. Returns ``service.doctor.Check`` items."""
+    import yaml
+
+    from acrsync.service.deployed_doctor import run_deployed_checks
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: not found; run from the project directory or pass --s-yaml PATH"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: expected a Serverless Devs document (a mapping with `resources`)")
+    try:
+        deps = deployed_doctor_deps(doc)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return run_deployed_checks(deps)

@@ -4,6 +4,7 @@ holding what ``s deploy`` of s.yaml made; then one kind of drift at a time."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from acrsync import bootstrap
 from acrsync.cli.app import app
+from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.local.acr_sync_rules import add_sync_rule
 from acrsync.local.stack import ROBOT_SECRET, ROBOT_TOKEN, LocalCloud
 from acrsync.service import rules_admin
@@ -287,3 +289,40 @@ def test_a_missing_s_yaml_is_named_with_what_to_do(deployed: tuple[LocalCloud, P
     assert result.exit_code == 1
     assert "nope.yaml: not found" in result.output
     assert "--s-yaml PATH" in result.output
+
+
+def test_an_alert_refused_for_a_missing_token_is_reported_with_its_fix(
+    deployed: tuple[LocalCloud, Path],
+) -> None:
+    # GIVEN a failure whose alert DingTalk refused with 300005 (no such token), as the flush records it
+    _, path = deployed
+    ledger = bootstrap.stores().ledger
+    entry = LedgerEntry(
+        claim_id="f" * 32,
+        rule="team-a-releases",
+        source_instance="cri-demo-src",
+        source_region="cn-hangzhou",
+        source_namespace="team-a",
+        source_repo="web",
+        source_tag="v9",
+        digest="sha256:" + "b" * 64,
+        dest_instance="cri-demo-sh",
+        dest_region="cn-shanghai",
+        dest_namespace="team-a",
+        dest_repo="web",
+        dest_tag="v9",
+        alert_channel="ops",
+        created_at=time.time(),
+    )
+    ledger.claim(entry)
+    failed = entry.moved_to(
+        State.FAILED, time.time(), alerted=True, extra={"alert_note": "DingTalk refused: 300005"}
+    )
+    ledger.update(failed, expected_revision=entry.revision)
+    # WHEN the deployment is checked
+    code, checks, _ = run(path)
+    # THEN the channel's delivery FAILs, saying what to do
+    assert code == 1
+    assert checks["alert delivery ops"]["status"] == "FAIL"
+    assert "300005" in checks["alert delivery ops"]["detail"]
+    assert "access_token does not exist" in checks["alert delivery ops"]["fix"]

@@ -324,9 +324,7 @@ def doctor(
     """Preflight: credentials, Premium source, public regions, destinations, rules, store, alerts."""
     with friendly_errors():
         if deployed:
-            from acrsync.cli.deployed import deployed_checks
-
-            checks = deployed_checks(s_yaml)
+            checks = bootstrap.deployed_checks(s_yaml)
         else:
             checks = doctor_service.run_checks(bootstrap.doctor_deps(), send_test_alert=send_test_alert)
     if as_json:

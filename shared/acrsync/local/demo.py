@@ -73,9 +73,7 @@ def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DemoRepor
 
 def _deployed(cloud: LocalCloud, report: DemoReport, say: Callable[[str], None]) -> None:
     """s.yaml "deployed" to the FC and EventBridge stand-ins, then checked as `doctor --deployed` does."""
-    from acrsync.cli.deployed import deployed_checks
-
-    report.deployed = deployed_checks(cloud.deployed_s_yaml())
+    report.deployed = bootstrap.deployed_checks(cloud.deployed_s_yaml())
     say(f"doctor --deployed: {len(report.deployed)} checks against s.yaml (FC 3.0 + EventBridge + ACR SDKs)")
 
 

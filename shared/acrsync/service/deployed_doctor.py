@@ -26,11 +26,11 @@ from acrsync.domain.deployment import (
     rule_name_from_arn,
 )
 from acrsync.domain.rules_compile import CompiledRule
-from acrsync.domain.rules_eval import first_match
 from acrsync.errors import AcrSyncError
 from acrsync.logging import get_logger
 from acrsync.ports import EventRulesApi, FunctionsApi, SyncRulesApi
 from acrsync.service.doctor import FAIL, PASS, WARN, Check
+from acrsync.service.sync_rule_overlap import overlaps
 
 log = get_logger(__name__)
 
@@ -48,6 +48,8 @@ class DeployedDeps:
     known_variables: frozenset[str]
     acr_rules: Callable[[], Sequence[CompiledRule]]
     source_instances: Sequence[str] = ()
+    # (channel, note) of ledger rows whose alert DingTalk refused ("DingTalk refused: CODE"), recent first.
+    alert_refusals: Callable[[], Sequence[tuple[str, str]]] = lambda: ()
 
 
 def run_deployed_checks(deps: DeployedDeps) -> list[Check]:
@@ -55,7 +57,8 @@ def run_deployed_checks(deps: DeployedDeps) -> list[Check]:
     checks: list[Check] = []
     for function in deps.expected:
         checks.extend(_guarded(f"function {function.name}", _bind(deps, function)))
-    checks.extend(_guarded("built-in sync rules", lambda: _overlaps(deps)))
+    checks.extend(_guarded("built-in sync rules", lambda: overlaps(deps)))
+    checks.extend(_guarded("alert delivery", lambda: _alert_delivery(deps)))
     log.info("doctor_deployed_finished", failed=sum(c.status == FAIL for c in checks), checks=len(checks))
     return checks
 
@@ -258,46 +261,24 @@ def _mode(
     return Check(name, FAIL, detail + ": FC's async retries and failure destination do not apply", fix)
 
 
-def _overlaps(deps: DeployedDeps) -> Iterator[Check]:
-    rules = [r for r in deps.acr_rules() if r.enabled]
-    instances = sorted({*deps.source_instances, *(r.instance for r in rules)} - {"", UNRESOLVED})
-    for instance in instances:
-        name = f"built-in sync rules {instance}"
-        try:
-            builtin = deps.sync_rules.list_repo_sync_rules(instance)
-        except AcrSyncError as exc:
-            yield Check(name, WARN, f"ListRepoSyncRule failed: {exc}", "grant cr:ListSyncRule to check it")
-            continue
-        clashes = sorted(
-            {c for b in builtin for c in _clashes(b, [r for r in rules if r.instance == instance])}
-        )
-        if clashes:
-            fix = "delete or narrow the built-in rule (ACR console → Instance → Repository Sync) or the rule"
-            yield Check(name, WARN, "every push would create two tasks: " + "; ".join(clashes), fix)
-        else:
-            passive = sum(b.get("SyncTrigger") == "PASSIVE" for b in builtin)
-            yield Check(name, PASS, f"{len(builtin)} rule(s), {passive} automatic; none overlaps acr-sync's")
+# The access token does not exist: 300005 in current DingTalk answers, 400101 / 300001 in older tables.
+TOKEN_MISSING = frozenset({"300005", "400101", "300001"})
 
 
-def _clashes(builtin: Mapping[str, Any], rules: Sequence[CompiledRule]) -> Iterator[str]:
-    """acr-sync rules that replicate what an automatic built-in rule replicates to the same instance."""
-    if builtin.get("SyncTrigger") != "PASSIVE" or builtin.get("SyncDirection", "FROM") != "FROM":
+def _alert_delivery(deps: DeployedDeps) -> Iterator[Check]:
+    """Alerts DingTalk refused, as the alert flush recorded them on the rows: a permanent misconfiguration
+    (no retry fixes it), so it is reported here rather than only logged."""
+    by_channel: dict[str, set[str]] = {}
+    for channel, note in deps.alert_refusals():
+        code = note.removeprefix("DingTalk refused:").strip()
+        by_channel.setdefault(channel or "default", set()).add(code)
+    if not by_channel:
+        yield Check("alert delivery", PASS, "no alert refused by DingTalk in the ledger")
         return
-    scope = builtin.get("SyncScope")
-    ns, repo = str(builtin.get("LocalNamespaceName") or ""), str(builtin.get("LocalRepoName") or "")
-    target = (builtin.get("TargetInstanceId"), builtin.get("TargetRegionId"))
-    for rule in rules:
-        if not any((d.instance, d.region) == target for d in rule.destinations):
-            continue
-        if scope == "REPO":
-            path = f"{ns}/{repo}"
-            covered = bool(first_match(rule.repositories, path)) and not first_match(
-                rule.exclude_repositories, path
-            )
-        elif scope == "NAMESPACE":
-            covered = rule.namespaces is None or ns in rule.namespaces
+    for channel, codes in sorted(by_channel.items()):
+        name = f"alert delivery {channel}"
+        if codes & TOKEN_MISSING:
+            fix = "the webhook's access_token does not exist: copy the robot's webhook URL again"
         else:
-            covered = True  # INSTANCE scope: every repository (filters aside) may be covered
-        if covered:
-            where = f"{ns}/{repo}" if scope == "REPO" else (ns or "the whole instance")
-            yield f"{builtin.get('SyncRuleId')} ({scope} {where} → {target[0]}) and rule {rule.name}"
+            fix = "check the robot's secret, keywords and IP list; `acr-sync doctor --send-test-alert`"
+        yield Check(name, FAIL, f"DingTalk refused alerts with errcode {', '.join(sorted(codes))}", fix)
