@@ -11,7 +11,10 @@ import typer
 from acrsync.cli.common import out
 from acrsync.local import fc
 
-app = typer.Typer(help="The offline cloud: loopback stand-ins for ACR and DingTalk.", no_args_is_help=True)
+app = typer.Typer(
+    help="The offline cloud: loopback stand-ins for ACR, DingTalk, FC 3.0 and EventBridge.",
+    no_args_is_help=True,
+)
 
 
 def register(root: typer.Typer) -> None:
@@ -24,18 +27,24 @@ def register(root: typer.Typer) -> None:
 def up(
     tick: float = typer.Option(0.5, help="Seconds between sync-task progress steps."),
 ) -> None:
-    """Start the ACR emulator and DingTalk sink on free loopback ports; print the env to use; Ctrl-C stops."""
-    from acrsync.local.stack import LocalCloud, seed_events
+    """Run the offline cloud (ACR, DingTalk, FC 3.0, EventBridge) on loopback; print the env; Ctrl-C stops."""
+    from acrsync.local.stack import EVENT_BUS, LocalCloud, seed_events
 
     with tempfile.TemporaryDirectory(prefix="acrsync-local-") as tmp, LocalCloud(Path(tmp)) as cloud:
         pushed = seed_events(cloud.model, fc.FUNCTIONS_DIR.parent / "events")
+        s_yaml = cloud.deployed_s_yaml()
         cloud.model.start_ticker(tick)
-        out.print(f"ACR emulator and DingTalk sink are up ({pushed} images from events/ pushed). Export:")
+        out.print(
+            f"ACR emulator, DingTalk sink, FC 3.0 and EventBridge stand-ins are up ({pushed} images from "
+            f"events/ pushed; s.yaml deployed into FC/EventBridge as {s_yaml}). Export:"
+        )
         for key, value in cloud.env.items():
             out.print(f"export {key}={value}")
         out.print(
             "then e.g.: acr-sync rules apply examples/rules.yaml && "
-            "acr-sync invoke replicator events/acs.cr/push_completed.json"
+            "acr-sync invoke replicator events/acs.cr/push_completed.json; "
+            f"acr-sync doctor --deployed --s-yaml {s_yaml}; "
+            f"outcome events: export ACRSYNC_EVENT_BUS={EVENT_BUS}"
         )
         try:
             threading.Event().wait()
