@@ -98,3 +98,9 @@ def test_the_outbox_ledger_merges_what_a_caller_copy_lacks() -> None:
     assert stored is not None
     assert list(owed(stored)) == ["failed"]
     assert stored.alerted
+
+
+def test_recording_a_publish_does_not_move_the_row_in_time() -> None:
+    # alert windows group failures by updated_at: publishing must not split a group
+    stored = with_outbox(row(state=State.FAILED, updated_at=NOW + 7), None)
+    assert after_publish(stored, {"failed"}, NOW + 99).updated_at == NOW + 7

@@ -94,7 +94,8 @@ def after_publish(entry: LedgerEntry, sent: Iterable[str], now: float) -> Ledger
     done = published(entry) | sent
     extra = {**entry.extra, OUTBOX: format_outbox(due), PUBLISHED: ",".join(o for o in OUTCOMES if o in done)}
     extra = {k: v for k, v in extra.items() if v or k != OUTBOX}
-    moved = replace(entry, extra=extra, revision=entry.revision + 1, updated_at=now)
+    # updated_at is left alone: it is when the row last changed state, and alert windows group on it.
+    moved = replace(entry, extra=extra, revision=entry.revision + 1)
     if not due and not owes_alert(moved) and moved.next_check_at == ALERT_LANE:
         return replace(moved, next_check_at=now)
     return moved
