@@ -230,6 +230,10 @@ class SyncRulesApi(abc.ABC):
     def list_repo_sync_rules(self, instance_id: str) -> list[Mapping[str, Any]]:
         """``ListRepoSyncRule``, every page."""
 
+    @abc.abstractmethod
+    def list_event_center_rules(self, instance_id: str) -> list[str]:
+        """``ListEventCenterRuleName``: the names of the instance's event-notification rules."""
+
 
 class EventBus(abc.ABC):
     """Publishes CloudEvents to an EventBridge custom bus (``PutEvents``)."""

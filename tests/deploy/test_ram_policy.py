@@ -157,6 +157,7 @@ def test_the_doctor_policy_grants_only_reads() -> None:
         "fc:GetAsyncInvokeConfig",
         "eventbridge:GetRule",
         "cr:ListSyncRule",
+        "cr:ListEventCenterRuleName",
     }
 
 

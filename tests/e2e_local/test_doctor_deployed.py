@@ -77,6 +77,7 @@ def test_a_deployment_as_s_yaml_meant_passes_every_check_and_shows_no_value(
         f"eventbridge rule {REPLICATOR}/acr-push",
         f"invocation mode {WATCHER}/acr-sync-completed",
         "built-in sync rules cri-demo-src",
+        "event notification cri-demo-src",
     ):
         assert name in checks
     assert "asynchronous" in checks[f"invocation mode {REPLICATOR}/acr-push"]["detail"]
@@ -246,6 +247,13 @@ DRIFTS: list[tuple[str, Drift, str, str, str]] = [
         "built-in sync rules cri-demo-src",
         "WARN",
         "every push would create two tasks",
+    ),
+    (
+        "no event-notification rule",
+        lambda c: c.model.event_center_rules.clear(),
+        "event notification cri-demo-src",
+        "WARN",
+        "no event-notification rule",
     ),
 ]
 

@@ -41,3 +41,14 @@ class AcrSyncRules(SyncRulesApi):
             if len(chunk) < PAGE_SIZE or len(rules) >= int(body.get("TotalCount") or 0):
                 break
         return rules
+
+    def list_event_center_rules(self, instance_id: str) -> list[str]:
+        from alibabacloud_cr20181201 import models
+
+        request = models.ListEventCenterRuleNameRequest(instance_id=instance_id)
+        try:
+            body = self.client.list_event_center_rule_name(request).body.to_map()
+        except Exception as exc:  # noqa: BLE001 - every SDK failure is translated
+            raise translate_error(exc, "ListEventCenterRuleName") from None
+        check_body("ListEventCenterRuleName", body)
+        return [str(r.get("RuleName", "")) for r in body.get("RuleNames") or []]

@@ -64,6 +64,7 @@ class AcrModel(SyncEngine):
     repos: dict[str, EmuRepo] = field(default_factory=dict, init=False, repr=False)
     tasks: dict[str, EmuTask] = field(default_factory=dict, init=False, repr=False)
     sync_rules: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)  # acr_sync_rules
+    event_center_rules: dict[str, list[dict[str, Any]]] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
     _rng: random.Random = field(init=False, repr=False)
     _failures: dict[tuple[str, str], DestinationFailure] = field(default_factory=dict, init=False, repr=False)

@@ -9,6 +9,10 @@ automatic | INITIATIVE = manual), SyncDirection (FROM|TO), TagFilter, LocalInsta
 LocalNamespaceName, LocalRepoName, TargetInstanceId, TargetRegionId, TargetNamespaceName, TargetRepoName,
 NamespaceNameFilter, RepoNameFilter, CrossUser, LinkId, Priority, CreateTime, ModifiedTime``, and
 ``PageNo, PageSize, TotalCount`` (an *integer* here, unlike ListRepoSyncTask's string).
+
+``ListEventCenterRuleName`` ([SDK] ``_list_event_center_rule_name_*.py``; RPC ``GET``, query ``InstanceId``):
+``RuleNames[{RuleId, RuleName}]`` — the instance's event-notification rules, names only (their channel,
+e.g. ``EVENT_BRIDGE``, is set by ``UpdateEventCenterRule`` and not readable through a list call).
 """
 
 from __future__ import annotations
@@ -81,3 +85,16 @@ def list_repo_sync_rule(model: AcrModel, p: Params) -> dict[str, Any]:
     size = min(100, max(1, int(p.get("PageSize") or 30)))
     chunk = rules[(page_no - 1) * size : page_no * size]
     return {"SyncRules": chunk, "PageNo": page_no, "PageSize": size, "TotalCount": len(rules)}
+
+
+def add_event_center_rule(model: AcrModel, *, instance: str, name: str) -> None:
+    """An event-notification rule on the instance, as the console's Event Notification page creates one."""
+    model.event_center_rules.setdefault(instance, []).append(
+        {"RuleId": model.new_id("crecr-"), "RuleName": name}
+    )
+
+
+def list_event_center_rule_name(model: AcrModel, p: Params) -> dict[str, Any]:
+    """The action: the instance's event-center rules."""
+    model.instance(p["InstanceId"])
+    return {"RuleNames": list(model.event_center_rules.get(p["InstanceId"], []))}

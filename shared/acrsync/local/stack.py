@@ -113,6 +113,10 @@ class LocalCloud:
             fc=self.fc_state,
             eventbridge=self.eventbridge_state,
         )
+        if not self.model.event_center_rules.get(SOURCE[0]):  # the console's Event Notification rule
+            from acrsync.local.acr_sync_rules import add_event_center_rule
+
+            add_event_center_rule(self.model, instance=SOURCE[0], name="to-eventbridge")
         path = self.workdir / "s.yaml"
         path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
         return path

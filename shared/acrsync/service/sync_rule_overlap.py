@@ -4,6 +4,10 @@ ACR's own instance replication (``ListRepoSyncRule``) with ``SyncTrigger`` PASSI
 push it covers; if an acr-sync rule sends the same repository to the same instance, every push makes two
 tasks, possibly with different ``Override``. Scopes: REPO (one repository), NAMESPACE (a namespace, filtered
 by ``RepoNameFilter``), INSTANCE (everything): the last two are reported conservatively (filters aside).
+
+Also the instance's event-notification rules (``ListEventCenterRuleName``): whether ACR needs one with the
+EventBridge channel for push events to reach EventBridge is not documented (deploy/README.md §3b), and the
+list call shows names only, so having none is a WARN with the console path, not a FAIL.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ if TYPE_CHECKING:
 
 def overlaps(deps: DeployedDeps) -> Iterator[Check]:
     rules = [r for r in deps.acr_rules() if r.enabled]
-    instances = sorted({*deps.source_instances, *(r.instance for r in rules)} - {"", UNRESOLVED})
+    instances = source_instances(deps, rules)
     for instance in instances:
         name = f"built-in sync rules {instance}"
         try:
@@ -40,6 +44,7 @@ def overlaps(deps: DeployedDeps) -> Iterator[Check]:
         else:
             passive = sum(b.get("SyncTrigger") == "PASSIVE" for b in builtin)
             yield Check(name, PASS, f"{len(builtin)} rule(s), {passive} automatic; none overlaps acr-sync's")
+    yield from event_notifications(deps, instances)
 
 
 def _clashes(builtin: Mapping[str, Any], rules: Sequence[CompiledRule]) -> Iterator[str]:
@@ -64,3 +69,27 @@ def _clashes(builtin: Mapping[str, Any], rules: Sequence[CompiledRule]) -> Itera
         if covered:
             where = f"{ns}/{repo}" if scope == "REPO" else (ns or "the whole instance")
             yield f"{builtin.get('SyncRuleId')} ({scope} {where} → {target[0]}) and rule {rule.name}"
+
+
+def event_notifications(deps: DeployedDeps, instances: Sequence[str]) -> Iterator[Check]:
+    """One check per source instance: its ACR event-notification rules, by name."""
+    for instance in instances:
+        name = f"event notification {instance}"
+        try:
+            rules = deps.sync_rules.list_event_center_rules(instance)
+        except AcrSyncError as exc:
+            yield Check(name, WARN, f"ListEventCenterRuleName failed: {exc}", "not checked")
+            continue
+        if rules:
+            yield Check(name, PASS, f"{len(rules)} rule(s): {', '.join(rules[:5])}")
+        else:
+            fix = (
+                "if pushes do not show in EventBridge's event query, add one: ACR console → Instance → "
+                "Event Notification → Create Rule, channel EventBridge"
+            )
+            yield Check(name, WARN, "no event-notification rule on this instance", fix)
+
+
+def source_instances(deps: DeployedDeps, rules: Sequence[CompiledRule]) -> list[str]:
+    """The instances whose pushes acr-sync handles: s.yaml's and the enabled rules'."""
+    return sorted({*deps.source_instances, *(r.instance for r in rules)} - {"", UNRESOLVED})
