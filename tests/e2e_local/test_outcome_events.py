@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from acrsync.adapters.eventbridge import EventBridgeBus, build_eventbridge_clien
 from acrsync.adapters.memory import MemoryLedger
 from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.outcomes import event_id, owed
+from acrsync.local import demo
 from acrsync.local.eventbridge_api import EventBridgeState, eventbridge_standin
 from acrsync.local.openapi_standin import OpenApiStandin
 from acrsync.ports import Ledger
@@ -203,3 +205,14 @@ def test_a_batch_never_exceeds_put_events_limit(bus: tuple[EventBridgeState, Ope
     sent = publish_outcomes(ledger, client(standin), BUS, clock, deadline=FAR)
     assert sent == 40
     assert len([r for r in standin.requests if r[2] == 200]) == 3
+
+
+def test_the_demo_publishes_one_event_per_outcome_through_the_handlers(tmp_path: Path) -> None:
+    # GIVEN the demo's flow through the replicator and watcher handlers, with ACRSYNC_EVENT_BUS set
+    report = demo.run(tmp_path)
+    # THEN its subscriber got exactly one event per final row, typed by the row's outcome, no id twice
+    types = Counter(str(e["Type"]).rsplit(":", 1)[1].lower() for e in report.events)
+    assert types == Counter(r.state.value for r in report.rows)
+    assert len({e["Id"] for e in report.events}) == len(report.events)
+    # AND the deployment it checked first passed every check
+    assert {c.status for c in report.deployed} == {"PASS"}
