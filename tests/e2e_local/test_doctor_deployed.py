@@ -130,7 +130,14 @@ DRIFTS: list[tuple[str, Drift, str, str, str]] = [
         lambda c: c.fc_state.functions[WATCHER]["environmentVariables"].pop("ACRSYNC_STORE"),
         f"environment {WATCHER}",
         "FAIL",
-        "missing ACRSYNC_STORE",
+        "missing ACRSYNC_STORE (s.yaml: vars.tablestore_instance)",
+    ),
+    (
+        "secret env var missing",
+        lambda c: c.fc_state.functions[WATCHER]["environmentVariables"].pop("ACRSYNC_DINGTALK_SECRET"),
+        f"environment {WATCHER}",
+        "FAIL",
+        "missing ACRSYNC_DINGTALK_SECRET (s.yaml: env(ACRSYNC_DINGTALK_SECRET))",
     ),
     (
         "unknown env var",

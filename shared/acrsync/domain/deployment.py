@@ -106,12 +106,10 @@ def expected_functions(doc: Mapping[str, Any]) -> list[ExpectedFunction]:
 
 def _env_source(value: Any) -> str:
     """Where a variable's value comes from (``env(NAME)``, ``vars.x`` or ``literal``): never the value."""
-    match = _EXPR.fullmatch(str(value).strip())
-    if match is None:
+    bodies = [b.strip() for b in _EXPR.findall(str(value))]
+    if not bodies:
         return "literal"
-    body = match.group(1).strip()
-    env = _ENV.match(body)
-    return f"env({env.group(1)})" if env else body
+    return ", ".join(f"env({env.group(1)})" if (env := _ENV.match(b)) else b for b in bodies)
 
 
 def _trigger(raw: Any, resource: str) -> ExpectedTrigger:

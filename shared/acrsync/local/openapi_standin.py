@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -60,7 +60,6 @@ class OpenApiStandin:
         self.name = name
         self.keys = KeyStore(dict(credentials or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}))
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status) of every request
-        self.before: Callable[[str, Mapping[str, str]], None] | None = None  # fault hook (tests)
         self._address = (host, port)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -148,8 +147,6 @@ class _Handler(BaseHTTPRequestHandler):
                 headers=self.headers,
                 body=body,
             )
-            if standin.before is not None:
-                standin.before(self.headers.get("x-acs-action", ""), params)
             doc = standin.router(self.command, split.path, params, self.headers, body)
         except ApiError as err:
             standin.requests.append((self.command, split.path, err.http_status))

@@ -109,11 +109,13 @@ def _environment(deps: DeployedDeps, expected: ExpectedFunction, deployed: Mappi
     extra = sorted(names - expected.env_names - set(unknown))
     problems = []
     if missing:
-        problems.append(f"missing {', '.join(missing)}")
+        sources = [f"{n} (s.yaml: {expected.env_expressions.get(n, 'literal')})" for n in missing]
+        problems.append(f"missing {', '.join(sources)}")
     if unknown:
         problems.append(f"unknown to acr-sync (typo?): {', '.join(unknown)}")
     if problems:
-        return Check(name, FAIL, "; ".join(problems) + " (values not shown)", REDEPLOY)
+        fix = REDEPLOY + "; a name from env(NAME) must be exported in the shell that runs it"
+        return Check(name, FAIL, "; ".join(problems) + " (values not shown)", fix)
     if extra:
         fix = "add them to s.yaml or remove them in the FC console"
         return Check(name, WARN, f"set in the cloud but not in s.yaml: {', '.join(extra)}", fix)
