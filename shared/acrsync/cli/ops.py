@@ -321,7 +321,10 @@ def doctor(
         help="The Serverless Devs file that says what was meant (with --deployed).",
     ),
 ) -> None:
-    """Preflight: credentials, Premium source, public regions, destinations, rules, store, alerts."""
+    """Preflight: credentials, Premium source, public regions, destinations, rules, store, alerts.
+
+    With --deployed: the deployment in the cloud against s.yaml instead (deploy/README.md §3b).
+    """
     with friendly_errors():
         if deployed:
             checks = bootstrap.deployed_checks(s_yaml)
