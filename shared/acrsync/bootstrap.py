@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from acrsync.config import Settings, load_settings
@@ -94,7 +95,12 @@ def stores(context: Any = None) -> Stores:
     """Rule store, ledger and budget store for ``ACRSYNC_STORE``, built once. Building opens nothing and
     creates nothing: a store that was never set up fails on first use with ``StoreNotSetUp``."""
     if "stores" not in _cache:
-        _cache["stores"] = _build_stores(settings(context), read_only=bool(_cache.get("read_only")))
+        built = _build_stores(settings(context), read_only=bool(_cache.get("read_only")))
+        if settings(context).event_bus:  # outcome events: every ledger write fills the row's outbox
+            from acrsync.service.outcomes import OutboxLedger
+
+            built = Stores(built.rules, OutboxLedger(built.ledger), built.budget)
+        _cache["stores"] = built
     result: Stores = _cache["stores"]
     return result
 
@@ -290,6 +296,7 @@ def watcher_deps(context: Any = None) -> WatchDeps:
             channels=channels(context),
             allowed_accounts=settings(context).allowed_account_ids,
             raw_data=raw_data_policy(settings(context)),
+            publish=outcome_publisher(context),
         )
     result: WatchDeps = _cache["watcher"]
     return result
@@ -439,3 +446,109 @@ def invocation(function: str, context: Any) -> Iterator[None]:
             function=function,
             duration_ms=round((time.monotonic() - started) * 1000, 1),
         )
+
+
+def deployed_doctor_deps(doc: Mapping[str, Any], context: Any = None) -> Any:
+    """``doctor --deployed``: SDK clients for FC 3.0, EventBridge and ACR (built here, once), what s.yaml
+    (``doc``, already loaded) meant, and the stored rules for the overlap check. Returns ``DeployedDeps``."""
+    from acrsync.adapters.acr import build_acr_client
+    from acrsync.adapters.acr_sync_rules import AcrSyncRules
+    from acrsync.adapters.eventbridge import EventBridgeRules, build_eventbridge_client
+    from acrsync.adapters.fc import FcFunctions, build_fc_client
+    from acrsync.config import KNOWN_VARIABLES
+    from acrsync.domain.deployment import expected_functions, resolve
+    from acrsync.domain.rules import compile_rules, validate_document
+    from acrsync.service.deployed_doctor import DeployedDeps
+
+    cfg = settings(context)
+    creds = cfg.credentials
+    if not creds.present:
+        raise ConfigError(
+            "no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+        )
+    keys = {"access_key_id": creds.access_key_id, "access_key_secret": creds.access_key_secret}
+    if creds.security_token:
+        keys["security_token"] = creds.security_token
+    acr = build_acr_client(cfg.region, endpoint=cfg.acr_endpoint or None, **keys)  # type: ignore[arg-type]
+
+    def acr_rules() -> Any:
+        stored = stores(context).rules.read()
+        valid = validate_document(
+            {"version": 1, "channels": dict(stored.channels), "rules": list(stored.rules)}
+        )
+        return compile_rules(valid.rules, valid.channels).rules
+
+    def alert_refusals() -> list[tuple[str, str]]:
+        since = clock().now() - 7 * 86400
+        rows = stores(context).ledger.scan(since=since)
+        found = [(r.alert_channel, r.extra.get("alert_note", "")) for r in rows]
+        return [(channel, note) for channel, note in found if note.startswith("DingTalk refused:")]
+
+    variables = resolve(doc.get("vars") or {}, {})
+    return DeployedDeps(
+        alert_refusals=alert_refusals,
+        expected=expected_functions(doc),
+        functions=FcFunctions(build_fc_client(cfg.region, cfg.fc_endpoint, **keys)),
+        rules=EventBridgeRules(build_eventbridge_client(cfg.region, cfg.eventbridge_endpoint, **keys)),
+        sync_rules=AcrSyncRules(acr),
+        known_variables=frozenset(KNOWN_VARIABLES),
+        acr_rules=acr_rules,
+        source_instances=[str(variables.get("source_instance_id") or "")],
+    )
+
+
+def outcome_publisher(context: Any = None) -> Callable[[float], int] | None:
+    """``deadline -> events sent`` over ``ACRSYNC_EVENT_BUS``; None when the variable is unset. The
+    EventBridge SDK is imported on the first publish, never by the replicator."""
+    cfg = settings(context)
+    if not cfg.event_bus:
+        return None
+
+    def publish(deadline_at: float) -> int:
+        from acrsync.service.outcomes import publish_outcomes
+
+        return publish_outcomes(
+            stores(context).ledger, event_bus(context), cfg.event_bus, clock(), deadline=deadline_at
+        )
+
+    return publish
+
+
+def event_bus(context: Any = None) -> Any:
+    """The ``EventBus`` adapter on the EventBridge SDK, built once (tests pin a fake with ``use``)."""
+    if "event_bus" not in _cache:
+        from acrsync.adapters.eventbridge import EventBridgeBus, build_eventbridge_client
+
+        cfg = settings(context)
+        creds = cfg.credentials
+        keys = {"access_key_id": creds.access_key_id, "access_key_secret": creds.access_key_secret}
+        if creds.security_token:
+            keys["security_token"] = creds.security_token
+        _cache["event_bus"] = EventBridgeBus(
+            build_eventbridge_client(cfg.region, cfg.eventbridge_endpoint, **keys)
+        )
+    return _cache["event_bus"]
+
+
+def deployed_checks(path: Path) -> list[Any]:
+    """``doctor --deployed``: load the s.yaml at ``path`` (a missing or malformed file is a ``ConfigError``
+    naming it and what to do) and run every deployed check. Returns ``service.doctor.Check`` items."""
+    import yaml
+
+    from acrsync.service.deployed_doctor import run_deployed_checks
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: not found; run from the project directory or pass --s-yaml PATH"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: expected a Serverless Devs document (a mapping with `resources`)")
+    try:
+        deps = deployed_doctor_deps(doc)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return run_deployed_checks(deps)

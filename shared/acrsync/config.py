@@ -34,6 +34,9 @@ KNOWN_VARIABLES: Mapping[str, str] = {
     "ACRSYNC_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
     "ACRSYNC_ACR_QPS": "ACR OpenAPI calls per second shared by all instances (default 10)",
     "ACRSYNC_ACCEPT_RAWDATA": "true to accept envelope-less (RawData) event bodies; default false (refused)",
+    "ACRSYNC_FC_ENDPOINT": "override of the FC 3.0 API endpoint (doctor --deployed), e.g. http://127.0.0.1:18081",
+    "ACRSYNC_EVENTBRIDGE_ENDPOINT": "override of the EventBridge API endpoint, e.g. http://127.0.0.1:18082",
+    "ACRSYNC_EVENT_BUS": "custom EventBridge bus that receives outcome events (unset: none are published)",
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_SECURITY_TOKEN": "STS token (FC sets it from the function role)",
@@ -80,6 +83,9 @@ class Settings:
     dingtalk_secret: str = field(repr=False, default="")
     log_level: str = "INFO"
     acr_qps: int = 10
+    fc_endpoint: str = ""
+    eventbridge_endpoint: str = ""
+    event_bus: str = ""
     credentials: Credentials = field(default_factory=Credentials)
     accept_raw_data: bool = False
 
@@ -168,6 +174,23 @@ def _accept_raw_data(environ: Mapping[str, str], problems: list[str]) -> bool:
     return False
 
 
+# EventBridge bus names (alibabacloud.com/help/en/eventbridge/latest/limits): up to 127 characters, letters,
+# digits and hyphens, starting with a letter or digit.
+_BUS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,126}\Z")
+_ENDPOINT_RE = re.compile(r"^(https?://)?[A-Za-z0-9.-]+(:\d+)?/?\Z")
+
+
+def _endpoints(environ: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    """The FC and EventBridge endpoint overrides (empty: the region's public endpoint, per each SDK)."""
+    found = {}
+    for name in ("ACRSYNC_FC_ENDPOINT", "ACRSYNC_EVENTBRIDGE_ENDPOINT"):
+        value = environ.get(name, "")
+        if value and not _ENDPOINT_RE.match(value):
+            problems.append(f"{name}: expected HOST[:PORT] or http(s)://HOST[:PORT]")
+        found[name] = value
+    return found
+
+
 def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
     """Read and validate every variable; raise one ``ConfigError`` listing each problem."""
     problems: list[str] = []
@@ -216,6 +239,13 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
 
     qps = _qps(environ, problems)
     accept_raw_data = _accept_raw_data(environ, problems)
+    endpoints = _endpoints(environ, problems)
+    event_bus = environ.get("ACRSYNC_EVENT_BUS", "")
+    if event_bus and (not _BUS_RE.match(event_bus) or event_bus == "default"):
+        problems.append(
+            f"ACRSYNC_EVENT_BUS={event_bus!r}: expected a custom bus name (letters, digits, hyphens; "
+            "up to 127; not 'default', which takes only Alibaba Cloud service events)"
+        )
 
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
@@ -229,6 +259,9 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
         dingtalk_secret=environ.get("ACRSYNC_DINGTALK_SECRET", ""),
         log_level=level,
         acr_qps=qps,
+        fc_endpoint=endpoints["ACRSYNC_FC_ENDPOINT"],
+        eventbridge_endpoint=endpoints["ACRSYNC_EVENTBRIDGE_ENDPOINT"],
+        event_bus=event_bus,
         credentials=_credentials(environ, context),
         accept_raw_data=accept_raw_data,
     )

@@ -150,7 +150,7 @@ def test_webhook_without_token_is_refused() -> None:
         (-1, "系统繁忙", None),
         (410100, "send too fast", 600.0),
         (130101, "send too fast, exceed 20 times per minute", 600.0),
-        (90030, "webhook over limit", None),
+        (90030, "webhook over limit", 3600.0),  # a quota: wait, do not retry at once
         (310000, "invalid timestamp", None),
     ],
 )
@@ -179,6 +179,7 @@ def test_retryable_errcodes_become_upstream_unavailable(
         (430103, "inappropriate image"),
         (430104, "inappropriate content"),
         (300001, "token is not exist"),
+        (300005, "token is not exist"),
         (460101, "message too long, exceed 20000 bytes"),
     ],
 )
@@ -296,3 +297,33 @@ def test_refused_webhook_is_logged_as_a_rejection_without_the_token() -> None:
     assert line["log_level"] == "error"
     assert line["code"] == "webhook_not_https"
     assert TOKEN not in repr(logs)
+
+
+def test_a_quota_answer_holds_the_robot_for_an_hour_and_is_logged_once() -> None:
+    # GIVEN a robot whose call quota is spent (90030), then recovers
+    transport = FakeTransport(answer(90030, "webhook over limit"), answer(0, "ok"))
+    clock = FixedClock(TS / 1000)
+    notifier = DingTalkNotifier(clock=clock, transport=transport)
+    with capture_logs() as logs:
+        # WHEN alerts keep coming during the hour
+        for _ in range(5):
+            with pytest.raises(UpstreamUnavailable) as info:
+                notifier.send(CHANNEL, MESSAGE)
+            clock.t += 60
+    # THEN DingTalk was called once, each later send waited without a call, and the quota was logged once
+    assert len(transport.calls) == 1
+    assert info.value.code == "held"
+    assert info.value.retry_after == pytest.approx(3600 - 5 * 60 + 60)
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["dingtalk_quota_exhausted"]
+    # AND after the hour the next alert is sent
+    clock.t += 3600
+    notifier.send(CHANNEL, MESSAGE)
+    assert len(transport.calls) == 2
+
+
+def test_a_token_that_does_not_exist_is_a_permanent_misconfiguration_naming_the_fix() -> None:
+    transport = FakeTransport(answer(300005, "token is not exist"))
+    notifier = DingTalkNotifier(clock=FixedClock(TS / 1000), transport=transport)
+    with pytest.raises(UpstreamRejected, match="copy the robot's webhook URL again") as info:
+        notifier.send(CHANNEL, MESSAGE)
+    assert info.value.code == "300005"

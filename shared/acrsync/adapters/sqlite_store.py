@@ -28,9 +28,10 @@ _ALERT = tuple(s.value for s in ALERT_STATES)
 _NEEDS_WATCH = (
     f"(state IN ({', '.join('?' for _ in _OPEN)})"
     f" OR (state IN ({', '.join('?' for _ in _ALERT)}) AND alerted = 0)"
-    " OR (state = ? AND alerted = 1))"
+    " OR (state = ? AND alerted = 1)"
+    " OR extra LIKE ?)"  # an outcome event in the row's outbox (domain.ledger.owes_event)
 )
-_NEEDS_WATCH_PARAMS = (*_OPEN, *_ALERT, State.VERIFIED.value)
+_NEEDS_WATCH_PARAMS = (*_OPEN, *_ALERT, State.VERIFIED.value, '%"outbox":%')
 
 
 def _values(entry: LedgerEntry) -> tuple[Any, ...]:

@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -309,15 +310,30 @@ def doctor(
         False, "--send-test-alert", help="Also send a test DingTalk message."
     ),
     as_json: bool = JSON,
+    deployed: bool = typer.Option(
+        False,
+        "--deployed",
+        help="Check the deployment instead: FC functions, triggers, async config, EventBridge rules and "
+        "ACR's built-in sync rules against s.yaml (FC 3.0 and EventBridge APIs; values never shown).",
+    ),
+    s_yaml: Path = typer.Option(
+        Path("s.yaml"),
+        "--s-yaml",
+        help="The Serverless Devs file that says what was meant (with --deployed).",
+    ),
 ) -> None:
     """Preflight: credentials, Premium source, public regions, destinations, rules, store, alerts.
 
     Every check runs whatever the others met; the table always prints; the exit code is 1 on any FAIL.
     Opens the store read-only unless --send-test-alert (which records the robot's rate budget there).
+    With --deployed: the deployment in the cloud against s.yaml instead (deploy/README.md §3b).
     """
     access = contextlib.nullcontext() if send_test_alert else bootstrap.read_only()
     with friendly_errors(), access:
-        checks = doctor_service.run_checks(bootstrap.doctor_deps(), send_test_alert=send_test_alert)
+        if deployed:
+            checks = bootstrap.deployed_checks(s_yaml)
+        else:
+            checks = doctor_service.run_checks(bootstrap.doctor_deps(), send_test_alert=send_test_alert)
     if as_json:
         print_json({"ok": not doctor_service.failed(checks), "checks": [c.as_dict() for c in checks]})
     else:

@@ -121,7 +121,7 @@ class LedgerEntry:
         moved = replace(self, state=state, updated_at=now, revision=self.revision + 1, **changes)  # type: ignore[arg-type]
         # Rows that owe a message wait in the alert lane (read by the alert flush, skipped by the sweep),
         # so owed alerts never crowd live tasks out of a sweep; a row leaving the lane is due at once.
-        if owes_alert(moved):
+        if owes_alert(moved) or owes_event(moved):
             return replace(moved, next_check_at=ALERT_LANE)
         if moved.next_check_at == ALERT_LANE:
             return replace(moved, next_check_at=now)
@@ -143,9 +143,14 @@ def owes_alert(entry: LedgerEntry) -> bool:
 def needs_watch(entry: LedgerEntry) -> bool:
     """Whether the watcher still has work on this row: it is the membership rule of every open-task index.
 
-    Open rows (a task may still change) and rows that owe a message (``owes_alert``).
+    Open rows (a task may still change), rows that owe a message (``owes_alert``) or an event.
     """
-    return entry.state in OPEN_STATES or owes_alert(entry)
+    return entry.state in OPEN_STATES or owes_alert(entry) or owes_event(entry)
+
+
+def owes_event(entry: LedgerEntry) -> bool:
+    """An outcome event waits in the row's outbox (``domain.outcomes``; only with ``ACRSYNC_EVENT_BUS``)."""
+    return bool(entry.extra.get("outbox"))
 
 
 # Column order of a stored row; adapters serialise exactly these fields.

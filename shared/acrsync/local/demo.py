@@ -19,7 +19,7 @@ from acrsync import bootstrap
 from acrsync.domain.ledger import LedgerEntry
 from acrsync.local import fc
 from acrsync.local.acr_model import AcrModel
-from acrsync.local.stack import ACCOUNT_ID, LocalCloud, seed_events
+from acrsync.local.stack import ACCOUNT_ID, EVENT_BUS, LocalCloud, seed_events
 from acrsync.service import rules_admin
 from acrsync.service.clock import ManualClock
 
@@ -44,6 +44,8 @@ class DemoReport:
     rows: list[LedgerEntry] = field(default_factory=list)
     alerts: list[tuple[str, str]] = field(default_factory=list)
     acr_calls: dict[str, int] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)  # what the outcome bus received
+    deployed: list[Any] = field(default_factory=list)  # doctor --deployed checks
     seconds: float = 0.0
 
 
@@ -57,36 +59,47 @@ def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DemoRepor
         seed_events(model, ROOT / "events")
         model.fail_destination(*BROKEN)
         model.fail_destination(*FLAKY, times=1)
-        bootstrap.reset(cloud.env)
+        env = {**cloud.env, "ACRSYNC_EVENT_BUS": EVENT_BUS}  # outcome events on, to the stand-in bus
+        bootstrap.reset(env)
         bootstrap.use(clock=clock)
         try:
-            _scenario(cloud, clock, report, say)
+            _deployed(cloud, report, say)
+            _scenario(cloud, env, clock, report, say)
         finally:
             bootstrap.reset()
     report.seconds = time.monotonic() - started
     return report
 
 
-def _scenario(cloud: LocalCloud, clock: ManualClock, report: DemoReport, say: Callable[[str], None]) -> None:
+def _deployed(cloud: LocalCloud, report: DemoReport, say: Callable[[str], None]) -> None:
+    """s.yaml "deployed" to the FC and EventBridge stand-ins, then checked as `doctor --deployed` does."""
+    report.deployed = bootstrap.deployed_checks(cloud.deployed_s_yaml())
+    say(f"doctor --deployed: {len(report.deployed)} checks against s.yaml (FC 3.0 + EventBridge + ACR SDKs)")
+
+
+def _scenario(
+    cloud: LocalCloud, env: dict[str, str], clock: ManualClock, report: DemoReport, say: Callable[[str], None]
+) -> None:
     doc = rules_admin.validate_file(ROOT / "examples" / "rules.yaml")
     rules_admin.apply(bootstrap.stores().rules, doc, prune=True, dry_run=False, now=clock.now())
     say(f"applied examples/rules.yaml: {len(doc.rules)} rules")
     completions: list[dict[str, Any]] = []
     cloud.model.on_sync_completed(completions.append)
     for name in PUSHES:
-        response = fc.invoke("replicator", (ROOT / "events" / name).read_bytes(), cloud.env)
+        response = fc.invoke("replicator", (ROOT / "events" / name).read_bytes(), env)
         report.pushes.append((name, response))
     say(f"delivered {len(PUSHES)} push events to the replicator")
     for minute in range(12):
         cloud.model.run_pending()
         while completions:
-            fc.invoke("watcher", json.dumps(completions.pop(0)).encode(), cloud.env)
+            fc.invoke("watcher", json.dumps(completions.pop(0)).encode(), env)
         clock.advance(61)
-        fc.invoke("watcher", (ROOT / "events" / "timer" / "sweep.json").read_bytes(), cloud.env)
+        fc.invoke("watcher", (ROOT / "events" / "timer" / "sweep.json").read_bytes(), env)
         if minute == 0:
             say("ACR ran the tasks; completion events and a timer sweep went to the watcher")
     say("fast-forwarded 12 minutes of timer sweeps (retries, verification, alerts)")
     report.rows = sorted(bootstrap.stores().ledger.scan(), key=lambda e: (e.source_tag, e.rule, e.dest_ref))
     report.alerts = [(m.title, m.text) for m in cloud.sink.messages]
+    report.events = list(cloud.eventbridge_state.received.get(EVENT_BUS, []))
     for record in cloud.model.requests:
         report.acr_calls[record.action] = report.acr_calls.get(record.action, 0) + 1

@@ -45,6 +45,9 @@ class WatchDeps:
     policy: WatchPolicy = field(default_factory=WatchPolicy)
     sweep_limit: int = 500
     raw_data: RawDataPolicy = field(default_factory=RawDataPolicy)
+    # Sends owed outcome events (service.outcomes); set only when ACRSYNC_EVENT_BUS is, so the EventBridge
+    # SDK is never imported otherwise. Takes the deadline, returns the events sent.
+    publish: Callable[[float], int] | None = None
 
 
 @dataclass
@@ -84,8 +87,10 @@ def handle_watch(raw: bytes | str, deps: WatchDeps, *, deadline: float) -> Watch
         elif isinstance(event, TimerTick):
             try:
                 sweep(deps, deadline, outcome)
-            finally:  # whatever the sweep met, owed alerts still go out
+            finally:  # whatever the sweep met, owed alerts (and outcome events) still go out
                 outcome.alerts_sent += flush_alerts(deps, deadline)
+                if deps.publish is not None:
+                    outcome.actions["events_published"] = deps.publish(deadline)
         elif isinstance(event, PushCompleted):
             log.warning("event_refused", reason="unsupported_type", kind="PushCompleted")
             outcome.status, outcome.reason = (
