@@ -341,3 +341,20 @@ def test_an_alert_refused_for_a_missing_token_is_reported_with_its_fix(
     assert checks["alert delivery ops"]["status"] == "FAIL"
     assert "300005" in checks["alert delivery ops"]["detail"]
     assert "access_token does not exist" in checks["alert delivery ops"]["fix"]
+
+
+def test_a_deployment_checked_before_rules_apply_warns_that_there_is_no_alert_history(tmp_path: Path) -> None:
+    # GIVEN s.yaml deployed but no store set up yet (doctor --deployed right after `s deploy`)
+    with LocalCloud(tmp_path) as cloud:
+        path = cloud.deployed_s_yaml()
+        bootstrap.reset(cloud.env)
+        try:
+            # WHEN the deployment is checked
+            _, checks, output = run(path)
+        finally:
+            bootstrap.reset()
+    # THEN alert delivery is a WARN naming the command that sets the store up, and the rest still ran
+    assert checks["alert delivery"]["status"] == "WARN"
+    assert "rules apply" in checks["alert delivery"]["fix"]
+    assert checks[f"function {REPLICATOR}"]["status"] == "PASS"
+    assert "Traceback" not in output

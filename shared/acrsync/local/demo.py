@@ -63,8 +63,8 @@ def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DemoRepor
         bootstrap.reset(env)
         bootstrap.use(clock=clock)
         try:
-            _deployed(cloud, report, say)
             _scenario(cloud, env, clock, report, say)
+            _deployed(cloud, report, say)  # after `rules apply`: the store it reads alert history from exists
         finally:
             bootstrap.reset()
     report.seconds = time.monotonic() - started

@@ -26,7 +26,7 @@ from acrsync.domain.deployment import (
     rule_name_from_arn,
 )
 from acrsync.domain.rules_compile import CompiledRule
-from acrsync.errors import AcrSyncError
+from acrsync.errors import AcrSyncError, StoreError, StoreNotSetUp
 from acrsync.logging import get_logger
 from acrsync.ports import EventRulesApi, FunctionsApi, SyncRulesApi
 from acrsync.service.doctor import FAIL, PASS, WARN, Check
@@ -72,7 +72,8 @@ def _guarded(name: str, run: Callable[[], Iterator[Check]]) -> list[Check]:
     try:
         found.extend(run())
     except AcrSyncError as exc:
-        found.append(Check(name, FAIL, f"cannot read it: {exc}", "check credentials, region and endpoints"))
+        fix = exc.fix if isinstance(exc, StoreError) else "check credentials, region and endpoints"
+        found.append(Check(name, FAIL, f"cannot read it: {exc}", fix))
     return found
 
 
@@ -271,7 +272,12 @@ def _alert_delivery(deps: DeployedDeps) -> Iterator[Check]:
     """Alerts DingTalk refused, as the alert flush recorded them on the rows: a permanent misconfiguration
     (no retry fixes it), so it is reported here rather than only logged."""
     by_channel: dict[str, set[str]] = {}
-    for channel, note in deps.alert_refusals():
+    try:
+        refusals = list(deps.alert_refusals())
+    except StoreNotSetUp as exc:  # deployed before `rules apply`: nothing was ever alerted, nothing to read
+        yield Check("alert delivery", WARN, "the store is not set up yet: no alert history to read", exc.fix)
+        return
+    for channel, note in refusals:
         code = note.removeprefix("DingTalk refused:").strip()
         by_channel.setdefault(channel or "default", set()).add(code)
     if not by_channel:
