@@ -202,7 +202,9 @@ class StateStore(abc.ABC):
 
     @abc.abstractmethod
     def write(self, key: str, doc: Mapping[str, Any], *, expected_revision: int) -> int:
-        """Store ``doc`` if the stored revision is ``expected_revision`` (0: absent), else ``ConflictError``."""
+        """Store ``doc`` if the stored revision is ``expected_revision`` (0: absent); else ``ConflictError``.
+
+        Returns the new revision."""
 
 
 class Clock(abc.ABC):

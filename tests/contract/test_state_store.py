@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from acrsync.adapters.state_store import MemoryStateStore, SqliteStateStore
 from acrsync.adapters.sqlite_store import SqliteDatabase
+from acrsync.adapters.state_store import MemoryStateStore, SqliteStateStore
 from acrsync.adapters.tablestore_state import TablestoreStateStore
 from acrsync.ports import StateStore
 from tests.contract.state_store_contract import StateStoreContract

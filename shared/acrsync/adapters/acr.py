@@ -234,6 +234,26 @@ class WireRegistry(RegistryApi):
             auto_create_repo=bool(body.get("AutoCreateRepo")),
         )
 
+    def create_repo_tag(
+        self, instance_id: str, namespace: str, repo: str, from_tag: str, to_tag: str
+    ) -> None:
+        """``CreateRepoTag`` (by ``NamespaceName``+``RepoName``, as the API takes it)."""
+        params = {
+            "InstanceId": instance_id,
+            "NamespaceName": namespace,
+            "RepoName": repo,
+            "FromTag": from_tag,
+            "ToTag": to_tag,
+        }
+        self._call("CreateRepoTag", params)
+
+    def delete_repo_tag(self, instance_id: str, repo_id: str, tag: str) -> bool:
+        """``DeleteRepoTag``; False when the tag (or repository) was already gone."""
+        return (
+            self._lookup("DeleteRepoTag", {"InstanceId": instance_id, "RepoId": repo_id, "Tag": tag})
+            is not None
+        )
+
 
 def _snake(action: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()

@@ -193,7 +193,7 @@ def decide_missing(row: LedgerEntry | None) -> tuple[Kind, Action, str]:
     return Kind.FAILED, Action.NONE, f"the ledger holds this replication as {row.state.value}"
 
 
-def decide_extra(
+def decide_extra(  # noqa: PLR0911 - one return per verdict reads best here
     source_tag: str | None,
     source_tags: set[str],
     row: LedgerEntry | None,
@@ -210,6 +210,8 @@ def decide_extra(
         return Kind.EXTRA, Action.NONE, "the source tag is gone; acr-sync did not create this tag"
     if "pruned_at" in row.extra:
         return Kind.EXTRA, Action.NONE, "pruned before, and it is back"
+    if "pruning_at" in row.extra:  # a prune that a crash interrupted: finish it (deleting twice is harmless)
+        return Kind.EXTRA, Action.PRUNE, "finishing an interrupted prune"
     if not rule.prune:
         return Kind.EXTRA, Action.NONE, "the source tag is gone (prune is off for this rule)"
     since = float(row.extra.get("orphaned_at", "0") or 0)

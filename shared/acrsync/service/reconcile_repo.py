@@ -1,0 +1,252 @@
+"""Auditing one source repository: its tags through the rules (desired), each destination repository's
+tags (actual), and a decision per difference (``domain.reconcile``), acted on by ``reconcile_act.Actor``.
+
+API calls per source repository: ⌈tags/100⌉ ``ListRepoTag`` pages at the source, and per destination
+repository ⌈tags/100⌉ ``ListRepoTag`` pages (its RepoId comes from one ``ListRepository`` listing per
+destination instance and slice). Ledger reads happen only where a difference is found.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+from acrsync.domain.images import DestinationImage, SourceImage, SyncRequest
+from acrsync.domain.reconcile import (
+    Action,
+    DesiredRepo,
+    DestRepoKey,
+    Finding,
+    Kind,
+    RulePolicy,
+    decide_extra,
+    decide_missing,
+    decide_present,
+    invert_tag,
+    is_backup_tag,
+    repo_key,
+)
+from acrsync.domain.registry import Repository, TagInfo
+from acrsync.domain.rules_eval import (
+    CompiledDestination,
+    CompiledRule,
+    RuleIndex,
+    evaluate,
+    repository_selects,
+    request_for,
+    resolve,
+)
+from acrsync.errors import UpstreamRejected, UpstreamUnavailable
+from acrsync.logging import get_logger
+from acrsync.ports import RegistryApi
+from acrsync.service.reconcile_act import Actor, standard_claim
+
+T = TypeVar("T")
+log = get_logger(__name__)
+
+PAGE_ITEMS = 100  # WireRegistry pages at MaxResults=100 (reference §2.6): one budget token per page
+LISTING_RETRIES = 3
+
+
+@dataclass
+class RepoAudit:
+    """The slice-wide context an audit of one source repository needs."""
+
+    index: RuleIndex
+    policies: Mapping[str, RulePolicy]
+    registry: Callable[[str], RegistryApi]
+    actor: Actor
+    region: str
+    emit: Callable[[Finding], None]
+    role_registry: Callable[[str, str], RegistryApi] | None = None
+    # (instance, region) -> {(namespace, repo): repo_id}, or the reason the instance cannot be listed.
+    dest_repos: dict[tuple[str, str], dict[tuple[str, str], str] | str] = field(default_factory=dict)
+    current: SourceImage = field(default_factory=lambda: SourceImage("", "", "", "", ""))  # being audited
+
+    def listing(self, make: Callable[[], Iterator[T]], what: str) -> Iterator[T]:
+        """A NextToken listing under the budget (one token per page); transient failures restart it,
+        skipping what was already yielded (ListRepository/ListRepoTag order is stable for a quiet repo)."""
+        gate, deadline, clock = self.actor.gate, self.actor.deadline, self.actor.clock
+        yielded = 0
+        for attempt in range(LISTING_RETRIES + 1):
+            seen = 0
+            try:
+                items = make()
+                while True:
+                    if seen % PAGE_ITEMS == 0:
+                        gate.acquire(deadline)
+                        gate.calls += 1
+                    try:
+                        item = next(items)
+                    except StopIteration:
+                        return
+                    seen += 1
+                    if seen > yielded:
+                        yielded = seen
+                        yield item
+            except UpstreamUnavailable as exc:
+                if attempt == LISTING_RETRIES:
+                    raise
+                log.warning("reconcile_listing_retry", call=what, attempt=attempt + 1, error=str(exc))
+                clock.sleep(min(5.0, 0.5 * 2**attempt))
+
+    # ------------------------------------------------------------------ one source repository
+    def audit(self, instance: str, repo: Repository, rules: tuple[CompiledRule, ...]) -> None:
+        """Compare one source repository's desired images with its destinations and act on differences."""
+        self.current = SourceImage(instance, self.region, repo.namespace, repo.name, "x", "", repo.repo_id)
+        desired, contexts = self._desired(instance, repo, rules)
+        for key in list(desired.by_dest):
+            self._destination(key, desired, contexts.get(key, []))
+
+    def _desired(
+        self, instance: str, repo: Repository, rules: tuple[CompiledRule, ...]
+    ) -> tuple[DesiredRepo, dict[DestRepoKey, list[tuple[CompiledRule, CompiledDestination]]]]:
+        desired = DesiredRepo()
+        contexts: dict[DestRepoKey, list[tuple[CompiledRule, CompiledDestination]]] = {}
+        base = self.current
+        for rule in rules:  # destination repositories to list even when no tag asks for them (extras)
+            for dest in rule.destinations:
+                if "{tag}" in dest.namespace.source + dest.repository.source:
+                    continue
+                to, _ = resolve(dest, base)
+                if to is not None:
+                    desired.ensure(repo_key(to))
+                    contexts.setdefault(repo_key(to), []).append((rule, dest))
+        api = self.registry(self.region)
+        tags = self.listing(functools.partial(api.list_repo_tags, instance, repo.repo_id), "ListRepoTag")
+        for tag in tags:
+            desired.source_tags.add(tag.tag)
+            image = SourceImage(
+                instance, self.region, repo.namespace, repo.name, tag.tag, tag.digest, repo.repo_id
+            )
+            for request in evaluate(self.index, image):
+                if request.rule in self.policies:
+                    desired.add(request)
+        return desired, contexts
+
+    def _destination(
+        self, key: DestRepoKey, desired: DesiredRepo, contexts: list[tuple[CompiledRule, CompiledDestination]]
+    ) -> None:
+        instance, region, namespace, name = key
+        wanted = desired.by_dest.get(key, {})
+        sample = next(iter(wanted.values()), None)
+        policy = self.policies.get(
+            sample.rule if sample else contexts[0][0].name if contexts else "", RulePolicy()
+        )
+        dest_policy = policy.destination(DestinationImage(instance, region, namespace, name, "x"))
+        if dest_policy.account:
+            self._unverifiable(desired.remaining(key), dest_policy.role_arn)
+            return
+        repo_id = self._repo_id(instance, region, namespace, name)
+        if repo_id.startswith("!"):
+            for request in desired.remaining(key):
+                self.emit(self.actor.act(request, Kind.UNREACHABLE, Action.NONE, None, detail=repo_id[1:]))
+            return
+        if repo_id:
+            api = self.registry(region)
+            listed = self.listing(functools.partial(api.list_repo_tags, instance, repo_id), "ListRepoTag")
+            try:
+                for tag in listed:
+                    self._seen(key, tag, desired, contexts)
+            except UpstreamRejected as exc:
+                for request in desired.remaining(key):
+                    self.emit(self.actor.act(request, Kind.UNREACHABLE, Action.NONE, None, detail=str(exc)))
+                return
+        detail = "" if repo_id else "the destination repository does not exist yet"
+        for request in desired.remaining(key):
+            row = self.actor.ledger.get(request.claim_id)
+            kind, action, why = decide_missing(row)
+            self.emit(
+                self.actor.act(request, kind, action, row, detail="; ".join(filter(None, (why, detail))))
+            )
+
+    def _seen(
+        self,
+        key: DestRepoKey,
+        tag: TagInfo,
+        desired: DesiredRepo,
+        contexts: list[tuple[CompiledRule, CompiledDestination]],
+    ) -> None:
+        request = desired.take(key, tag.tag)
+        if request is not None:
+            self._present(request, tag.digest)
+        elif not is_backup_tag(tag.tag):
+            self._extra(key, tag, desired.source_tags, contexts)
+
+    def _present(self, request: SyncRequest, actual: str) -> None:
+        if actual == request.source.digest:
+            self.actor.tally.add(Finding(Kind.IN_SYNC, request.rule, "", ""))
+            return
+        row = self.actor.ledger.get(request.claim_id)
+        before = None
+        if row is None:
+            before = self.actor.ledger.get(standard_claim(request, request.source.tag, actual))
+        policy = self.policies.get(request.rule, RulePolicy()).destination(request.destination)
+        kind, action, why = decide_present(request, actual, row, before, policy)
+        self.emit(self.actor.act(request, kind, action, row, actual=actual, detail=why))
+
+    def _extra(
+        self,
+        key: DestRepoKey,
+        tag: TagInfo,
+        source_tags: set[str],
+        contexts: list[tuple[CompiledRule, CompiledDestination]],
+    ) -> None:
+        instance, region, namespace, name = key
+        to = DestinationImage(instance, region, namespace, name, tag.tag)
+        for rule, dest in contexts or []:
+            source_tag = invert_tag(dest.tag, tag.tag)
+            if source_tag is None:
+                continue
+            request = request_for(rule, dest, replace(self.current, tag=source_tag, digest=tag.digest), to)
+            row = None if source_tag in source_tags else self.actor.ledger.get(request.claim_id)
+            policy = self.policies.get(rule.name, RulePolicy())
+            _, action, why = decide_extra(source_tag, source_tags, row, policy, self.actor.clock.now())
+            self.emit(self.actor.on_extra(request, action, row, policy, why))
+            return
+        rule_name = contexts[0][0].name if contexts else ""
+        self.emit(
+            Finding(
+                Kind.EXTRA, rule_name, "", to.ref, "", tag.digest, detail="no rule's tag template gives it"
+            )
+        )
+
+    def _unverifiable(self, requests: Iterator[SyncRequest], role_arn: str) -> None:
+        detail = (
+            f"cross-account destination read through {role_arn}: not readable by this build"
+            if role_arn
+            else "cross-account destination without role_arn: acr-sync cannot read it (add role_arn)"
+        )
+        for request in requests:
+            self.emit(self.actor.act(request, Kind.UNVERIFIABLE, Action.NONE, None, detail=detail))
+
+    def _repo_id(self, instance: str, region: str, namespace: str, name: str) -> str:
+        """The destination repository's id; ``""`` if it does not exist; ``"!reason"`` if unreadable."""
+        listed = self.dest_repos.get((instance, region))
+        if listed is None:
+            api = self.registry(region)
+            try:
+                repos = self.listing(functools.partial(api.list_repositories, instance), "ListRepository")
+                listed = {(r.namespace, r.name): r.repo_id for r in repos}
+            except UpstreamRejected as exc:
+                listed = f"destination instance {instance} in {region} cannot be listed: {exc}"
+                log.error(
+                    "reconcile_destination_unreachable", instance=instance, region=region, error=str(exc)
+                )
+            self.dest_repos[(instance, region)] = listed
+        if isinstance(listed, str):
+            return "!" + listed
+        return listed.get((namespace, name), "")
+
+
+def selecting_rules(
+    index: RuleIndex, policies: Mapping[str, RulePolicy], instance: str, repository: str
+) -> tuple[CompiledRule, ...]:
+    """Enabled rules in scope whose repository clause admits ``NAMESPACE/REPO`` on ``instance``."""
+    return tuple(
+        r
+        for r in index.rules
+        if r.enabled and r.instance == instance and r.name in policies and repository_selects(r, repository)
+    )
