@@ -55,6 +55,17 @@ _KINDS: dict[str, tuple[str, str]] = {
         "verification impossible",
         "The sync task succeeded but the destination could not be read to check its digest (permissions?).",
     ),
+    # Drift found by the reconciler (notices in the ledger; ``acr-sync retry`` on a conflict overwrites it).
+    "conflict": (
+        "tag conflict",
+        "The destination tag holds a digest acr-sync did not put there; on_conflict: skip left it alone.",
+    ),
+    "pruned": ("tag pruned", "The source tag is gone; the destination tag acr-sync created was deleted."),
+    "unreachable": ("destination unreachable", "The reconciler could not list the destination."),
+    "events_missed": (
+        "push events missed",
+        "The reconciler found images no push event had brought and replicated them.",
+    ),
 }
 _GENERIC_KIND = ("replication failed", "The replication failed.")
 

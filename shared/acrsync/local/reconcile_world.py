@@ -39,9 +39,11 @@ def reconcile_pass(
     deps: ReconcileDeps,
     world: World,
     *,
-    options: Options = Options(),
+    options: Options | None = None,
     seconds: float = 280.0,
     on_finding: Callable[[Finding], None] | None = None,
 ) -> SliceReport:
     """One slice with ``seconds`` before its deadline (the function's timeout minus its margin)."""
-    return run_slice(deps, deadline=world.clock.monotonic() + seconds, options=options, on_finding=on_finding)
+    return run_slice(
+        deps, deadline=world.clock.monotonic() + seconds, options=options or Options(), on_finding=on_finding
+    )

@@ -182,10 +182,20 @@ class Actor:
         return "backed_up"
 
     def notice(
-        self, request: SyncRequest, error_class: str, why: str, observed: str, *, override: bool = False
+        self,
+        request: SyncRequest,
+        error_class: str,
+        why: str,
+        observed: str,
+        *,
+        override: bool = False,
+        scope: str = "",
     ) -> str:
-        """A drift notice: a failed row the alert lane sends once (one key per destination and digest)."""
-        key = notice_key(error_class, request.destination.ref, observed)
+        """A drift notice: a failed row the alert lane sends once per key (destination image, or ``scope``,
+        and what was observed)."""
+        if not self.write:
+            return "dry_run"
+        key = notice_key(error_class, scope or request.destination.ref, observed)
         now = self.clock.now()
         row = new_claim(replace(request, override=override), event_id=self.event_id, now=now)
         failed = replace(row, claim_id=key).moved_to(

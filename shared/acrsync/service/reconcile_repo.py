@@ -9,6 +9,7 @@ destination instance and slice). Ledger reads happen only where a difference is 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
@@ -141,8 +142,7 @@ class RepoAudit:
             return
         repo_id = self._repo_id(instance, region, namespace, name)
         if repo_id.startswith("!"):
-            for request in desired.remaining(key):
-                self.emit(self.actor.act(request, Kind.UNREACHABLE, Action.NONE, None, detail=repo_id[1:]))
+            self._unreachable(desired.remaining(key), repo_id[1:], f"{instance}@{region}")
             return
         if repo_id:
             api = self.registry(region)
@@ -151,8 +151,7 @@ class RepoAudit:
                 for tag in listed:
                     self._seen(key, tag, desired, contexts)
             except UpstreamRejected as exc:
-                for request in desired.remaining(key):
-                    self.emit(self.actor.act(request, Kind.UNREACHABLE, Action.NONE, None, detail=str(exc)))
+                self._unreachable(desired.remaining(key), str(exc), f"{instance}@{region}/{namespace}/{name}")
                 return
         detail = "" if repo_id else "the destination repository does not exist yet"
         for request in desired.remaining(key):
@@ -212,6 +211,18 @@ class RepoAudit:
                 Kind.EXTRA, rule_name, "", to.ref, "", tag.digest, detail="no rule's tag template gives it"
             )
         )
+
+    def _unreachable(self, requests: Iterator[SyncRequest], why: str, scope: str) -> None:
+        """Every image there is a finding; one notice per destination and UTC day goes to the alert lane."""
+        first = True
+        for request in requests:
+            finding = self.actor.act(request, Kind.UNREACHABLE, Action.NONE, None, detail=why)
+            if first:
+                day = time.strftime("%Y-%m-%d", time.gmtime(self.actor.clock.now()))
+                outcome = self.actor.notice(request, "unreachable", f"{scope}: {why}", day, scope=scope)
+                finding = replace(finding, outcome=outcome)
+                first = False
+            self.emit(finding)
 
     def _unverifiable(self, requests: Iterator[SyncRequest], role_arn: str) -> None:
         detail = (
