@@ -47,7 +47,7 @@ def alerts(world: World, phrase: str) -> list[str]:
 def test_given_skip_when_a_destination_tag_is_overwritten_then_it_is_left_and_alerted_once(
     tmp_path: Path,
 ) -> None:
-    world, rules, digest = synced(tmp_path)
+    world, rules, _digest = synced(tmp_path)
     overwrite_tag_behind_back(
         world.model, instance_id=SH, namespace="team-a", repo="web", tag="v1", digest=OTHER
     )
@@ -60,7 +60,8 @@ def test_given_skip_when_a_destination_tag_is_overwritten_then_it_is_left_and_al
     assert tag_digest(world, SH) == OTHER
     assert len(world.creates()) == creates
     (text,) = alerts(world, "tag conflict")
-    assert "cri-demo-sh" in text and "team-a/web" in text
+    assert "cri-demo-sh" in text
+    assert "team-a/web" in text
 
 
 def test_given_overwrite_when_a_destination_tag_is_overwritten_then_it_is_synced_with_override(
@@ -94,7 +95,8 @@ def test_given_backup_when_a_destination_tag_is_overwritten_then_a_backup_keeps_
     tags = world.model.repo_by_name(BJ, "team-a", "web").tags
     (backup,) = [t for t in tags if t.startswith("v1-acrsync-backup-")]
     assert tags[backup].digest == OTHER
-    assert backup.endswith("Z") and len(backup) == len("v1-acrsync-backup-20260101T000000Z")
+    assert backup.endswith("Z")
+    assert len(backup) == len("v1-acrsync-backup-20260101T000000Z")
     assert len(world.model.requests_for("CreateRepoTag")) == 1
     _, again = audit(world, rules)
     assert again == []  # the backup tag is neither extra nor backed up again
@@ -122,7 +124,8 @@ def test_given_a_source_tag_repushed_without_an_event_and_override_on_when_audit
     _, findings = audit(world, rules)
     settle(world)
     by_dest = {f.destination.split("@")[0]: f for f in findings}
-    assert by_dest[SH].outcome == "submitted" and by_dest[SH].kind is Kind.CONFLICT
+    assert by_dest[SH].outcome == "submitted"
+    assert by_dest[SH].kind is Kind.CONFLICT
     assert by_dest[BJ].outcome == "alerted"  # override off: the conflict policy (skip) applies
     assert tag_digest(world, SH) == new
 
@@ -139,12 +142,14 @@ def test_given_prune_when_a_source_tag_is_deleted_then_the_tag_acr_sync_created_
     world.clock.advance(1800)
     _, middle = audit(world, rules)
     assert {f.outcome for f in first} == {"grace_started"}
-    assert tag_digest(world, SH) is not None and tag_digest(world, BJ) is not None
+    assert tag_digest(world, SH) is not None
+    assert tag_digest(world, BJ) is not None
     assert all("pruned in" in f.detail for f in middle)
     world.clock.advance(1801)
     _, last = audit(world, rules)
     assert {f.outcome for f in last} == {"pruned"}
-    assert tag_digest(world, SH) is None and tag_digest(world, BJ) is None
+    assert tag_digest(world, SH) is None
+    assert tag_digest(world, BJ) is None
     assert len(world.model.requests_for("DeleteRepoTag")) == 2
     assert all(
         "pruned_at" in r.extra
