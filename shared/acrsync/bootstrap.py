@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Any
 from acrsync.config import Settings, load_settings
 from acrsync.errors import ConfigError, PermanentError, RetryableError
 from acrsync.logging import configure, get_logger, secrets_in
-from acrsync.ports import AlertChannel, BudgetStore, Clock, Ledger, Notifier, RegistryApi, RuleStore
+from acrsync.ports import (
+    AlertChannel,
+    BudgetStore,
+    Clock,
+    Ledger,
+    Notifier,
+    RegistryApi,
+    RuleStore,
+    StateStore,
+)
 from acrsync.service.clock import SystemClock
 from acrsync.service.gate import CallGate
 from acrsync.service.replicate import ReplicatorDeps
@@ -27,6 +36,7 @@ from acrsync.service.submit import Submitter
 if TYPE_CHECKING:  # each function instance imports only the use case it runs (cold start)
     from acrsync.service.backfill import BackfillDeps
     from acrsync.service.doctor import DoctorDeps
+    from acrsync.service.reconcile import ReconcileDeps
     from acrsync.service.watch import WatchDeps
 
 log = get_logger(__name__)
@@ -290,6 +300,59 @@ def backfill_deps(*, rule: str = "", max_qps: int = 0, context: Any = None) -> B
         gate=run_gate,
         clock=clock(),
         submitter=Submitter(built.ledger, registry(context), run_gate, clock()),
+        region=cfg.region,
+    )
+
+
+def state_store(context: Any = None) -> StateStore:
+    """The reconciler's cursor and last pass, in the same backend as the ledger (pin with ``use(state=)``)."""
+    if "state" not in _cache:
+        cfg = settings(context)
+        if cfg.store.kind == "sqlite":
+            from acrsync.adapters.sqlite_store import SqliteDatabase
+            from acrsync.adapters.state_store import SqliteStateStore
+
+            _cache["state"] = SqliteStateStore(SqliteDatabase(cfg.store.location))
+        else:
+            from acrsync.adapters.tablestore_state import TablestoreStateStore
+
+            _cache["state"] = TablestoreStateStore(ots_client(context))
+    result: StateStore = _cache["state"]
+    return result
+
+
+def reconciler_gate(context: Any = None) -> CallGate:
+    """The reconciler's share of the ACR budget: the same shared key, a lower limit. A take succeeds only
+    while all callers together have spent less than the share in the window, so the reconciler never takes
+    more than its share and is the first to wait when the functions are busy."""
+    cfg = settings(context)
+    qps = max(1, cfg.acr_qps * cfg.reconciler_share // 100)
+    return CallGate(stores(context).budget, clock(), qps=qps)
+
+
+def reconciler_deps(context: Any = None, *, rule: str = "") -> ReconcileDeps:
+    """A reconciler slice (the function) or an audit (the CLI, ``rule`` narrows it): rules read now."""
+    from acrsync.domain.reconcile import policies
+    from acrsync.service import backfill as backfill_service
+    from acrsync.service.reconcile import ReconcileDeps
+
+    cfg = settings(context)
+    if not cfg.region:
+        raise ConfigError("ACRSYNC_REGION: needed to list the source instances' repositories")
+    built = stores(context)
+    stored = built.rules.read()
+    index = backfill_service.index_for(stored.rules, stored.channels, rule)
+    chosen = [r for r in stored.rules if r.get("enabled", True) and (not rule or r.get("name") == rule)]
+    run_gate = reconciler_gate(context)
+    return ReconcileDeps(
+        index=index,
+        policies=policies(chosen),
+        ledger=built.ledger,
+        registry=registry(context),
+        gate=run_gate,
+        clock=clock(),
+        submitter=Submitter(built.ledger, registry(context), run_gate, clock()),
+        state=state_store(context),
         region=cfg.region,
     )
 

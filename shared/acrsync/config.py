@@ -31,6 +31,7 @@ KNOWN_VARIABLES: Mapping[str, str] = {
     "ACRSYNC_DINGTALK_SECRET": "default DingTalk robot signing secret, SEC... (secret: never logged)",
     "ACRSYNC_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
     "ACRSYNC_ACR_QPS": "ACR OpenAPI calls per second shared by all instances (default 10)",
+    "ACRSYNC_RECONCILER_SHARE": "percent of ACRSYNC_ACR_QPS the reconciler may take when free (default 50)",
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_SECURITY_TOKEN": "STS token (FC sets it from the function role)",
@@ -72,6 +73,7 @@ class Settings:
     dingtalk_secret: str = field(repr=False, default="")
     log_level: str = "INFO"
     acr_qps: int = 10
+    reconciler_share: int = 50
     credentials: Credentials = field(default_factory=Credentials)
 
 
@@ -133,6 +135,14 @@ def _qps(environ: Mapping[str, str], problems: list[str]) -> int:
     return 10
 
 
+def _share(environ: Mapping[str, str], problems: list[str]) -> int:
+    raw = environ.get("ACRSYNC_RECONCILER_SHARE", "50").strip().rstrip("%")
+    if raw.isdigit() and 0 < int(raw) <= 100:
+        return int(raw)
+    problems.append(f"ACRSYNC_RECONCILER_SHARE={raw!r}: expected a percentage 1..100 (e.g. 50)")
+    return 50
+
+
 def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
     """Read and validate every variable; raise one ``ConfigError`` listing each problem."""
     problems: list[str] = []
@@ -180,6 +190,7 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
         level = "INFO"
 
     qps = _qps(environ, problems)
+    share = _share(environ, problems)
 
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
@@ -193,5 +204,6 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
         dingtalk_secret=environ.get("ACRSYNC_DINGTALK_SECRET", ""),
         log_level=level,
         acr_qps=qps,
+        reconciler_share=share,
         credentials=_credentials(environ, context),
     )

@@ -12,17 +12,19 @@ summary becomes ``last_pass`` (``acr-sync status``) and, if it repaired images n
 from __future__ import annotations
 
 import functools
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from acrsync.domain.events import TimerTick, parse_events
 from acrsync.domain.images import DestinationImage, SourceImage, SyncRequest
 from acrsync.domain.patterns import compile_pattern
 from acrsync.domain.reconcile import Finding, Kind, RulePolicy
 from acrsync.domain.registry import Repository
 from acrsync.domain.rules_eval import RuleIndex
-from acrsync.errors import ConflictError, RetryableError, UpstreamRejected
+from acrsync.errors import ConflictError, InvalidEvent, RetryableError, UpstreamRejected
 from acrsync.logging import get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi, StateStore
 from acrsync.service.gate import CallGate
@@ -91,6 +93,21 @@ class SliceReport:
             "api_calls": self.api_calls,
             **self.tally.as_dict(),
         }
+
+
+def handle_tick(raw: bytes | str, deps: ReconcileDeps, *, deadline: float) -> dict[str, Any]:
+    """The reconciler function: a timer tick runs one slice; anything else is refused with a reason."""
+    try:
+        events = parse_events(raw, allowed_accounts=frozenset())
+    except InvalidEvent as exc:
+        log.warning("event_refused", reason=exc.reason, field=exc.field, error=str(exc))
+        return {"status": "refused", "reason": f"{exc.reason}: {exc}"}
+    if not any(isinstance(e, TimerTick) for e in events):
+        log.warning("event_refused", reason="unsupported_type", kinds=[type(e).__name__ for e in events])
+        return {"status": "refused", "reason": "unsupported_type: the reconciler takes timer ticks"}
+    report = run_slice(deps, deadline=deadline)
+    log.info("reconcile_handled", **report.as_dict())
+    return {"status": "ok", **report.as_dict()}
 
 
 def run_slice(
@@ -166,7 +183,7 @@ def _repositories(audit: RepoAudit, instance: str) -> Any:
 
 
 def _new_pass(now: float) -> dict[str, Any]:
-    pass_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    pass_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + secrets.token_hex(2)  # unique
     return {"pass_id": pass_id, "started_at": now, "instance": 0, "done": 0, "repositories": 0, "slices": 0}
 
 
