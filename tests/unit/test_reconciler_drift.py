@@ -37,7 +37,7 @@ def audit(world: World, rules: Path) -> tuple[SliceReport, list[Finding]]:
     findings: list[Finding] = []
     report = reconcile_pass(reconcile_deps(world, rules), world, on_finding=findings.append)
     assert report.completed
-    return report, findings
+    return report, [f for f in findings if f.kind is not Kind.IN_SYNC]
 
 
 def alerts(world: World, phrase: str) -> list[str]:

@@ -193,7 +193,7 @@ class Actor:
     ) -> str:
         """A drift notice: a failed row the alert lane sends once per key (destination image, or ``scope``,
         and what was observed)."""
-        if not self.write:
+        if not (self.write or (self.prune and error_class == "pruned")):
             return "dry_run"
         key = notice_key(error_class, scope or request.destination.ref, observed)
         now = self.clock.now()
@@ -227,7 +227,7 @@ class Actor:
         )
         if action is Action.NONE or row is None:
             return finding
-        if not self.write or not self.prune or not policy.prune:
+        if not self.prune or not policy.prune:
             return replace(finding, outcome="dry_run")
         if action is Action.MARK_ORPHAN:
             ok = self._mark(row, orphaned_at=str(self.clock.now()))

@@ -176,7 +176,8 @@ class RepoAudit:
 
     def _present(self, request: SyncRequest, actual: str) -> None:
         if actual == request.source.digest:
-            self.actor.tally.add(Finding(Kind.IN_SYNC, request.rule, "", ""))
+            src, dst, digest = request.source.ref, request.destination.ref, actual
+            self.emit(Finding(Kind.IN_SYNC, request.rule, src, dst, digest, digest))
             return
         row = self.actor.ledger.get(request.claim_id)
         before = None
