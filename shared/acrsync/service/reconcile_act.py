@@ -198,9 +198,8 @@ class Actor:
         key = notice_key(error_class, scope or request.destination.ref, observed)
         now = self.clock.now()
         row = new_claim(replace(request, override=override), event_id=self.event_id, now=now)
-        failed = replace(row, claim_id=key).moved_to(
-            State.FAILED, now, error_class=error_class, last_error=why
-        )
+        marked = replace(row, claim_id=key, extra={"notice": error_class})
+        failed = marked.moved_to(State.FAILED, now, error_class=error_class, last_error=why)
         return "alerted" if self._claim(failed) else "alerted_before"
 
     def _claim(self, entry: LedgerEntry) -> bool:
