@@ -70,10 +70,10 @@ _KINDS: dict[str, tuple[str, str]] = {
 _GENERIC_KIND = ("replication failed", "The replication failed.")
 # What to do about a reconciler notice, instead of retrying it.
 _NOTICE_TAILS = {
-    "events_missed": "Check the replicator's EventBridge trigger and its event_refused logs: `acr-sync doctor`",
+    "events_missed": "Check the replicator's trigger and its event_refused logs: `acr-sync doctor`",
     "pruned": "Nothing to do: the rule says prune: true (see `acr-sync audit --rule NAME`).",
     "unreachable": "Check the destination instance and the function role's permissions: `acr-sync doctor`",
-    "conflict": "Leave it, or overwrite it with the line above; `acr-sync audit --json` lists every conflict.",
+    "conflict": "Leave it, or overwrite it (line above); `acr-sync audit --json` lists every conflict.",
 }
 
 
