@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,7 +19,7 @@ from rich.table import Table
 
 from acrsync import bootstrap
 from acrsync.cli.common import err, friendly_errors, out, print_json
-from acrsync.domain.reconcile import Finding, Kind
+from acrsync.domain.reconcile import DEFAULT_PRUNE_GRACE, Finding, Kind
 from acrsync.service.reconcile import LAST_PASS_KEY, Options, SliceReport, run_slice
 
 COLUMNS = (Kind.IN_SYNC, Kind.MISSING, Kind.CONFLICT, Kind.EXTRA, Kind.UNREACHABLE)
@@ -178,3 +178,32 @@ def print_last_pass(doc: dict[str, Any]) -> None:
         f"{doc.get('repositories', 0)} repositories: {kinds}; {outcomes}; "
         f"{doc.get('events_missed', 0)} repaired that no push event brought"
     )
+
+
+def reconcile_settings(rules: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The reconciler's keys per rule, defaults filled in (``rules explain`` shows them)."""
+    out_: dict[str, dict[str, Any]] = {}
+    for rule in rules:
+        out_[str(rule["name"])] = {
+            "prune": bool(rule.get("prune", False)),
+            "prune_grace": str(rule.get("prune_grace") or DEFAULT_PRUNE_GRACE),
+            "destinations": {
+                f"{d['instance']}@{d['region']}": {
+                    "on_conflict": str(d.get("on_conflict") or "skip"),
+                    **({"role_arn": d["role_arn"]} if d.get("role_arn") else {}),
+                }
+                for d in rule.get("destinations", [])
+            },
+        }
+    return out_
+
+
+def describe_settings(settings: Mapping[str, Any]) -> str:
+    """``prune after 7d; cri-sh@cn-shanghai on_conflict skip`` in one line."""
+    prune = f"prune after {settings['prune_grace']}" if settings["prune"] else "prune off"
+    dests = "; ".join(
+        f"{name} on_conflict {d['on_conflict']}"
+        + (f" (reads via {d['role_arn']})" if "role_arn" in d else "")
+        for name, d in settings["destinations"].items()
+    )
+    return f"{prune}; {dests}"
