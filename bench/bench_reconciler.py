@@ -129,7 +129,14 @@ def calls_per_pass(repos: int, tags: int) -> dict[str, Any]:
     for record in model.requests[before:]:
         actions[record.action] = actions.get(record.action, 0) + 1
     made, floor = sum(actions.values()), _floor(repos, tags)
-    return {"repos": repos, "tags": tags, "calls": made, "floor": floor, "ratio": round(made / floor, 3)}
+    return {
+        "repos": repos,
+        "tags": tags,
+        "calls": made,
+        "budget_tokens": report.api_calls,
+        "floor": floor,
+        "ratio": round(made / floor, 3),
+    }
 
 
 def pass_on_emulator(repos: int, tags: int) -> dict[str, Any]:

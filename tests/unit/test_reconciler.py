@@ -173,3 +173,22 @@ def deps_slice(deps, world, audited: list[str], budget_s: float):  # type: ignor
             world.clock.advance(4.0)
 
     return reconcile_pass(deps, world, seconds=budget_s, on_finding=on_finding)
+
+
+def test_given_listings_whose_last_page_is_full_when_a_pass_runs_then_one_budget_token_per_request(
+    tmp_path: Path,
+) -> None:
+    # GIVEN repositories of exactly 100 and 150 tags (a full last page; a second page)
+    world, rules = reconcile_world(tmp_path)
+    for i in range(100):
+        world.model.push("cri-demo-src", "team-a", "full", f"v{i}")
+    for i in range(150):
+        world.model.push("cri-demo-src", "team-a", "more", f"v{i}")
+    deps = reconcile_deps(world, rules)
+    before = len(world.model.requests)
+    # WHEN a dry-run pass lists everything
+    report = reconcile_pass(deps, world, options=Options(write=False, cursor=False))
+    # THEN the budget was charged exactly once per ACR request
+    requests = world.model.requests[before:]
+    assert report.api_calls == len(requests)
+    assert {r.action for r in requests} == {"ListRepository", "ListRepoTag"}

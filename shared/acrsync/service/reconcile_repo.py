@@ -42,6 +42,7 @@ from acrsync.domain.rules_eval import (
 from acrsync.errors import UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger
 from acrsync.ports import RegistryApi
+from acrsync.service.gate import CallGate
 from acrsync.service.reconcile_act import Actor, standard_claim
 
 T = TypeVar("T")
@@ -67,22 +68,27 @@ class RepoAudit:
     current: SourceImage = field(default_factory=lambda: SourceImage("", "", "", "", ""))  # being audited
 
     def listing(self, make: Callable[[], Iterator[T]], what: str) -> Iterator[T]:
-        """A NextToken listing under the budget (one token per page); transient failures restart it,
-        skipping what was already yielded (ListRepository/ListRepoTag order is stable for a quiet repo)."""
+        """A NextToken listing under the budget, one token per page request; transient failures restart
+        it, skipping what was already yielded (the listing order is stable for a quiet repository).
+
+        The first page is paid before it is asked for; a later page only once it has come (its first item
+        arrives after a full page), because whether the iterator asks for another page is known only then
+        — paying ahead would spend a token on every listing whose last page is exactly full.
+        """
         gate, deadline, clock = self.actor.gate, self.actor.deadline, self.actor.clock
         yielded = 0
         for attempt in range(LISTING_RETRIES + 1):
             seen = 0
             try:
                 items = make()
+                self._pay(gate, deadline)
                 while True:
-                    if seen % PAGE_ITEMS == 0:
-                        gate.acquire(deadline)
-                        gate.calls += 1
                     try:
                         item = next(items)
                     except StopIteration:
                         return
+                    if seen and seen % PAGE_ITEMS == 0:
+                        self._pay(gate, deadline)
                     seen += 1
                     if seen > yielded:
                         yielded = seen
@@ -92,6 +98,11 @@ class RepoAudit:
                     raise
                 log.warning("reconcile_listing_retry", call=what, attempt=attempt + 1, error=str(exc))
                 clock.sleep(min(5.0, 0.5 * 2**attempt))
+
+    @staticmethod
+    def _pay(gate: CallGate, deadline: float) -> None:
+        gate.acquire(deadline)
+        gate.calls += 1
 
     # ------------------------------------------------------------------ one source repository
     def audit(self, instance: str, repo: Repository, rules: tuple[CompiledRule, ...]) -> None:
