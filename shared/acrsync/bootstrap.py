@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from acrsync.config import Settings, load_settings
+from acrsync.domain.ledger import LedgerEntry
 from acrsync.errors import ConfigError, PermanentError, RetryableError
 from acrsync.logging import configure, get_logger, secrets_in
 from acrsync.ports import (
@@ -262,6 +263,7 @@ def watcher_deps(context: Any = None) -> WatchDeps:
             notifier=notifier(context),
             channels=channels(context),
             allowed_accounts=settings(context).allowed_account_ids,
+            cross_account=cross_account_reader(context),
         )
     result: WatchDeps = _cache["watcher"]
     return result
@@ -321,6 +323,60 @@ def state_store(context: Any = None) -> StateStore:
     return result
 
 
+def role_registry(context: Any = None) -> Callable[[str, str], RegistryApi]:
+    """``(region, role_arn) -> RegistryApi`` reading another account's instances through that RAM role
+    (``alibabacloud-credentials``' RAM-role provider, which refreshes itself); one client per pair."""
+    if "role_registry" not in _cache:
+        cfg = settings(context)
+        clients: dict[tuple[str, str], RegistryApi] = {}
+
+        def for_role(region: str, role_arn: str) -> RegistryApi:
+            if (region, role_arn) not in clients:
+                from acrsync.adapters.acr import AcrRegistry, build_acr_client
+                from acrsync.adapters.role_credentials import role_credential
+
+                creds = cfg.credentials
+                credential = role_credential(
+                    access_key_id=creds.access_key_id,
+                    access_key_secret=creds.access_key_secret,
+                    security_token=creds.security_token,
+                    role_arn=role_arn,
+                    region=region,
+                    sts_endpoint=cfg.sts_endpoint,
+                )
+                client = build_acr_client(
+                    region,
+                    cfg.acr_endpoint or None,
+                    access_key_id="",
+                    access_key_secret="",
+                    credential=credential,
+                )
+                clients[(region, role_arn)] = AcrRegistry(client, region=region)
+            return clients[(region, role_arn)]
+
+        _cache["role_registry"] = for_role
+    result: Callable[[str, str], RegistryApi] = _cache["role_registry"]
+    return result
+
+
+def cross_account_reader(context: Any = None) -> Callable[[LedgerEntry], RegistryApi | None]:
+    """For the watcher: a reader of a cross-account row's destination through its rule's ``role_arn``
+    (the stored rules, read when asked), or None when the rule names no role."""
+    from acrsync.domain.reconcile import policies
+
+    def reader(row: LedgerEntry) -> RegistryApi | None:
+        rules = [r for r in stores(context).rules.read().rules if r.get("name") == row.rule]
+        policy = policies(rules).get(row.rule)
+        if policy is None:
+            return None
+        dest = policy.destinations.get((row.dest_instance, row.dest_region))
+        if dest is None or not dest.role_arn:
+            return None
+        return role_registry(context)(row.dest_region, dest.role_arn)
+
+    return reader
+
+
 def reconciler_gate(context: Any = None) -> CallGate:
     """The reconciler's share of the ACR budget: the same shared key, a lower limit. A take succeeds only
     while all callers together have spent less than the share in the window, so the reconciler never takes
@@ -354,6 +410,7 @@ def reconciler_deps(context: Any = None, *, rule: str = "") -> ReconcileDeps:
         submitter=Submitter(built.ledger, registry(context), run_gate, clock()),
         state=state_store(context),
         region=cfg.region,
+        role_registry=role_registry(context),
     )
 
 

@@ -31,6 +31,7 @@ KNOWN_VARIABLES: Mapping[str, str] = {
     "ACRSYNC_DINGTALK_SECRET": "default DingTalk robot signing secret, SEC... (secret: never logged)",
     "ACRSYNC_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
     "ACRSYNC_ACR_QPS": "ACR OpenAPI calls per second shared by all instances (default 10)",
+    "ACRSYNC_STS_ENDPOINT": "override of the STS endpoint for role_arn reads, HOST[:PORT] (always HTTPS)",
     "ACRSYNC_RECONCILER_SHARE": "percent of ACRSYNC_ACR_QPS the reconciler may take when free (default 50)",
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "credentials (FC sets them from the function role)",
@@ -74,6 +75,7 @@ class Settings:
     log_level: str = "INFO"
     acr_qps: int = 10
     reconciler_share: int = 50
+    sts_endpoint: str = ""
     credentials: Credentials = field(default_factory=Credentials)
 
 
@@ -205,5 +207,6 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
         log_level=level,
         acr_qps=qps,
         reconciler_share=share,
+        sts_endpoint=environ.get("ACRSYNC_STS_ENDPOINT", "").removeprefix("https://").rstrip("/"),
         credentials=_credentials(environ, context),
     )

@@ -127,7 +127,13 @@ def run_slice(
     calls_before = deps.gate.calls
     actor = _actor(deps, options, report, deadline)
     audit = RepoAudit(
-        deps.index, deps.policies, deps.registry, actor, deps.region, _emitter(report, on_finding)
+        deps.index,
+        deps.policies,
+        deps.registry,
+        actor,
+        deps.region,
+        _emitter(report, on_finding),
+        role_registry=deps.role_registry,
     )
     only = compile_pattern(options.repository) if options.repository else None
     instances = sorted({r.instance for r in deps.index.rules if r.enabled and r.name in deps.policies})

@@ -148,15 +148,35 @@ class RepoAudit:
             sample.rule if sample else contexts[0][0].name if contexts else "", RulePolicy()
         )
         dest_policy = policy.destination(DestinationImage(instance, region, namespace, name, "x"))
+        api = self.registry(region)
         if dest_policy.account:
-            self._unverifiable(desired.remaining(key), dest_policy.role_arn)
-            return
-        repo_id = self._repo_id(instance, region, namespace, name)
+            if not dest_policy.role_arn or self.role_registry is None:
+                self._unverifiable(desired.remaining(key))
+                return
+            api = self.role_registry(
+                region, dest_policy.role_arn
+            )  # read (and prune, back up) as that account
+        own = self.actor.registry
+        self.actor.registry = lambda _region: api
+        try:
+            self._compare(key, desired, contexts, api)
+        finally:
+            self.actor.registry = own
+
+    def _compare(
+        self,
+        key: DestRepoKey,
+        desired: DesiredRepo,
+        contexts: list[tuple[CompiledRule, CompiledDestination]],
+        api: RegistryApi,
+    ) -> None:
+        instance, region, namespace, name = key
+        repo_id = self._repo_id(instance, region, api)
+        repo_id = repo_id if repo_id.startswith("!") else self._lookup(instance, region, namespace, name)
         if repo_id.startswith("!"):
             self._unreachable(desired.remaining(key), repo_id[1:], f"{instance}@{region}")
             return
         if repo_id:
-            api = self.registry(region)
             listed = self.listing(functools.partial(api.list_repo_tags, instance, repo_id), "ListRepoTag")
             try:
                 for tag in listed:
@@ -236,20 +256,24 @@ class RepoAudit:
                 first = False
             self.emit(finding)
 
-    def _unverifiable(self, requests: Iterator[SyncRequest], role_arn: str) -> None:
-        detail = (
-            f"cross-account destination read through {role_arn}: not readable by this build"
-            if role_arn
-            else "cross-account destination without role_arn: acr-sync cannot read it (add role_arn)"
-        )
+    def _unverifiable(self, requests: Iterator[SyncRequest]) -> None:
+        """A destination acr-sync cannot read: nothing is known about it, but an image the ledger never saw
+        was surely missed by the events, so it is submitted (a sync without Override cannot clobber)."""
+        detail = "cross-account destination without role_arn: acr-sync cannot read it (add role_arn)"
         for request in requests:
-            self.emit(self.actor.act(request, Kind.UNVERIFIABLE, Action.NONE, None, detail=detail))
+            row = self.actor.ledger.get(request.claim_id)
+            action = Action.REPAIR if row is None else Action.NONE
+            self.emit(self.actor.act(request, Kind.UNVERIFIABLE, action, row, detail=detail))
 
-    def _repo_id(self, instance: str, region: str, namespace: str, name: str) -> str:
-        """The destination repository's id; ``""`` if it does not exist; ``"!reason"`` if unreadable."""
+    def _lookup(self, instance: str, region: str, namespace: str, name: str) -> str:
+        """The destination repository's id from the instance's listing; ``""`` if it does not exist."""
+        listed = self.dest_repos.get((instance, region))
+        return listed.get((namespace, name), "") if isinstance(listed, dict) else ""
+
+    def _repo_id(self, instance: str, region: str, api: RegistryApi) -> str:
+        """List the destination instance once per slice; ``"!reason"`` if it cannot be listed."""
         listed = self.dest_repos.get((instance, region))
         if listed is None:
-            api = self.registry(region)
             try:
                 repos = self.listing(functools.partial(api.list_repositories, instance), "ListRepository")
                 listed = {(r.namespace, r.name): r.repo_id for r in repos}
@@ -259,9 +283,7 @@ class RepoAudit:
                     "reconcile_destination_unreachable", instance=instance, region=region, error=str(exc)
                 )
             self.dest_repos[(instance, region)] = listed
-        if isinstance(listed, str):
-            return "!" + listed
-        return listed.get((namespace, name), "")
+        return "!" + listed if isinstance(listed, str) else ""
 
 
 def selecting_rules(
