@@ -84,6 +84,10 @@ def run_checks(deps: DoctorDeps, *, send_test_alert: bool = False) -> list[Check
     checks.extend(_regions(enabled))
     if cred.status == PASS:
         checks.extend(_Destinations(deps).checks(enabled))
+    if index is not None:
+        from acrsync.service.doctor_cross_account import cross_account_checks  # imports this module
+
+        checks.extend(cross_account_checks(deps.rules().rules))
     channels = index.channels if index is not None else {}
     checks.extend(_alerts(deps, enabled, channels, send_test_alert))
     log.info("doctor_finished", failed=sum(c.status == FAIL for c in checks), checks=len(checks))
