@@ -54,3 +54,22 @@ def test_given_the_function_policy_then_tag_writes_are_granted_on_destination_in
     assert sorted(statement["Action"]) == ["cr:CreateRepositoryTag", "cr:DeleteRepositoryTag"]
     assert all("<DESTINATION_INSTANCE_ID>" in resource for resource in statement["Resource"])
     assert not any("<SOURCE_INSTANCE_ID>" in resource for resource in statement["Resource"])
+
+
+def test_given_the_function_policy_then_it_may_assume_only_the_named_reader_roles() -> None:
+    (statement,) = [s for s in statements("ram-policy.json") if "sts:AssumeRole" in s["Action"]]
+    assert statement["Action"] == ["sts:AssumeRole"]
+    assert statement["Resource"] == ["acs:ram::<DESTINATION_ACCOUNT_ID>:role/<READER_ROLE_NAME>"]
+
+
+def test_given_the_reader_role_files_then_they_grant_reads_and_trust_the_function_role_only() -> None:
+    reader = json.loads(
+        (REPO / "deploy" / "ram-policy-cross-account-reader.json").read_text(encoding="utf-8")
+    )
+    actions = {a for s in reader["Statement"] for a in s["Action"]}
+    assert {"cr:GetRepository", "cr:ListRepository", "cr:ListRepositoryTag"} <= actions
+    assert not any(a.startswith(("ots:", "sts:")) for a in actions)
+    trust = json.loads((REPO / "deploy" / "ram-trust-cross-account-reader.json").read_text(encoding="utf-8"))
+    (statement,) = trust["Statement"]
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Principal"] == {"RAM": ["acs:ram::<SOURCE_ACCOUNT_ID>:role/acr-sync-fc"]}
