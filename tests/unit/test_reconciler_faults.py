@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from acrsync.adapters.state_store import MemoryStateStore
 from acrsync.domain.reconcile import Finding, Kind
 from acrsync.domain.registry import TagInfo
@@ -15,6 +17,7 @@ from acrsync.local.acr_model import AcrModel
 from acrsync.local.fake_registry import FakeRegistry
 from acrsync.local.reconcile_world import reconcile_deps, reconcile_pass
 from acrsync.service.rules_admin import validate_file
+from tests.harness import Crash
 from tests.unit.reconcile_fixtures import reconcile_world, settle
 from tests.unit.test_reconciler import DESTS, creates_per_destination
 
@@ -97,3 +100,46 @@ def test_given_30pct_throttling_when_slices_run_until_the_pass_completes_then_al
     counts = creates_per_destination(world)
     assert all(counts[(d, f"svc{i % 6}", f"v{i}")] == 1 for i in range(30) for d in DESTS)
     assert any(r.outcome.startswith("Throttling") for r in world.model.requests)
+
+
+class DiesOnListing(FakeRegistry):
+    """The process dies (FC kills the instance) during the ``n``-th ``ListRepoTag``."""
+
+    def __init__(self, model: AcrModel, region: str, calls: list[int], n: int) -> None:
+        super().__init__(model, region=region)
+        self.calls, self.n = calls, n
+
+    def list_repo_tags(self, instance_id: str, repo_id: str) -> Iterator[TagInfo]:
+        self.calls[0] += 1
+        if self.calls[0] == self.n:
+            raise Crash
+        return super().list_repo_tags(instance_id, repo_id)
+
+
+def test_given_an_invocation_killed_mid_pass_when_the_next_runs_then_it_resumes_and_repeats_one_repository(
+    tmp_path: Path,
+) -> None:
+    # GIVEN 8 repositories with one missing image each, and a reconciler killed during its 7th listing
+    world, rules = reconcile_world(tmp_path)
+    for i in range(8):
+        world.model.push("cri-demo-src", "team-a", f"svc{i}", "v1")
+    calls = [0]
+    world.wrap = lambda api: DiesOnListing(world.model, "cn-hangzhou", calls, n=7)
+    state = MemoryStateStore()
+    deps = reconcile_deps(world, rules, state=state)
+    with pytest.raises(Crash):
+        reconcile_pass(deps, world)
+    cursor, _ = state.read("reconciler:cursor")
+    # WHEN the next tick runs
+    listed: list[str] = []
+    world.wrap = None
+    world.registries.clear()
+    report = reconcile_pass(deps, world, on_finding=lambda f: listed.append(f.source))
+    # THEN the pass completes from the cursor: only the repositories not yet done are audited again
+    assert report.completed
+    assert report.pass_id == cursor["pass_id"]
+    # (destination repositories do not exist yet: one ListRepoTag per repository, the 7th is svc6's)
+    assert cursor["done"] == 6
+    assert sorted({s.split("/")[2].split(":")[0] for s in listed}) == ["svc6", "svc7"]
+    counts = creates_per_destination(world)
+    assert all(counts[(d, f"svc{i}", "v1")] == 1 for i in range(8) for d in DESTS)
