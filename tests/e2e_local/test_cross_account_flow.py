@@ -126,3 +126,21 @@ def test_given_a_role_that_does_not_trust_us_when_reconciled_then_a_finding_not_
     assert response["completed"] is True
     assert response["kinds"]["unreachable"] >= 1
     assert not sts.state.issued
+
+
+def test_given_role_reads_when_everything_runs_then_no_issued_secret_reaches_a_log_line_or_response(
+    cloud: LocalCloud, sts: StsStandIn, clock: ManualClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloud.model.push("cri-demo-src", "team-a", "web", "v9")
+    responses = [run(cloud, "reconciler", TICK)]
+    cloud.model.run_pending()
+    clock.advance(61)
+    responses.append(run(cloud, "watcher", load_event("timer/sweep.json")))
+    issued = [cloud.emulator.keys.sts[key_id] for _, key_id in sts.state.issued]
+    assert issued
+    captured = capsys.readouterr()
+    text = captured.out + captured.err + json.dumps(responses)
+    for secret, token in issued:
+        assert secret not in text
+        assert token not in text
+    assert cloud.emulator.access_key_secret not in text

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from acrsync.domain.images import DestinationImage, SourceImage, SyncRequest
 from acrsync.domain.patterns import compile_pattern
 from acrsync.domain.reconcile import Finding, Kind, RulePolicy
 from acrsync.domain.registry import Repository
-from acrsync.domain.rules_eval import RuleIndex
+from acrsync.domain.rules_eval import CompiledRule, RuleIndex
 from acrsync.errors import ConflictError, InvalidEvent, RetryableError, UpstreamRejected
 from acrsync.logging import get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi, StateStore
@@ -168,7 +168,9 @@ def run_slice(
     return report
 
 
-def _audit_one(audit: RepoAudit, instance: str, repo: Repository, rules: Any, report: SliceReport) -> None:
+def _audit_one(
+    audit: RepoAudit, instance: str, repo: Repository, rules: tuple[CompiledRule, ...], report: SliceReport
+) -> None:
     try:
         audit.audit(instance, repo, rules)
     except UpstreamRejected as exc:  # e.g. no permission on this repository: a finding, then the next one
@@ -183,7 +185,7 @@ def _unreadable(instance: str, repo: Repository, region: str, why: str) -> Findi
     return Finding(Kind.UNREACHABLE, "", src.ref, "", detail=f"source repository unreadable: {why}")
 
 
-def _repositories(audit: RepoAudit, instance: str) -> Any:
+def _repositories(audit: RepoAudit, instance: str) -> Iterator[Repository]:
     api = audit.registry(audit.region)
     return audit.listing(functools.partial(api.list_repositories, instance), "ListRepository")
 
