@@ -23,8 +23,10 @@ answers reads of that account's instances only when signed with them.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -99,8 +101,9 @@ class StsStandIn:
     def __init__(self, emulator: AcrEmulator, *, callers: Mapping[str, tuple[str, str]]) -> None:
         self.emulator = emulator
         self.state = StsState(dict(callers))
-        self._dir = tempfile.TemporaryDirectory(prefix="acrsync-sts-")
-        self.ca_file, self._cert, self._key = _make_certificates(Path(self._dir.name))
+        # One CA per process: the SDK caches its TLS sessions per host:port, so a later stand-in on a reused
+        # port must present a certificate the cached session still trusts.
+        self.ca_file, self._cert, self._key = _certificates()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -131,14 +134,13 @@ class StsStandIn:
         return self
 
     def stop(self) -> None:
-        """Shut down and remove the certificates."""
+        """Shut down (the process's certificates are removed when it exits)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self._dir.cleanup()
 
     def __enter__(self) -> StsStandIn:
         return self.start()
@@ -246,6 +248,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+
+@functools.cache
+def _certificates() -> tuple[str, str, str]:
+    where = tempfile.TemporaryDirectory(prefix="acrsync-sts-")
+    atexit.register(where.cleanup)
+    return _make_certificates(Path(where.name))
 
 
 def _make_certificates(where: Path) -> tuple[str, str, str]:

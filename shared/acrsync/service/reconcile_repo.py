@@ -64,7 +64,7 @@ class RepoAudit:
     emit: Callable[[Finding], None]
     role_registry: Callable[[str, str], RegistryApi] | None = None
     # (instance, region) -> {(namespace, repo): repo_id}, or the reason the instance cannot be listed.
-    dest_repos: dict[tuple[str, str], dict[tuple[str, str], str] | str] = field(default_factory=dict)
+    dest_repos: dict[tuple[str, str, str], dict[tuple[str, str], str] | str] = field(default_factory=dict)
     current: SourceImage = field(default_factory=lambda: SourceImage("", "", "", "", ""))  # being audited
 
     def listing(self, make: Callable[[], Iterator[T]], what: str) -> Iterator[T]:
@@ -159,7 +159,7 @@ class RepoAudit:
         own = self.actor.registry
         self.actor.registry = lambda _region: api
         try:
-            self._compare(key, desired, contexts, api)
+            self._compare(key, desired, contexts, api, dest_policy.role_arn)
         finally:
             self.actor.registry = own
 
@@ -169,10 +169,13 @@ class RepoAudit:
         desired: DesiredRepo,
         contexts: list[tuple[CompiledRule, CompiledDestination]],
         api: RegistryApi,
+        role: str,
     ) -> None:
         instance, region, namespace, name = key
-        repo_id = self._repo_id(instance, region, api)
-        repo_id = repo_id if repo_id.startswith("!") else self._lookup(instance, region, namespace, name)
+        repo_id = self._repo_id(instance, region, api, role)
+        repo_id = (
+            repo_id if repo_id.startswith("!") else self._lookup(instance, region, role, namespace, name)
+        )
         if repo_id.startswith("!"):
             self._unreachable(desired.remaining(key), repo_id[1:], f"{instance}@{region}")
             return
@@ -265,14 +268,15 @@ class RepoAudit:
             action = Action.REPAIR if row is None else Action.NONE
             self.emit(self.actor.act(request, Kind.UNVERIFIABLE, action, row, detail=detail))
 
-    def _lookup(self, instance: str, region: str, namespace: str, name: str) -> str:
+    def _lookup(self, instance: str, region: str, role: str, namespace: str, name: str) -> str:
         """The destination repository's id from the instance's listing; ``""`` if it does not exist."""
-        listed = self.dest_repos.get((instance, region))
+        listed = self.dest_repos.get((instance, region, role))
         return listed.get((namespace, name), "") if isinstance(listed, dict) else ""
 
-    def _repo_id(self, instance: str, region: str, api: RegistryApi) -> str:
-        """List the destination instance once per slice; ``"!reason"`` if it cannot be listed."""
-        listed = self.dest_repos.get((instance, region))
+    def _repo_id(self, instance: str, region: str, api: RegistryApi, role: str) -> str:
+        """List the destination instance once per slice and identity (own, or a role): ``"!reason"`` if it
+        cannot be listed (what one identity may see, another may not)."""
+        listed = self.dest_repos.get((instance, region, role))
         if listed is None:
             try:
                 repos = self.listing(functools.partial(api.list_repositories, instance), "ListRepository")
@@ -282,7 +286,7 @@ class RepoAudit:
                 log.error(
                     "reconcile_destination_unreachable", instance=instance, region=region, error=str(exc)
                 )
-            self.dest_repos[(instance, region)] = listed
+            self.dest_repos[(instance, region, role)] = listed
         return "!" + listed if isinstance(listed, str) else ""
 
 
