@@ -192,3 +192,24 @@ def test_given_listings_whose_last_page_is_full_when_a_pass_runs_then_one_budget
     requests = world.model.requests[before:]
     assert report.api_calls == len(requests)
     assert {r.action for r in requests} == {"ListRepository", "ListRepoTag"}
+
+
+def test_given_the_source_instances_change_mid_pass_when_the_next_slice_runs_then_a_new_pass_starts(
+    tmp_path: Path,
+) -> None:
+    world, rules = reconcile_world(tmp_path)
+    for i in range(6):
+        world.model.push("cri-demo-src", "team-a", f"svc{i}", "v1")
+    state = MemoryStateStore()
+    audited: list[str] = []
+    first = deps_slice(reconcile_deps(world, rules, state=state), world, audited, 30.0)
+    assert not first.completed
+    # WHEN a rule for another source instance is added before the next tick
+    text = rules.read_text(encoding="utf-8")
+    rules.write_text(
+        text.replace("instance: cri-demo-src", "instance: cri-demo-sh", 1) + "", encoding="utf-8"
+    )
+    second = reconcile_pass(reconcile_deps(world, rules, state=state), world)
+    # THEN positions of the old pass are not reused: a new pass over the new instances
+    assert second.pass_id != first.pass_id
+    assert second.completed

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from acrsync.adapters.state_store import MemoryStateStore
 from acrsync.domain.reconcile import Finding, policies
+from acrsync.domain.rules import compile_rules
 from acrsync.local.fake_world import World
 from acrsync.ports import StateStore
 from acrsync.service.gate import CallGate
@@ -23,7 +24,7 @@ def reconcile_deps(
     chosen = [r for r in doc.rules if not only_rule or r["name"] == only_rule]
     gate = CallGate(world.budget, world.clock, qps=qps)
     return ReconcileDeps(
-        index=world.index,
+        index=compile_rules(doc.rules, doc.channels),  # the file as it is now (tests edit it)
         policies=policies(chosen),
         ledger=world.ledger,
         registry=world.registry,

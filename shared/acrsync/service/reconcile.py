@@ -120,8 +120,13 @@ def run_slice(
 ) -> SliceReport:
     """Audit repositories from the cursor on until the pass completes or the deadline nears."""
     cursor, revision = deps.state.read(CURSOR_KEY) if options.cursor else ({}, 0)
+    instances = sorted({r.instance for r in deps.index.rules if r.enabled and r.name in deps.policies})
+    if cursor.get("pass_id") and cursor.get("instances") != instances:
+        # The rules changed the source instances mid-pass: positions no longer mean the same; start over.
+        log.info("reconcile_pass_restarted", pass_id=cursor["pass_id"], reason="source instances changed")
+        cursor = {}
     if not cursor.get("pass_id"):
-        cursor = _new_pass(deps.clock.now())
+        cursor = {**_new_pass(deps.clock.now()), "instances": instances}
     report = SliceReport(str(cursor["pass_id"]), tally=Tally.from_dict(cursor.get("tally", {})))
     report.pass_repositories = int(cursor.get("repositories", 0))
     calls_before = deps.gate.calls
@@ -136,7 +141,6 @@ def run_slice(
         role_registry=deps.role_registry,
     )
     only = compile_pattern(options.repository) if options.repository else None
-    instances = sorted({r.instance for r in deps.index.rules if r.enabled and r.name in deps.policies})
     try:
         while int(cursor["instance"]) < len(instances):
             instance = instances[int(cursor["instance"])]
@@ -159,7 +163,7 @@ def run_slice(
     except (
         RetryableError
     ) as exc:  # throttling that outlasted the retries: the cursor holds, next slice resumes
-        report.stopped = f"upstream: {exc}"
+        report.stopped = f"stopped: {exc}"
         log.warning("reconcile_slice_interrupted", pass_id=report.pass_id, error=str(exc))
         return report
     finally:
