@@ -56,7 +56,8 @@ ALLOWED: dict[State, frozenset[State]] = {
     State.CANCELED: frozenset({State.RETRYING}),
     State.MISMATCH: frozenset({State.RETRYING}),
     State.VERIFIED: frozenset(),
-    # `retry` re-opens it too (a role_arn added since): the watcher then reads it through the role.
+    # Re-openable like the other final states (e.g. once a role_arn is added); `acr-sync retry` itself
+    # selects failed, mismatch and canceled rows only.
     State.UNVERIFIABLE: frozenset({State.RETRYING}),
 }
 
