@@ -17,9 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 from acrsync.config import Settings, load_settings
 from acrsync.domain.events import RawDataPolicy
+from acrsync.domain.ledger import LedgerEntry
 from acrsync.errors import ConfigError, PermanentError, RetryableError, StoreError, StoreNotSetUp
 from acrsync.logging import configure, console_owned, get_logger, secrets_in
-from acrsync.ports import AlertChannel, BudgetStore, Clock, Ledger, Notifier, RegistryApi, RuleStore
+from acrsync.ports import (
+    AlertChannel,
+    BudgetStore,
+    Clock,
+    Ledger,
+    Notifier,
+    RegistryApi,
+    RuleStore,
+    StateStore,
+)
 from acrsync.service.clock import SystemClock
 from acrsync.service.gate import CallGate
 from acrsync.service.replicate import ReplicatorDeps
@@ -29,6 +39,7 @@ from acrsync.service.submit import Submitter
 if TYPE_CHECKING:  # each function instance imports only the use case it runs (cold start)
     from acrsync.service.backfill import BackfillDeps
     from acrsync.service.doctor import DoctorDeps
+    from acrsync.service.reconcile import ReconcileDeps
     from acrsync.service.watch import WatchDeps
 
 log = get_logger(__name__)
@@ -297,6 +308,7 @@ def watcher_deps(context: Any = None) -> WatchDeps:
             allowed_accounts=settings(context).allowed_account_ids,
             raw_data=raw_data_policy(settings(context)),
             publish=outcome_publisher(context),
+            cross_account=cross_account_reader(context),
         )
     result: WatchDeps = _cache["watcher"]
     return result
@@ -342,6 +354,114 @@ def backfill_deps(*, rule: str = "", max_qps: int = 0, context: Any = None) -> B
         clock=clock(),
         submitter=Submitter(built.ledger, registry(context), run_gate, clock()),
         region=cfg.region,
+    )
+
+
+def state_store(context: Any = None) -> StateStore:
+    """The reconciler's cursor and last pass, in the same backend as the ledger (pin with ``use(state=)``)."""
+    if "state" not in _cache:
+        cfg = settings(context)
+        if cfg.store.kind == "sqlite":
+            from acrsync.adapters.sqlite_store import SqliteDatabase
+            from acrsync.adapters.state_store import SqliteStateStore
+
+            _cache["state"] = SqliteStateStore(SqliteDatabase(cfg.store.location))
+        else:
+            from acrsync.adapters.tablestore_state import TablestoreStateStore
+
+            _cache["state"] = TablestoreStateStore(ots_client(context))
+    result: StateStore = _cache["state"]
+    return result
+
+
+def role_registry(context: Any = None) -> Callable[[str, str], RegistryApi]:
+    """``(region, role_arn) -> RegistryApi`` reading another account's instances through that RAM role
+    (``alibabacloud-credentials``' RAM-role provider, which refreshes itself); one client per pair."""
+    if "role_registry" not in _cache:
+        cfg = settings(context)
+        clients: dict[tuple[str, str], RegistryApi] = {}
+
+        def for_role(region: str, role_arn: str) -> RegistryApi:
+            if (region, role_arn) not in clients:
+                from acrsync.adapters.acr import AcrRegistry, build_acr_client
+                from acrsync.adapters.role_credentials import role_credential
+
+                creds = cfg.credentials
+                credential = role_credential(
+                    access_key_id=creds.access_key_id,
+                    access_key_secret=creds.access_key_secret,
+                    security_token=creds.security_token,
+                    role_arn=role_arn,
+                    region=region,
+                    sts_endpoint=cfg.sts_endpoint,
+                )
+                client = build_acr_client(
+                    region,
+                    cfg.acr_endpoint or None,
+                    access_key_id="",
+                    access_key_secret="",
+                    credential=credential,
+                )
+                clients[(region, role_arn)] = AcrRegistry(client, region=region)
+            return clients[(region, role_arn)]
+
+        _cache["role_registry"] = for_role
+    result: Callable[[str, str], RegistryApi] = _cache["role_registry"]
+    return result
+
+
+def cross_account_reader(context: Any = None) -> Callable[[LedgerEntry], RegistryApi | None]:
+    """For the watcher: a reader of a cross-account row's destination through its rule's ``role_arn``
+    (the stored rules, read when asked), or None when the rule names no role."""
+    from acrsync.domain.reconcile import policies
+
+    def reader(row: LedgerEntry) -> RegistryApi | None:
+        rules = [r for r in stores(context).rules.read().rules if r.get("name") == row.rule]
+        policy = policies(rules).get(row.rule)
+        if policy is None:
+            return None
+        dest = policy.destinations.get((row.dest_instance, row.dest_region))
+        if dest is None or not dest.role_arn:
+            return None
+        return role_registry(context)(row.dest_region, dest.role_arn)
+
+    return reader
+
+
+def reconciler_gate(context: Any = None) -> CallGate:
+    """The reconciler's share of the ACR budget: the same shared key, a lower limit. A take succeeds only
+    while all callers together have spent less than the share in the window, so the reconciler never takes
+    more than its share and is the first to wait when the functions are busy."""
+    cfg = settings(context)
+    qps = max(1, cfg.acr_qps * cfg.reconciler_share // 100)
+    return CallGate(stores(context).budget, clock(), qps=qps)
+
+
+def reconciler_deps(context: Any = None, *, rule: str = "") -> ReconcileDeps:
+    """A reconciler slice (the function) or an audit (the CLI, ``rule`` narrows it): rules read now."""
+    from acrsync.domain.reconcile import policies
+    from acrsync.service import backfill as backfill_service
+    from acrsync.service.reconcile import ReconcileDeps
+
+    cfg = settings(context)
+    if not cfg.region:
+        raise ConfigError("ACRSYNC_REGION: needed to list the source instances' repositories")
+    built = stores(context)
+    stored = built.rules.read()
+    index = backfill_service.index_for(stored.rules, stored.channels, rule)
+    chosen = [r for r in stored.rules if r.get("enabled", True) and (not rule or r.get("name") == rule)]
+    run_gate = reconciler_gate(context)
+    return ReconcileDeps(
+        index=index,
+        policies=policies(chosen),
+        ledger=built.ledger,
+        registry=registry(context),
+        gate=run_gate,
+        clock=clock(),
+        submitter=Submitter(built.ledger, registry(context), run_gate, clock()),
+        state=state_store(context),
+        region=cfg.region,
+        role_registry=role_registry(context),
     )
 
 

@@ -37,6 +37,8 @@ KNOWN_VARIABLES: Mapping[str, str] = {
     "ACRSYNC_FC_ENDPOINT": "override of the FC 3.0 API endpoint (doctor --deployed), e.g. http://127.0.0.1:18081",
     "ACRSYNC_EVENTBRIDGE_ENDPOINT": "override of the EventBridge API endpoint, e.g. http://127.0.0.1:18082",
     "ACRSYNC_EVENT_BUS": "custom EventBridge bus that receives outcome events (unset: none are published)",
+    "ACRSYNC_STS_ENDPOINT": "override of the STS endpoint for role_arn reads, HOST[:PORT] (always HTTPS)",
+    "ACRSYNC_RECONCILER_SHARE": "percent of ACRSYNC_ACR_QPS the reconciler may take when free (default 50)",
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_SECURITY_TOKEN": "STS token (FC sets it from the function role)",
@@ -86,6 +88,8 @@ class Settings:
     fc_endpoint: str = ""
     eventbridge_endpoint: str = ""
     event_bus: str = ""
+    reconciler_share: int = 50
+    sts_endpoint: str = ""
     credentials: Credentials = field(default_factory=Credentials)
     accept_raw_data: bool = False
 
@@ -191,6 +195,14 @@ def _endpoints(environ: Mapping[str, str], problems: list[str]) -> dict[str, str
     return found
 
 
+def _share(environ: Mapping[str, str], problems: list[str]) -> int:
+    raw = environ.get("ACRSYNC_RECONCILER_SHARE", "50").strip().rstrip("%")
+    if raw.isascii() and raw.isdigit() and 0 < int(raw) <= 100:
+        return int(raw)
+    problems.append(f"ACRSYNC_RECONCILER_SHARE={raw!r}: expected a percentage 1..100 (e.g. 50)")
+    return 50
+
+
 def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
     """Read and validate every variable; raise one ``ConfigError`` listing each problem."""
     problems: list[str] = []
@@ -246,6 +258,7 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
             f"ACRSYNC_EVENT_BUS={event_bus!r}: expected a custom bus name (letters, digits, hyphens; "
             "up to 127; not 'default', which takes only Alibaba Cloud service events)"
         )
+    share = _share(environ, problems)
 
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
@@ -262,6 +275,8 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
         fc_endpoint=endpoints["ACRSYNC_FC_ENDPOINT"],
         eventbridge_endpoint=endpoints["ACRSYNC_EVENTBRIDGE_ENDPOINT"],
         event_bus=event_bus,
+        reconciler_share=share,
+        sts_endpoint=environ.get("ACRSYNC_STS_ENDPOINT", "").removeprefix("https://").rstrip("/"),
         credentials=_credentials(environ, context),
         accept_raw_data=accept_raw_data,
     )

@@ -159,6 +159,18 @@ class RegistryApi(abc.ABC):
     def get_namespace(self, instance_id: str, name: str) -> Namespace | None:
         """``GetNamespace``; None if there is no such namespace."""
 
+    # The reconciler's writes (backup before overwrite; prune). Not abstract, so a registry that never
+    # reconciles need not implement them.
+    def create_repo_tag(
+        self, instance_id: str, namespace: str, repo: str, from_tag: str, to_tag: str
+    ) -> None:
+        """``CreateRepoTag``: ``to_tag`` points at the image ``from_tag`` points at now."""
+        raise NotImplementedError("CreateRepoTag")
+
+    def delete_repo_tag(self, instance_id: str, repo_id: str, tag: str) -> bool:
+        """``DeleteRepoTag``; False if the tag was already gone."""
+        raise NotImplementedError("DeleteRepoTag")
+
 
 @dataclass(frozen=True, slots=True)
 class AlertChannel:
@@ -176,6 +188,23 @@ class Notifier(abc.ABC):
     @abc.abstractmethod
     def send(self, channel: AlertChannel, message: AlertMessage) -> None:
         """Deliver one message to the channel, or raise."""
+
+
+class StateStore(abc.ABC):
+    """Small JSON documents by key with compare-and-set: the reconciler's cursor and its last pass.
+
+    ``revision`` 0 means "absent"; every successful write returns the stored revision + 1.
+    """
+
+    @abc.abstractmethod
+    def read(self, key: str) -> tuple[dict[str, Any], int]:
+        """The document and its revision; ``({}, 0)`` when nothing is stored under ``key``."""
+
+    @abc.abstractmethod
+    def write(self, key: str, doc: Mapping[str, Any], *, expected_revision: int) -> int:
+        """Store ``doc`` if the stored revision is ``expected_revision`` (0: absent); else ``ConflictError``.
+
+        Returns the new revision."""
 
 
 class Clock(abc.ABC):

@@ -133,6 +133,9 @@ def test_the_async_failure_destination_is_grantable_and_nothing_else_is_extra() 
     expected = {ACR_RAM_ACTIONS[a] for a in acr_called()} | {
         ots_ram_action(a) for a in ots_called() - OTS_ADMIN_APIS
     }
+    # role_arn reads: the RAM-role credentials provider calls STS AssumeRole (adapters/role_credentials.py)
+    if "RamRoleArnCredentialsProvider" in (ADAPTERS / "role_credentials.py").read_text(encoding="utf-8"):
+        expected.add("sts:AssumeRole")
     assert policy_actions(policy("ram-policy.json")) == expected | {DESTINATION_ACTIONS[service], PUT_EVENTS}
 
 

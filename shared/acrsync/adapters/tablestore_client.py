@@ -177,6 +177,8 @@ def table_specs(prefix: str = "acrsync_") -> dict[str, TableSpec]:
         ),
         "tasks": TableSpec(f"{prefix}task_index", (("task_id", "STRING"),), LEDGER_TTL_S),
         "budget": TableSpec(f"{prefix}budget", (("budget_key", "STRING"),), 7 * DAY),
+        # The reconciler's cursor and last pass (a handful of rows, rewritten every pass: no TTL needed).
+        "reconcile": TableSpec(f"{prefix}reconcile", (("state_key", "STRING"),)),
     }
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from acrsync.cli.common import out
 from acrsync.local import fc
+
+if TYPE_CHECKING:
+    from acrsync.local.demo import DemoReport
 
 app = typer.Typer(
     help="The offline cloud: loopback stand-ins for ACR, DingTalk, FC 3.0 and EventBridge.",
@@ -88,6 +92,7 @@ def demo() -> None:
         "attempts > 1: retried after a transient TaskIssue; failed: a permanent TaskIssue, alerted once"
     )
     out.print(f"pushes no rule matched (no API call made): {', '.join(unmatched) or 'none'}")
+    _print_reconcile(report)
     for title, text in report.alerts:
         out.print(Panel(Markdown(text), title=f"DingTalk received: {title}", expand=False))
     failed = [c for c in report.deployed if c.status != "PASS"]
@@ -106,3 +111,18 @@ def demo() -> None:
     calls = ", ".join(f"{k} {v}" for k, v in sorted(report.acr_calls.items()))
     out.print(f"ACR OpenAPI calls (real SDK, signed, to the emulator): {calls}")
     out.print(f"[green]done[/] in {report.seconds:.1f} s; everything stopped.", markup=True)
+
+
+def _print_reconcile(report: DemoReport) -> None:
+    """The reconciler act: what its pass found, and the drift it recorded for the alert lane."""
+    from rich.table import Table
+
+    pass_ = report.reconcile
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(pass_.get("kinds", {}).items()))
+    out.print(f"reconciler pass {pass_.get('pass_id')}: {pass_.get('api_calls')} ACR calls; found {kinds}")
+    for example in pass_.get("examples", []):
+        out.print(f"  repaired (no push event had brought it): {example}")
+    table = Table("drift", "destination", "what the reconciler recorded", title="Reconciler")
+    for row in report.notices:
+        table.add_row(row.error_class, row.dest_ref, row.last_error)
+    out.print(table)

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from acrsync import bootstrap
+from acrsync.cli import audit as audit_cli
 from acrsync.cli.common import err, fail, friendly_errors, out, print_json
 from acrsync.domain.images import NAME_RE, TAG_RE, ImageRef, SourceImage, parse_image_ref
 from acrsync.domain.ledger import LedgerEntry
@@ -204,8 +205,10 @@ def status(
         report = operate.recent_status(bootstrap.stores().ledger, clock, since_s=since_s, failed_only=failed)
         now = clock.now()
     data = report.as_dict(now)
+    with friendly_errors():
+        reconciler = audit_cli.last_pass()
     if as_json:
-        print_json({"since": since, **data})
+        print_json({"since": since, **data, "reconciler": reconciler})
         return
     counts = Table("state", "count", title=f"replications in the last {since}")
     for state, n in sorted(report.counts.items()):
@@ -234,6 +237,7 @@ def status(
     if report.latency_s:
         lat = report.latency_s
         out.print(f"push → verified: p50 {lat['p50']}s, p90 {lat['p90']}s, p99 {lat['p99']}s")
+    audit_cli.print_last_pass(reconciler)
 
 
 def _more(total: int) -> None:

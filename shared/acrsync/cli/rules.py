@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from acrsync import bootstrap
+from acrsync.cli.audit import describe_settings, reconcile_settings
 from acrsync.cli.common import fail, friendly_errors, out, print_json
 from acrsync.domain.images import SourceImage, parse_image_ref
 from acrsync.domain.rules import compile_rules, explain
@@ -108,15 +109,21 @@ def explain_image(
         if file is not None:
             doc = rules_admin.validate_file(file)
             index = compile_rules(doc.rules, doc.channels)
+            rule_docs = doc.rules
         else:
             index = bootstrap.rules_cache().index()
+            rule_docs = bootstrap.stores().rules.read().rules
         source_region = region or bootstrap.settings().region
     source = SourceImage(ref.instance_id, source_region, ref.namespace, ref.repo, ref.tag, ref.digest)
     verdicts = explain(index, source)
+    settings = reconcile_settings(rule_docs)
     if as_json:
-        print_json([v.as_dict() for v in verdicts])
+        print_json([{**v.as_dict(), "reconciler": settings.get(v.rule, {})} for v in verdicts])
         return
     if not verdicts:
         out.print("no rules — apply some first: acr-sync rules apply examples/rules.yaml")
         return
     out.print(rules_admin.format_explain(verdicts))
+    for verdict in verdicts:
+        if verdict.matched and verdict.rule in settings:
+            out.print(f"{verdict.rule} (reconciler): {describe_settings(settings[verdict.rule])}")

@@ -3,6 +3,7 @@
 ```
 claimed ──► submitted ──► succeeded ──► verified
    │            │              ├──────► mismatch
+   │            │              ├──────► unverifiable (cross-account, no role to read it with)
    │            │              └──────► failed  (the destination cannot be read to verify)
    │            ├──► retrying ──► submitted (re-submitted)
    │            │        └─────► failed
@@ -32,6 +33,7 @@ class State(str, enum.Enum):
     MISMATCH = "mismatch"
     FAILED = "failed"
     CANCELED = "canceled"
+    UNVERIFIABLE = "unverifiable"  # the task succeeded; the destination cannot be read to check it
 
     @property
     def is_open(self) -> bool:
@@ -40,7 +42,7 @@ class State(str, enum.Enum):
 
 
 OPEN_STATES = frozenset({State.CLAIMED, State.SUBMITTED, State.RETRYING, State.SUCCEEDED})
-FINAL_STATES = frozenset({State.VERIFIED, State.MISMATCH, State.FAILED, State.CANCELED})
+FINAL_STATES = frozenset({State.VERIFIED, State.MISMATCH, State.FAILED, State.CANCELED, State.UNVERIFIABLE})
 # Final states that deserve a failure alert.
 ALERT_STATES = frozenset({State.MISMATCH, State.FAILED, State.CANCELED})
 
@@ -48,12 +50,15 @@ ALLOWED: dict[State, frozenset[State]] = {
     State.CLAIMED: frozenset({State.SUBMITTED, State.FAILED}),
     State.SUBMITTED: frozenset({State.SUCCEEDED, State.RETRYING, State.FAILED, State.CANCELED}),
     State.RETRYING: frozenset({State.SUBMITTED, State.FAILED}),
-    State.SUCCEEDED: frozenset({State.VERIFIED, State.MISMATCH, State.FAILED}),  # failed: cannot verify
+    State.SUCCEEDED: frozenset({State.VERIFIED, State.MISMATCH, State.FAILED, State.UNVERIFIABLE}),
     # `retry` re-opens finished rows with fresh attempts.
     State.FAILED: frozenset({State.RETRYING}),
     State.CANCELED: frozenset({State.RETRYING}),
     State.MISMATCH: frozenset({State.RETRYING}),
     State.VERIFIED: frozenset(),
+    # Re-openable like the other final states (e.g. once a role_arn is added); `acr-sync retry` itself
+    # selects failed, mismatch and canceled rows only.
+    State.UNVERIFIABLE: frozenset({State.RETRYING}),
 }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from acrsync.domain.durations import parse_duration
 from acrsync.domain.images import NAME_RE, TAG_RE
 from acrsync.domain.patterns import PatternError, compile_pattern, split_pattern
 from acrsync.domain.rules_compile import TEMPLATE_FIELD_RE
@@ -30,10 +31,13 @@ TEMPLATE_FIELDS = ("namespace", "repo", "tag")
 _TOP_KEYS = ("version", "channels", "rules")
 _CHANNEL_KEYS = ("dingtalk", "mention_mobiles")
 _DINGTALK_KEYS = ("webhook_env", "secret_env")
-_RULE_KEYS = ("name", "enabled", "alert", "source", "tags", "destinations")
+_RULE_KEYS = ("name", "enabled", "alert", "source", "tags", "destinations", "prune", "prune_grace")
 _SOURCE_KEYS = ("instance", "repositories", "exclude_repositories")
 _TAGS_KEYS = ("include", "exclude", "include_prerelease")
-_DEST_KEYS = ("instance", "region", "namespace", "repository", "tag", "override", "priority", "account")
+_DEST_KEYS = (
+    "instance", "region", "namespace", "repository", "tag", "override", "priority", "account",
+    "on_conflict", "role_arn",
+)  # fmt: skip
 # Template defaults per destination field, and what a resolved value must look like.
 _DEST_TEMPLATES = (
     ("namespace", "{namespace}", NAME_RE),
@@ -275,6 +279,7 @@ def _rule(c: _Checker, raw: object, path: str, channels: Mapping[str, Any]) -> d
             "include_prerelease": include_prerelease,
         },
         "destinations": _destinations(c, m.get("destinations"), f"{path}.destinations"),
+        **reconcile_rule_keys(c, m, path),
     }
 
 
@@ -325,6 +330,7 @@ def _destination(c: _Checker, raw: object, path: str) -> dict[str, Any]:
         c.err(f"{path}.account", f"must be an Alibaba Cloud account id (digits), got {account!r}")
         account = ""
     dest["account"] = account
+    dest.update(reconcile_destination_keys(c, m, path, account))
     return dest
 
 
@@ -342,3 +348,50 @@ def _template(c: _Checker, value: object, path: str, rx: re.Pattern[str]) -> str
         what = "a valid tag ([A-Za-z0-9_.-], at most 128 chars)" if rx is TAG_RE else "a valid ACR name"
         c.err(path, f"{text!r} is not {what}")
     return text
+
+
+# ---------------------------------------------------------------------------------- reconciler keys
+# Written into the normalised rule only when not the default, so rules stored before these keys existed
+# compare equal after a re-apply (no spurious "changed").
+ON_CONFLICT = ("skip", "overwrite", "backup")
+ROLE_ARN_RE = re.compile(r"^acs:ram::([0-9]{1,32}):role/[A-Za-z0-9._@-]{1,64}$")
+
+
+def reconcile_rule_keys(c: _Checker, m: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """``prune`` (bool, default false) and ``prune_grace`` (a duration as ``status --since`` takes it)."""
+    out: dict[str, Any] = {}
+    if c.boolean(m.get("prune"), f"{path}.prune", False):
+        out["prune"] = True
+    grace = m.get("prune_grace")
+    if grace is not None:
+        text = c.string(grace, f"{path}.prune_grace")
+        try:
+            parse_duration(text)
+            out["prune_grace"] = text
+        except ValueError as exc:
+            if text:
+                c.err(f"{path}.prune_grace", str(exc))
+    return out
+
+
+def reconcile_destination_keys(c: _Checker, m: Mapping[str, Any], path: str, account: str) -> dict[str, Any]:
+    """``on_conflict`` (skip | overwrite | backup, default skip) and ``role_arn`` (needs ``account``)."""
+    out: dict[str, Any] = {}
+    policy = m.get("on_conflict")
+    if policy is not None and policy not in ON_CONFLICT:
+        c.err(f"{path}.on_conflict", f"must be one of {', '.join(ON_CONFLICT)}, got {_kind(policy)}")
+    elif policy not in (None, "skip"):
+        out["on_conflict"] = policy
+    role = m.get("role_arn")
+    if role is not None:
+        text = c.string(role, f"{path}.role_arn")
+        match = ROLE_ARN_RE.match(text) if text else None
+        if text and match is None:
+            c.err(f"{path}.role_arn", f"{text!r} is not a RAM role ARN (acs:ram::ACCOUNT_ID:role/NAME)")
+        elif match is not None and not account:
+            c.err(f"{path}.role_arn", "needs account: (the role is read in that account)")
+        elif match is not None and match.group(1) != account:
+            c.err(f"{path}.role_arn", f"names account {match.group(1)}, but account is {account}")
+        elif match is not None:
+            out["role_arn"] = text
+    return out

@@ -319,3 +319,10 @@ _ACTIONS: dict[str, Callable[[AcrModel, Params], dict[str, Any]]] = {
     "ListRepoSyncRule": list_repo_sync_rule,  # acr_sync_rules.py (doctor --deployed)
     "ListEventCenterRuleName": list_event_center_rule_name,
 }
+
+# The reconciler's tag writes live in their own module (acr_tag_actions); registered here so both the HTTP
+# emulator and the in-memory fake serve them through ``dispatch``.
+from acrsync.local.acr_tag_actions import TAG_ACTIONS, TAG_REQUIRED  # noqa: E402
+
+_ACTIONS.update(TAG_ACTIONS)
+_REQUIRED.update(TAG_REQUIRED)

@@ -6,6 +6,7 @@ is exactly the configuration a deployed function would get, pointed at loopback.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
 
@@ -122,8 +123,9 @@ class LocalCloud:
         return path
 
 
-def seed_events(model: AcrModel, events_dir: Path) -> int:
-    """Push every image the ``events/`` push fixtures name, with their digests and RepoIds; count them.
+def seed_events(model: AcrModel, events_dir: Path, only: Collection[str] = ()) -> int:
+    """Push every image the ``events/`` push fixtures name (or only the files named in ``only``), with their
+    digests and RepoIds; count them.
 
     So ``acr-sync invoke replicator events/...`` against the emulator finds the tag it is told about.
     """
@@ -132,6 +134,8 @@ def seed_events(model: AcrModel, events_dir: Path) -> int:
 
     count = 0
     for path in sorted((events_dir / "acs.cr").glob("push_completed*.json")):
+        if only and path.name not in only:
+            continue
         try:
             events = parse_events(
                 path.read_bytes(),

@@ -76,6 +76,11 @@ def run_checks(deps: DoctorDeps, *, send_test_alert: bool = False) -> list[Check
     checks.extend(_regions(enabled))
     if acr_usable:
         checks.extend(DestinationChecks(deps.registry, deps.region).checks(enabled))
+    if index is not None:
+        from acrsync.service.doctor_cross_account import cross_account_checks  # imports this module
+
+        cross = lambda: cross_account_checks(deps.rules().rules)  # noqa: E731 - read inside the guard
+        checks.extend(guarded("cross-account destinations", "cannot check them", cross))
     channels = index.channels if index is not None else {}
     alerts = partial(_alerts, deps, enabled, channels, send_test_alert)
     checks.extend(guarded("alert channels", "cannot check them", alerts))

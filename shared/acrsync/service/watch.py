@@ -9,7 +9,7 @@ conditional on the row's revision, so a completion event racing the sweep makes 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from acrsync.domain.alerts import DEADLINE_KEY
@@ -48,6 +48,8 @@ class WatchDeps:
     # Sends owed outcome events (service.outcomes); set only when ACRSYNC_EVENT_BUS is, so the EventBridge
     # SDK is never imported otherwise. Takes the deadline, returns the events sent.
     publish: Callable[[float], int] | None = None
+    # A reader for a cross-account row's destination (through its rule's role_arn), or None: unverifiable.
+    cross_account: Callable[[LedgerEntry], RegistryApi | None] | None = None
 
 
 @dataclass
@@ -257,11 +259,13 @@ def _verify(row: LedgerEntry, deps: WatchDeps, deadline: float) -> str:
     """After SUCCESS: the destination tag must hold the pushed digest (read in the destination's region)."""
     now = deps.clock.now()
     if row.target_account:
-        # Another account's registry is not readable with our credentials: say so instead of guessing.
-        moved = _write(
-            row, State.VERIFIED, now, deps, extra={**row.extra, "verification": "skipped: cross-account"}
-        )
-        return "verified_unchecked" if moved else "lost_race"
+        reader = deps.cross_account(row) if deps.cross_account is not None else None
+        if reader is None:
+            # Another account's registry is not readable with our credentials: never call that verified.
+            why = "cross-account destination without role_arn: it cannot be read to verify the digest"
+            moved = _write(row, State.UNVERIFIABLE, now, deps, extra={**row.extra, "verification": why})
+            return "unverifiable" if moved else "lost_race"
+        deps = replace(deps, registry=lambda _region: reader)
     try:
         found = _destination_digest(row, deps, deadline)
     except UpstreamRejected as exc:
