@@ -44,7 +44,7 @@ def test_memory() -> None:
 
 
 def test_sqlite(tmp_path: Path) -> None:
-    check(SqliteLedger(SqliteDatabase(tmp_path / "l.db")))
+    check(SqliteLedger(SqliteDatabase.create(tmp_path / "l.db")))
 
 
 @pytest.mark.loopback

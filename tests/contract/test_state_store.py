@@ -26,12 +26,13 @@ class TestMemoryStateStore(StateStoreContract):
 class TestSqliteStateStore(StateStoreContract):
     @pytest.fixture
     def state(self, tmp_path: Path) -> StateStore:
-        return SqliteStateStore(SqliteDatabase(tmp_path / "acrsync.db"))
+        return SqliteStateStore(SqliteDatabase.create(tmp_path / "acrsync.db"))
 
     def test_given_a_cursor_when_the_database_is_reopened_then_it_is_still_there(
         self, tmp_path: Path
     ) -> None:
-        SqliteStateStore(SqliteDatabase(tmp_path / "x.db")).write("cursor", {"k": "v"}, expected_revision=0)
+        db = SqliteDatabase.create(tmp_path / "x.db")
+        SqliteStateStore(db).write("cursor", {"k": "v"}, expected_revision=0)
         assert SqliteStateStore(SqliteDatabase(tmp_path / "x.db")).read("cursor") == ({"k": "v"}, 1)
 
 

@@ -1,6 +1,7 @@
 """Every table of the SQLite store, created together by ``SqliteDatabase.create_schema`` (never on open).
 
-Rules (``rules_meta`` + ``rules``), the ledger and the budgets live in one file, so one set-up step
+Rules (``rules_meta`` + ``rules``), the ledger, the budgets and the reconciler's state live in one file,
+so one set-up step
 (``acr-sync rules apply`` or ``acr-sync tables init``) makes a store every function can use.
 """
 
@@ -24,4 +25,7 @@ SCHEMA: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS ledger_task ON ledger (task_id)",
     "CREATE INDEX IF NOT EXISTS ledger_created ON ledger (created_at)",
     "CREATE TABLE IF NOT EXISTS budgets (key TEXT PRIMARY KEY, spent TEXT NOT NULL)",
+    # The reconciler's cursor and last pass (adapters.state_store).
+    "CREATE TABLE IF NOT EXISTS reconcile_state "
+    "(state_key TEXT PRIMARY KEY, doc TEXT NOT NULL, revision INTEGER NOT NULL)",
 )

@@ -1,7 +1,8 @@
 """``StateStore`` on memory and SQLite: small JSON documents with a revision (the reconciler's cursor).
 
-SQLite keeps them in a ``reconcile_state`` table of the same database file as the ledger, created here on
-first use (the ledger's schema is untouched). The Tablestore adapter is ``tablestore_state``.
+SQLite keeps them in a ``reconcile_state`` table of the same database file as the ledger, created with every
+other table by the store's set-up step (``sqlite_schema``; never on open). The Tablestore adapter is
+``tablestore_state``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,6 @@ from typing import Any
 from acrsync.adapters.sqlite_store import SqliteDatabase
 from acrsync.errors import ConflictError
 from acrsync.ports import StateStore
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS reconcile_state (
-    state_key TEXT PRIMARY KEY, doc TEXT NOT NULL, revision INTEGER NOT NULL
-);
-"""
 
 
 class MemoryStateStore(StateStore):
@@ -53,7 +48,6 @@ class SqliteStateStore(StateStore):
 
     def __init__(self, db: SqliteDatabase) -> None:
         self.db = db
-        db.connect().executescript(_SCHEMA)
 
     def read(self, key: str) -> tuple[dict[str, Any], int]:
         rows = self.db.query("SELECT doc, revision FROM reconcile_state WHERE state_key = ?", (key,))
