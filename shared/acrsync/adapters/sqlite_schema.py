@@ -1,8 +1,8 @@
 """Every table of the SQLite store, created together by ``SqliteDatabase.create_schema`` (never on open).
 
 Rules (``rules_meta`` + ``rules``), the ledger, the budgets and the reconciler's state live in one file,
-so one set-up step
-(``acr-sync rules apply`` or ``acr-sync tables init``) makes a store every function can use.
+so one set-up step (``acr-sync rules apply`` or ``acr-sync tables init``) makes a store every function can
+use.
 """
 
 from __future__ import annotations
