@@ -22,6 +22,7 @@ from acrsync.domain.rules_eval import CompiledDestination, Template, first_match
 from acrsync.errors import AcrSyncError, RuleConfigError
 from acrsync.logging import get_logger
 from acrsync.ports import AlertChannel, Notifier, RegistryApi, StoredRules
+from acrsync.webhooks import webhook_problem
 
 log = get_logger(__name__)
 
@@ -311,6 +312,9 @@ def _alerts(
         if name and channel.name != name:
             env = str((specs.get(name) or {}).get("dingtalk", {}).get("webhook_env") or "its webhook_env")
             yield Check(label, WARN, f"{env} is not set: falls back to the default channel", f"set {env}")
+        elif (refused := webhook_problem(channel.webhook)) is not None:  # the notifier's own rule
+            yield Check(label, FAIL, refused.reason, "set the robot's https://oapi.dingtalk.com webhook")
+            continue
         else:
             yield Check(label, PASS, "configured" + (", signed" if channel.secret else ", unsigned"))
         if send_test_alert and channel.webhook not in tested:
