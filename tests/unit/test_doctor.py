@@ -229,7 +229,8 @@ def test_webhook_the_notifier_would_refuse_fails_instead_of_passing() -> None:
     # GIVEN a channel whose webhook only looks like loopback (the notifier refuses it)
     hook = "http://127.0.0.1.evil.example/robot/send?access_token=t0k3n"
     sent = RecordingNotifier()
-    checks = run_checks(deps(healthy_model(), channel=AlertChannel("ops", hook), notifier=sent), send_test_alert=True)
+    setup = deps(healthy_model(), channel=AlertChannel("ops", hook), notifier=sent)
+    checks = run_checks(setup, send_test_alert=True)
     # THEN doctor fails it with the notifier's reason (host only), and sends nothing there
     check = by_name(checks)["alert channel ops"]
     assert check.status == FAIL

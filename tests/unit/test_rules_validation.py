@@ -114,7 +114,9 @@ def test_literal_and_template_destination_names_are_checked(field: str, value: s
 
 def test_inline_secret_is_refused_with_the_env_var_to_use_instead() -> None:
     errors = errors_of(
-        document(rule(), channels={"ops": {"dingtalk": {"webhook_env": "ACRSYNC_DINGTALK_W", "secret": "SECabc"}}})
+        document(
+            rule(), channels={"ops": {"dingtalk": {"webhook_env": "ACRSYNC_DINGTALK_W", "secret": "SECabc"}}}
+        )
     )
     assert len(errors) == 1
     assert "secret_env" in errors[0]

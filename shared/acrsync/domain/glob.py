@@ -113,12 +113,18 @@ def _parse_braces(pattern: str, limit: int) -> _Seq:
             stack.pop()
             parent.add_group(group)
             cur = parent
-        if cur.count > limit or group.count > limit:
-            raise GlobError(f"braces expand to more than {limit} alternatives")
-        if cur.size > max_size or group.size > max_size:
-            raise GlobError(f"braces grow the pattern by more than {MAX_BRACE_GROWTH:,} characters")
+        _check(max(cur.count, group.count), max(cur.size, group.size), limit, max_size)
     cur.add_text(pattern[start:])
+    _check(cur.count, cur.size, limit, max_size)
     return root
+
+
+def _check(count: int, size: int, limit: int, max_size: int) -> None:
+    # A part never weighs more than the whole, so checking as the tree grows refuses before expanding.
+    if count > limit:
+        raise GlobError(f"braces expand to more than {limit} alternatives")
+    if size > max_size:
+        raise GlobError(f"braces grow the pattern by more than {MAX_BRACE_GROWTH:,} characters")
 
 
 def _render(seq: _Seq) -> list[str]:
