@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from acrsync import bootstrap
 from acrsync.cli.app import app
@@ -168,7 +167,7 @@ def test_messages_quote_only_the_start_of_a_huge_value(tmp_path: Path) -> None:
 
 # --- item 4: files that printed tracebacks --------------------------------------------------------------
 
-TRACEBACK_FILES = {
+TRACEBACK_FILES: dict[str, tuple[str | bytes, str]] = {
     "non_utf8": (b"version: 1\nrules: []\nchannels: {ops: \xff\xfe}\n", "line 3, column 17: byte 0xff"),
     "timestamp_not_a_date": ("version: 1\nrules: []\nchannels: {ops: 2024-13-45}\n", "got str '2024-13-45'"),
     "explicit_timestamp": ("version: !!timestamp 2024-99-99\nrules: []\n", "version: must be 1"),
