@@ -185,11 +185,19 @@ def _class(body: str) -> str:
     return f"[^/{chars}]" if negate else f"[{chars}]" if chars else "[^\\s\\S]"
 
 
+_SPECIAL = re.compile(r"[\\*?\[]")
+
+
 def _segment(seg: str) -> str:
     ends = _class_ends(seg) if "[" in seg else []
     out: list[str] = []
     i = 0
     while i < len(seg):
+        literal_end = m.start() if (m := _SPECIAL.search(seg, i)) else len(seg)
+        if literal_end > i:  # a run of plain characters, escaped at once
+            out.append(re.escape(seg[i:literal_end]))
+            i = literal_end
+            continue
         ch = seg[i]
         if ch == "\\" and i + 1 < len(seg):
             out.append(re.escape(seg[i + 1]))
