@@ -17,8 +17,10 @@ Run: ``.venv/bin/python -m bench bench_patterns``
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -62,7 +64,7 @@ RULE = """  - name: rule-{i}
 HEAD = "version: 1\nchannels:\n  ops:\n    dingtalk: {webhook_env: ACRSYNC_DINGTALK_WEBHOOK}\nrules:\n"
 
 
-def best(fn: Callable[[], object], repeat: int = 3) -> float:
+def best(fn: Callable[[], object], repeat: int = 5) -> float:
     """The fastest of ``repeat`` runs, in seconds (a busy machine only ever adds time)."""
     times = []
     for _ in range(repeat):
@@ -132,7 +134,7 @@ def largest_count() -> str:
     return HEAD + RULE.format(i=0).replace('exclude: ["*-debug"]', f"exclude: [{globs}]")
 
 
-def child(kind: str) -> dict[str, Any]:
+def child(kind: str, rules_out: str) -> dict[str, Any]:
     """Validate the largest file of ``kind`` in this (fresh) process: time and RSS, then Python's peak."""
     import resource
 
@@ -142,12 +144,8 @@ def child(kind: str) -> dict[str, Any]:
     doc = load_document(text)
     elapsed = time.perf_counter() - started
     rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.perf_counter()
-    index = compile_rules(doc.rules, doc.channels)  # what a function does with it at cold start
-    compile_s = time.perf_counter() - started
-    compile_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
-    del index
+    with open(rules_out, "w") as f:
+        json.dump({"rules": list(doc.rules), "channels": dict(doc.channels)}, f)
     tracemalloc.start()
     load_document(text)
     peak = tracemalloc.get_traced_memory()[1]
@@ -158,21 +156,40 @@ def child(kind: str) -> dict[str, Any]:
         "validate_s": round(elapsed, 2),
         "peak_python_mb": round(peak / 1e6, 1),
         "peak_rss_growth_mb": round(rss_growth / 1024, 1),
-        "function_compile_s": round(compile_s, 2),
-        "function_compile_rss_growth_mb": round(compile_rss / 1024, 1),
     }
+
+
+def compile_child(rules_in: str) -> dict[str, Any]:
+    """What a function does with the stored rules at cold start, alone in a fresh process."""
+    import resource
+
+    with open(rules_in) as f:
+        stored = json.load(f)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    compile_rules(stored["rules"], stored["channels"])
+    return {
+        "function_compile_s": round(time.perf_counter() - started, 2),
+        "function_compile_rss_growth_mb": round(
+            (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024, 1
+        ),
+    }
+
+
+def _fresh(*args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.bench_patterns", *args], capture_output=True, text=True, check=True
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 def largest() -> dict[str, Any]:
     out = {}
-    for kind in ("ordinary", "patterns", "count"):
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.bench_patterns", "--child", kind],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        out[kind] = json.loads(done.stdout)
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("ordinary", "patterns", "count"):
+            rules = os.path.join(tmp, f"{kind}.json")
+            out[kind] = {**_fresh("--child", kind, rules), **_fresh("--compile", rules)}
     return out
 
 
@@ -188,6 +205,8 @@ def run() -> dict[str, Any]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
-        print(json.dumps(child(sys.argv[2])))
+        print(json.dumps(child(sys.argv[2], sys.argv[3])))
+    elif sys.argv[1:2] == ["--compile"]:
+        print(json.dumps(compile_child(sys.argv[2])))
     else:
         print(json.dumps(run(), indent=2))
