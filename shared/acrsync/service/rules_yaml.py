@@ -6,33 +6,27 @@ until ``RecursionError`` on deep nesting, and let an alias bomb (``&a [*a, *a, .
 billions of nodes for whatever walks the result. Here:
 
 - the file is at most ``MAX_FILE_BYTES``, strict UTF-8, and only YAML's printable characters;
-- nodes are composed by a loop (no recursion), at most ``MAX_DEPTH`` collections deep;
+- nodes are composed by a loop (no recursion), at most ``MAX_DEPTH`` collections deep
+  (``service.yaml_compose``);
 - aliases may add at most ``MAX_ALIAS_NODES`` nodes in all (each counts the size of what it repeats), and
   may not refer to a collection still being composed (a recursive structure);
 - duplicate keys are refused; timestamps stay strings (no field of a rules file is a date); an integer has
   at most ``MAX_INT_CHARS`` characters.
 
-libyaml's parser (C, a state machine) is used when PyYAML has it, else PyYAML's own; the composer and the
-constructor are PyYAML's safe ones with the checks above. Imported lazily: only the CLI parses YAML.
+libyaml's parser (C, a state machine) is used when PyYAML has it, else PyYAML's own; the constructor is
+PyYAML's safe one with the checks above. ``yaml.safe_load`` also accepted anything explicitly tagged
+(``!!int abc`` was a ``ValueError``): those are refused as YAML errors too. Imported lazily: only the CLI
+parses YAML.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Any
 
 import yaml
-from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError, SafeConstructor
-from yaml.events import (
-    AliasEvent,
-    CollectionStartEvent,
-    ScalarEvent,
-    SequenceStartEvent,
-    StreamEndEvent,
-)
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, ScalarNode
 from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import Resolver
@@ -40,10 +34,11 @@ from yaml.scanner import Scanner
 
 from acrsync.domain.quote import clip, show
 from acrsync.errors import RuleConfigError
+from acrsync.service.yaml_compose import MAX_ALIAS_NODES, MAX_DEPTH, BoundedComposer
+
+__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_INT_CHARS", "parse"]
 
 MAX_FILE_BYTES = 1 << 20
-MAX_DEPTH = 64
-MAX_ALIAS_NODES = 10_000
 MAX_INT_CHARS = 32
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
@@ -70,117 +65,6 @@ class _Resolver(Resolver):
             return tag
         resolver: Any = super()
         return str(resolver.resolve(kind, value, implicit))
-
-
-class _Composer:
-    """Nodes from parser events, iteratively, counting depth and what aliases add (mixed into a loader)."""
-
-    def get_single_node(self) -> Node | None:
-        events: Any = self
-        events.get_event()  # stream start
-        node = None
-        if not events.check_event(StreamEndEvent):
-            events.get_event()  # document start
-            node = _compose(events, self._resolve)  # type: ignore[attr-defined]
-            events.get_event()  # document end
-        if not events.check_event(StreamEndEvent):
-            extra = events.get_event()
-            raise ComposerError(
-                None, None, "a rules file holds one YAML document; found a second", extra.start_mark
-            )
-        events.get_event()
-        return node
-
-
-def _compose(events: Any, resolve: Any) -> Node:
-    anchors: dict[str, Node] = {}
-    sizes: dict[int, int] = {}  # id(node) -> nodes it stands for, aliases expanded
-    open_nodes: list[Node] = []
-    pending_key: list[Node | None] = []
-    budget = MAX_ALIAS_NODES
-    while True:
-        event = events.get_event()
-        start: Any = event.start_mark  # PyYAML's or libyaml's Mark (typed apart, alike in use)
-        end: Any = event.end_mark
-        if isinstance(event, AliasEvent):
-            node = _alias(anchors, event, open_nodes)
-            budget -= sizes[id(node)]
-            if budget < 0:
-                raise ComposerError(
-                    None,
-                    None,
-                    f"aliases here repeat more than {MAX_ALIAS_NODES:,} nodes in all "
-                    "(a YAML alias bomb?); write the values out or use fewer aliases",
-                    start,
-                )
-        elif isinstance(event, ScalarEvent):
-            node = ScalarNode(
-                resolve(ScalarNode, event.value, event.implicit, event.tag),
-                event.value,
-                start,
-                end,
-                style=event.style,
-            )
-            sizes[id(node)] = 1
-            _anchor(anchors, event, node)
-        elif isinstance(event, CollectionStartEvent):
-            if len(open_nodes) >= MAX_DEPTH:
-                raise ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", start)
-            kind = SequenceNode if isinstance(event, SequenceStartEvent) else MappingNode
-            tag = resolve(kind, None, event.implicit, event.tag)
-            collection = kind(tag, [], start, None, flow_style=event.flow_style)
-            _anchor(anchors, event, collection)
-            open_nodes.append(collection)
-            pending_key.append(None)
-            continue
-        else:  # the end of the innermost collection
-            node = open_nodes.pop()
-            pending_key.pop()
-            node.end_mark = end
-            sizes[id(node)] = 1 + sum(_children_sizes(node, sizes))
-        if not open_nodes:
-            return node
-        _attach(open_nodes[-1], pending_key, node)
-
-
-def _alias(anchors: dict[str, Node], event: Any, open_nodes: list[Node]) -> Node:
-    node = anchors.get(event.anchor)
-    if node is None:
-        raise ComposerError(None, None, f"found undefined alias {show(event.anchor)}", event.start_mark)
-    if any(node is n for n in open_nodes):
-        problem = f"alias {show(event.anchor)} refers to a collection that contains it"
-        raise ComposerError(None, None, problem, event.start_mark)
-    return node
-
-
-def _anchor(anchors: dict[str, Node], event: Any, node: Node) -> None:
-    if event.anchor is None:
-        return
-    if event.anchor in anchors:
-        first = anchors[event.anchor].start_mark
-        raise ComposerError(
-            None,
-            None,
-            f"found duplicate anchor {show(event.anchor)} (first at line {first.line + 1})",
-            event.start_mark,
-        )
-    anchors[event.anchor] = node
-
-
-def _children_sizes(node: Node, sizes: dict[int, int]) -> Iterable[int]:
-    if isinstance(node, SequenceNode):
-        return (sizes[id(child)] for child in node.value)
-    return (sizes[id(k)] + sizes[id(v)] for k, v in node.value)
-
-
-def _attach(parent: Node, pending_key: list[Node | None], node: Node) -> None:
-    if isinstance(parent, SequenceNode):
-        parent.value.append(node)
-    elif pending_key[-1] is None:
-        pending_key[-1] = node
-    else:
-        parent.value.append((pending_key[-1], node))
-        pending_key[-1] = None
 
 
 class _Constructor(SafeConstructor):
@@ -250,7 +134,7 @@ def _refuse_duplicate_keys(node: MappingNode) -> None:
         seen[key] = key_node.start_mark
 
 
-class _PyLoader(_Composer, Reader, Scanner, Parser, _Constructor, _Resolver):
+class _PyLoader(BoundedComposer, Reader, Scanner, Parser, _Constructor, _Resolver):
     """PyYAML's pure-Python reader, scanner and parser under the bounded composer and constructor."""
 
     def __init__(self, text: str) -> None:
@@ -264,12 +148,12 @@ class _PyLoader(_Composer, Reader, Scanner, Parser, _Constructor, _Resolver):
 def _c_loader() -> type | None:
     """The same with libyaml's parser (about 10x faster), when PyYAML was built with it."""
     try:
-        from yaml.cyaml import CParser
+        from yaml.cyaml import CParser  # type: ignore[attr-defined]
     except ImportError:  # PyYAML built without libyaml
         return None
     c_parser: Any = CParser
 
-    class _CLoader(_Composer, c_parser, _Constructor, _Resolver):  # type: ignore[misc]
+    class _CLoader(BoundedComposer, c_parser, _Constructor, _Resolver):  # type: ignore[misc]
         def __init__(self, text: str) -> None:
             c_parser.__init__(self, text)
             _Constructor.__init__(self)
