@@ -201,3 +201,15 @@ def test_validation_is_idempotent_on_its_own_output() -> None:
     doc = validate_file(EXAMPLES / "rules.yaml")
     again = validate_document({"version": doc.version, "channels": doc.channels, "rules": list(doc.rules)})
     assert again == doc
+
+
+def test_huge_integers_are_refused_by_size_never_converted_to_text() -> None:
+    # GIVEN a document built in code (rules apply re-validates one) with 5,000-digit integers where an
+    # account id, a phone number and a priority go: str() of one raises past Python's 4,300 digits
+    huge = 10**5_000
+    dest = {"instance": "cri-d", "region": "cn-shanghai", "account": huge, "priority": huge}
+    channels = {"ops": {"dingtalk": {"webhook_env": "ACRSYNC_DINGTALK_W"}, "mention_mobiles": [huge]}}
+    # WHEN validated  THEN each is refused by its size
+    errors = errors_of(document(rule(destinations=[dest]), channels=channels))
+    assert len(errors) == 3
+    assert all(e.endswith("an integer of about 5,000 digits") for e in errors), errors

@@ -161,6 +161,16 @@ def _kind(value: object) -> str:
     return shown
 
 
+def _digits(value: object) -> object:
+    """An int as its digits (YAML reads unquoted ids and phone numbers as ints); anything else unchanged.
+
+    A huge int stays an int (and is refused): ``str()`` of one is slow, or raises past 4,300 digits.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() <= 128:
+        return str(value)
+    return value
+
+
 def _key(key: object) -> str:
     """A mapping key as it appears in a path: bounded, whatever YAML made of it."""
     return clip(key, 40) if isinstance(key, str) else show(key, 40)
@@ -234,7 +244,7 @@ def _channel(c: _Checker, body: object, path: str) -> dict[str, Any]:
     mobiles = m.get("mention_mobiles", [])
     if isinstance(mobiles, list):
         # YAML reads an unquoted phone number as an int; a number is what was meant, so accept it.
-        mobiles = [str(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in mobiles]
+        mobiles = [_digits(x) for x in mobiles]
     channel["mention_mobiles"] = c.str_list(mobiles, f"{path}.mention_mobiles")
     for i, mobile in enumerate(channel["mention_mobiles"]):
         if not MOBILE_RE.match(mobile):
@@ -356,8 +366,7 @@ def _destination(c: _Checker, raw: object, path: str) -> dict[str, Any]:
         priority = 3
     dest["priority"] = priority
     account = m.get("account", "")
-    if isinstance(account, int) and not isinstance(account, bool):
-        account = str(account)  # YAML reads an unquoted account id as an int
+    account = _digits(account)  # YAML reads an unquoted account id as an int
     if account != "" and (not isinstance(account, str) or not ACCOUNT_RE.match(account)):
         c.err(f"{path}.account", f"must be an Alibaba Cloud account id (digits), got {show(account)}")
         account = ""
