@@ -43,7 +43,11 @@ def validate_file(path: str | Path) -> RulesDocument:
             raw = f.read(MAX_FILE_BYTES + 1)  # bounded: a FIFO or /dev/zero cannot exhaust memory
     except OSError as exc:
         raise RuleConfigError([f"{p}: cannot read the rules file: {exc.strerror}"]) from None
-    return load_document(raw, source=str(p))
+    try:
+        return load_document(raw, source=str(p))
+    except RuleConfigError as exc:
+        log.info("rules_file_refused", file=str(p), problems=len(exc.errors), first=exc.errors[0])
+        raise
 
 
 def plan_apply(store: RuleStore, doc: RulesDocument, prune: bool) -> RulesDiff:
