@@ -279,16 +279,27 @@ def channels(context: Any = None) -> Callable[[str], AlertChannel | None]:
         if spec is None:
             return resolve("")
         ding = spec.get("dingtalk") or {}
-        webhook = environ.get(str(ding.get("webhook_env", "")), "")
-        if not webhook:
-            log.warning("alert_channel_unconfigured", channel=name, webhook_env=ding.get("webhook_env"))
+        webhook_env, secret_env = (str(ding.get(k) or "") for k in ("webhook_env", "secret_env"))
+        if refused := _refused_env_names(webhook_env, secret_env):
+            # Stored before rules were limited to ACRSYNC_DINGTALK_*: never read (nor send) such a variable.
+            log.error("alert_channel_env_refused", channel=name, variables=refused)
             return resolve("")
-        secret = environ.get(str(ding.get("secret_env", "")), "")
-        secrets_in([secret, webhook.partition("access_token=")[2]])
+        webhook = environ.get(webhook_env, "")
+        if not webhook:
+            log.warning("alert_channel_unconfigured", channel=name, webhook_env=webhook_env)
+            return resolve("")
+        secret = environ.get(secret_env, "") if secret_env else ""
+        secrets_in([secret, webhook, webhook.partition("access_token=")[2]])
         mobiles = tuple(str(m) for m in spec.get("mention_mobiles") or ())
         return AlertChannel(name, webhook, secret, mobiles)
 
     return resolve
+
+
+def _refused_env_names(*names: str) -> list[str]:
+    from acrsync.domain.rules_schema import CHANNEL_ENV_RE  # lazily: only alerting needs it
+
+    return [n for n in names if n and not CHANNEL_ENV_RE.match(n)]
 
 
 def watcher_deps(context: Any = None) -> WatchDeps:

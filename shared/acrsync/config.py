@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acrsync.errors import ConfigError
+from acrsync.webhooks import webhook_problem
 
 DEFAULT_STORE = "sqlite:///.acrsync/acrsync.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -241,8 +242,9 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
     accounts = _accounts(environ, context, problems)
 
     webhook = environ.get("ACRSYNC_DINGTALK_WEBHOOK", "")
-    if webhook and not webhook.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-        problems.append("ACRSYNC_DINGTALK_WEBHOOK: must be an https:// URL (the robot's webhook)")
+    webhook_refused = webhook_problem(webhook) if webhook else None  # the notifier's rule, not a prefix
+    if webhook_refused is not None:
+        problems.append(f"ACRSYNC_DINGTALK_WEBHOOK: {webhook_refused.reason}")
 
     level = environ.get("ACRSYNC_LOG_LEVEL", "INFO").upper()
     if level not in LOG_LEVELS:

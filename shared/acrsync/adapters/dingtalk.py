@@ -17,8 +17,10 @@ call is made; the warning is logged once per hold). Throttling (410100/130101) i
 its 10 minutes. ``300005`` / ``400101`` / ``300001`` (the access token does not exist) are permanent
 misconfiguration: rejected, recorded on the rows, reported by ``doctor``.
 
-The access token, ``sign`` and secret never reach an exception message or a log line: both are registered
-with the redaction processor and messages name only the webhook's scheme, host and path.
+The access token, ``sign`` and secret never reach an exception message or a log line: the webhook (whole)
+and its token are registered with the redaction processor, and messages name only the webhook's scheme and
+host (``acrsync.webhooks.place``) — a variable set to something else entirely (even another credential) is
+shown as ``(not a URL)``. Which webhooks are allowed is ``acrsync.webhooks``' one rule.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from dataclasses import dataclass
 from acrsync.errors import AcrSyncError, UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger, register_secret
 from acrsync.ports import AlertChannel, AlertMessage, BudgetStore, Clock, Notifier
+from acrsync.webhooks import LOOPBACK_HOSTS, access_token, place, webhook_problem
 
 log = get_logger(__name__)
 
@@ -58,7 +61,6 @@ QUOTA_RETRY_AFTER_S = 3600.0
 _RETRYABLE = {**_RETRYABLE, 90030: QUOTA_RETRY_AFTER_S}
 # The access token does not exist (300005 in current DingTalk answers; 400101 / 300001 in older tables).
 TOKEN_MISSING_CODES = frozenset({"300005", "400101", "300001"})
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1"})
 
 # A transport posts (url, body, headers, timeout) and returns (HTTP status, response body).
 Transport = Callable[[str, bytes, Mapping[str, str], float], tuple[int, bytes]]
@@ -92,7 +94,7 @@ def build_payload(message: AlertMessage, mention_mobiles: tuple[str, ...] = ()) 
 
 @dataclass(frozen=True, slots=True)
 class Webhook:
-    """A validated webhook: the safe-to-print place (scheme://host/path) kept apart from the token."""
+    """A validated webhook: the safe-to-print place (scheme://host) kept apart from the token."""
 
     url: str
     where: str
@@ -100,20 +102,14 @@ class Webhook:
 
     @classmethod
     def parse(cls, url: str) -> Webhook:
-        """Accept https, or http only on 127.0.0.1 (the local sink); raise ``UpstreamRejected`` otherwise."""
-        parts = urllib.parse.urlsplit(url)
-        token = urllib.parse.parse_qs(parts.query).get("access_token", [""])[0]
+        """Accept what ``acrsync.webhooks`` allows; raise ``UpstreamRejected`` (quoting only the place)."""
+        register_secret(url)  # the whole value: whatever the variable holds, it is never printed
+        token = access_token(url)
         register_secret(token)
-        where = f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
-        loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
-        if parts.scheme != "https" and not loopback:
-            raise UpstreamRejected(
-                f"DingTalk webhook {where} refused: it must be https (http is allowed only for 127.0.0.1)",
-                code="webhook_not_https",
-            )
-        if not token:
-            raise UpstreamRejected(f"DingTalk webhook {where} has no access_token", code="webhook_no_token")
-        return cls(url=url, where=where, token=token)
+        problem = webhook_problem(url)
+        if problem is not None:
+            raise UpstreamRejected(f"{problem.reason}; refused", code=problem.code)
+        return cls(url=url, where=place(url), token=token)
 
 
 class DingTalkNotifier(Notifier):
@@ -291,7 +287,7 @@ def urllib_transport(
     """POST with stdlib urllib; HTTP error statuses are returned, not raised, so the caller maps them."""
     host = urllib.parse.urlsplit(url).hostname
     handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
-    if host in _LOOPBACK_HOSTS:
+    if host in LOOPBACK_HOSTS:
         handlers.append(urllib.request.ProxyHandler({}))  # an HTTP(S)_PROXY must not capture the local sink
     opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310

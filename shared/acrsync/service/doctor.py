@@ -33,6 +33,7 @@ from acrsync.service.doctor_guard import (
     guarded,
     refused_credentials,
 )
+from acrsync.webhooks import webhook_problem
 
 __all__ = ["FAIL", "PASS", "WARN", "Check", "DoctorDeps", "failed", "run_checks"]
 
@@ -187,6 +188,9 @@ def _alerts(
         if name and channel.name != name:
             env = str((specs.get(name) or {}).get("dingtalk", {}).get("webhook_env") or "its webhook_env")
             yield Check(label, WARN, f"{env} is not set: falls back to the default channel", f"set {env}")
+        elif (refused := webhook_problem(channel.webhook)) is not None:  # the notifier's own rule
+            yield Check(label, FAIL, refused.reason, "set the robot's https://oapi.dingtalk.com webhook")
+            continue
         else:
             yield Check(label, PASS, "configured" + (", signed" if channel.secret else ", unsigned"))
         if send_test_alert and channel.webhook not in tested:
