@@ -117,7 +117,7 @@ def _embedded_round_trips() -> dict[str, dict[str, int]]:
 
     out: dict[str, dict[str, int]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        db = SqliteDatabase(Path(tmp) / "bench.db")
+        db = SqliteDatabase.create(Path(tmp) / "bench.db")
         memory_ledger, memory_budget = MemoryLedger(), MemoryBudgetStore()
         backends: dict[str, tuple[Any, Any, Callable[[], int]]] = {
             "memory": (memory_ledger, memory_budget, lambda: memory_ledger.calls + memory_budget.calls),

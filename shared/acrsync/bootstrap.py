@@ -12,12 +12,24 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from acrsync.config import Settings, load_settings
-from acrsync.errors import ConfigError, PermanentError, RetryableError
-from acrsync.logging import configure, get_logger, secrets_in
-from acrsync.ports import AlertChannel, BudgetStore, Clock, Ledger, Notifier, RegistryApi, RuleStore
+from acrsync.domain.events import RawDataPolicy
+from acrsync.domain.ledger import LedgerEntry
+from acrsync.errors import ConfigError, PermanentError, RetryableError, StoreError, StoreNotSetUp
+from acrsync.logging import configure, console_owned, get_logger, secrets_in
+from acrsync.ports import (
+    AlertChannel,
+    BudgetStore,
+    Clock,
+    Ledger,
+    Notifier,
+    RegistryApi,
+    RuleStore,
+    StateStore,
+)
 from acrsync.service.clock import SystemClock
 from acrsync.service.gate import CallGate
 from acrsync.service.replicate import ReplicatorDeps
@@ -27,6 +39,7 @@ from acrsync.service.submit import Submitter
 if TYPE_CHECKING:  # each function instance imports only the use case it runs (cold start)
     from acrsync.service.backfill import BackfillDeps
     from acrsync.service.doctor import DoctorDeps
+    from acrsync.service.reconcile import ReconcileDeps
     from acrsync.service.watch import WatchDeps
 
 log = get_logger(__name__)
@@ -90,20 +103,58 @@ def use(**objects: Any) -> None:
 
 
 def stores(context: Any = None) -> Stores:
-    """Rule store, ledger and budget store for ``ACRSYNC_STORE``, built once."""
+    """Rule store, ledger and budget store for ``ACRSYNC_STORE``, built once. Building opens nothing and
+    creates nothing: a store that was never set up fails on first use with ``StoreNotSetUp``."""
     if "stores" not in _cache:
-        _cache["stores"] = _build_stores(settings(context))
+        built = _build_stores(settings(context), read_only=bool(_cache.get("read_only")))
+        if settings(context).event_bus:  # outcome events: every ledger write fills the row's outbox
+            from acrsync.service.outcomes import OutboxLedger
+
+            built = Stores(built.rules, OutboxLedger(built.ledger), built.budget)
+        _cache["stores"] = built
     result: Stores = _cache["stores"]
     return result
 
 
-def _build_stores(cfg: Settings) -> Stores:
+@contextlib.contextmanager
+def read_only() -> Iterator[None]:
+    """Around a read-only command (``rules list``, ``status``, ``doctor``): the SQLite store is opened with
+    ``mode=ro``, so it works on a read-only file and can write nothing. What was built inside is forgotten
+    on the way out (one process may run several commands: tests, ``acr-sync invoke``)."""
+    saved = dict(_cache)
+    _cache["read_only"] = True
+    try:
+        yield
+    finally:
+        _cache.clear()
+        _cache.update(saved)
+
+
+def setup_store(context: Any = None) -> str:
+    """``tables init`` on SQLite: create the file and every table (idempotent); say which it was."""
+    cfg = settings(context)
+    from acrsync.adapters.sqlite_db import SqliteDatabase
+
+    created = SqliteDatabase(cfg.store.location).create_schema()
+    return "created" if created else "exists"
+
+
+def _time_left() -> float | None:
+    """Seconds the current invocation has left before its deadline; None outside an invocation."""
+    until: float | None = _cache.get("deadline")
+    return None if until is None else until - clock().monotonic()
+
+
+def _build_stores(cfg: Settings, *, read_only: bool = False) -> Stores:
     if cfg.store.kind == "sqlite":
         from acrsync.adapters.sqlite_rules import SqliteRuleStore
         from acrsync.adapters.sqlite_store import SqliteBudgetStore, SqliteDatabase, SqliteLedger
 
-        db = SqliteDatabase(cfg.store.location)
-        return Stores(SqliteRuleStore(cfg.store.location), SqliteLedger(db), SqliteBudgetStore(db))
+        def open_db() -> SqliteDatabase:
+            return SqliteDatabase(cfg.store.location, read_only=read_only, time_left=_time_left)
+
+        db = open_db()  # the rule store has its own: its reads are counted apart from the ledger's
+        return Stores(SqliteRuleStore(open_db()), SqliteLedger(db), SqliteBudgetStore(db))
     from acrsync.adapters.tablestore_store import (
         TablestoreBudgetStore,
         TablestoreLedger,
@@ -186,7 +237,10 @@ def rules_cache(context: Any = None) -> CompiledRulesCache:
     """Compiled rules, re-read only when the stored version changes (checked at most every 30 s)."""
     if "rules" not in _cache:
         _cache["rules"] = CompiledRulesCache(
-            stores(context).rules, ttl_s=RULES_TTL_S, monotonic=clock().monotonic
+            stores(context).rules,
+            ttl_s=RULES_TTL_S,
+            monotonic=clock().monotonic,
+            location=settings(context).store.url,
         )
     result: CompiledRulesCache = _cache["rules"]
     return result
@@ -225,16 +279,27 @@ def channels(context: Any = None) -> Callable[[str], AlertChannel | None]:
         if spec is None:
             return resolve("")
         ding = spec.get("dingtalk") or {}
-        webhook = environ.get(str(ding.get("webhook_env", "")), "")
-        if not webhook:
-            log.warning("alert_channel_unconfigured", channel=name, webhook_env=ding.get("webhook_env"))
+        webhook_env, secret_env = (str(ding.get(k) or "") for k in ("webhook_env", "secret_env"))
+        if refused := _refused_env_names(webhook_env, secret_env):
+            # Stored before rules were limited to ACRSYNC_DINGTALK_*: never read (nor send) such a variable.
+            log.error("alert_channel_env_refused", channel=name, variables=refused)
             return resolve("")
-        secret = environ.get(str(ding.get("secret_env", "")), "")
-        secrets_in([secret, webhook.partition("access_token=")[2]])
+        webhook = environ.get(webhook_env, "")
+        if not webhook:
+            log.warning("alert_channel_unconfigured", channel=name, webhook_env=webhook_env)
+            return resolve("")
+        secret = environ.get(secret_env, "") if secret_env else ""
+        secrets_in([secret, webhook, webhook.partition("access_token=")[2]])
         mobiles = tuple(str(m) for m in spec.get("mention_mobiles") or ())
         return AlertChannel(name, webhook, secret, mobiles)
 
     return resolve
+
+
+def _refused_env_names(*names: str) -> list[str]:
+    from acrsync.domain.rules_schema import CHANNEL_ENV_RE  # lazily: only alerting needs it
+
+    return [n for n in names if n and not CHANNEL_ENV_RE.match(n)]
 
 
 def watcher_deps(context: Any = None) -> WatchDeps:
@@ -252,6 +317,9 @@ def watcher_deps(context: Any = None) -> WatchDeps:
             notifier=notifier(context),
             channels=channels(context),
             allowed_accounts=settings(context).allowed_account_ids,
+            raw_data=raw_data_policy(settings(context)),
+            publish=outcome_publisher(context),
+            cross_account=cross_account_reader(context),
         )
     result: WatchDeps = _cache["watcher"]
     return result
@@ -268,7 +336,13 @@ def operator_deps(context: Any = None) -> ReplicatorDeps:
         clock=clock(),
         allowed_accounts=cfg.allowed_account_ids,
         submitter=submitter(context),
+        raw_data=raw_data_policy(cfg),
     )
+
+
+def raw_data_policy(cfg: Settings) -> RawDataPolicy:
+    """Envelope-less bodies: refused unless ``ACRSYNC_ACCEPT_RAWDATA``; then held to this region."""
+    return RawDataPolicy(accept=cfg.accept_raw_data, region=cfg.region)
 
 
 def backfill_deps(*, rule: str = "", max_qps: int = 0, context: Any = None) -> BackfillDeps:
@@ -294,6 +368,114 @@ def backfill_deps(*, rule: str = "", max_qps: int = 0, context: Any = None) -> B
     )
 
 
+def state_store(context: Any = None) -> StateStore:
+    """The reconciler's cursor and last pass, in the same backend as the ledger (pin with ``use(state=)``)."""
+    if "state" not in _cache:
+        cfg = settings(context)
+        if cfg.store.kind == "sqlite":
+            from acrsync.adapters.sqlite_store import SqliteDatabase
+            from acrsync.adapters.state_store import SqliteStateStore
+
+            _cache["state"] = SqliteStateStore(SqliteDatabase(cfg.store.location))
+        else:
+            from acrsync.adapters.tablestore_state import TablestoreStateStore
+
+            _cache["state"] = TablestoreStateStore(ots_client(context))
+    result: StateStore = _cache["state"]
+    return result
+
+
+def role_registry(context: Any = None) -> Callable[[str, str], RegistryApi]:
+    """``(region, role_arn) -> RegistryApi`` reading another account's instances through that RAM role
+    (``alibabacloud-credentials``' RAM-role provider, which refreshes itself); one client per pair."""
+    if "role_registry" not in _cache:
+        cfg = settings(context)
+        clients: dict[tuple[str, str], RegistryApi] = {}
+
+        def for_role(region: str, role_arn: str) -> RegistryApi:
+            if (region, role_arn) not in clients:
+                from acrsync.adapters.acr import AcrRegistry, build_acr_client
+                from acrsync.adapters.role_credentials import role_credential
+
+                creds = cfg.credentials
+                credential = role_credential(
+                    access_key_id=creds.access_key_id,
+                    access_key_secret=creds.access_key_secret,
+                    security_token=creds.security_token,
+                    role_arn=role_arn,
+                    region=region,
+                    sts_endpoint=cfg.sts_endpoint,
+                )
+                client = build_acr_client(
+                    region,
+                    cfg.acr_endpoint or None,
+                    access_key_id="",
+                    access_key_secret="",
+                    credential=credential,
+                )
+                clients[(region, role_arn)] = AcrRegistry(client, region=region)
+            return clients[(region, role_arn)]
+
+        _cache["role_registry"] = for_role
+    result: Callable[[str, str], RegistryApi] = _cache["role_registry"]
+    return result
+
+
+def cross_account_reader(context: Any = None) -> Callable[[LedgerEntry], RegistryApi | None]:
+    """For the watcher: a reader of a cross-account row's destination through its rule's ``role_arn``
+    (the stored rules, read when asked), or None when the rule names no role."""
+    from acrsync.domain.reconcile import policies
+
+    def reader(row: LedgerEntry) -> RegistryApi | None:
+        rules = [r for r in stores(context).rules.read().rules if r.get("name") == row.rule]
+        policy = policies(rules).get(row.rule)
+        if policy is None:
+            return None
+        dest = policy.destinations.get((row.dest_instance, row.dest_region))
+        if dest is None or not dest.role_arn:
+            return None
+        return role_registry(context)(row.dest_region, dest.role_arn)
+
+    return reader
+
+
+def reconciler_gate(context: Any = None) -> CallGate:
+    """The reconciler's share of the ACR budget: the same shared key, a lower limit. A take succeeds only
+    while all callers together have spent less than the share in the window, so the reconciler never takes
+    more than its share and is the first to wait when the functions are busy."""
+    cfg = settings(context)
+    qps = max(1, cfg.acr_qps * cfg.reconciler_share // 100)
+    return CallGate(stores(context).budget, clock(), qps=qps)
+
+
+def reconciler_deps(context: Any = None, *, rule: str = "") -> ReconcileDeps:
+    """A reconciler slice (the function) or an audit (the CLI, ``rule`` narrows it): rules read now."""
+    from acrsync.domain.reconcile import policies
+    from acrsync.service import backfill as backfill_service
+    from acrsync.service.reconcile import ReconcileDeps
+
+    cfg = settings(context)
+    if not cfg.region:
+        raise ConfigError("ACRSYNC_REGION: needed to list the source instances' repositories")
+    built = stores(context)
+    stored = built.rules.read()
+    index = backfill_service.index_for(stored.rules, stored.channels, rule)
+    chosen = [r for r in stored.rules if r.get("enabled", True) and (not rule or r.get("name") == rule)]
+    run_gate = reconciler_gate(context)
+    return ReconcileDeps(
+        index=index,
+        policies=policies(chosen),
+        ledger=built.ledger,
+        registry=registry(context),
+        gate=run_gate,
+        clock=clock(),
+        submitter=Submitter(built.ledger, registry(context), run_gate, clock()),
+        state=state_store(context),
+        region=cfg.region,
+        role_registry=role_registry(context),
+    )
+
+
 def probe_store(context: Any = None) -> str:
     """``doctor``: open the store and look for its tables; a one-line description, or raise."""
     cfg = settings(context)
@@ -301,7 +483,8 @@ def probe_store(context: Any = None) -> str:
         built = stores(context)
         version = built.rules.version()
         built.ledger.list_open(limit=1)
-        return f"sqlite {cfg.store.location}: opens; rules version {version}"
+        access = "read-only" if _cache.get("read_only") else "read-write"
+        return f"sqlite {cfg.store.location}: opens ({access}); rules version {version}"
     from acrsync.adapters.tablestore_client import call, table_specs
 
     client = ots_client(context)
@@ -310,12 +493,14 @@ def probe_store(context: Any = None) -> str:
     for name in names:
         try:
             call("DescribeTable", client.describe_table, name)
-        except PermanentError as exc:
-            if getattr(exc, "code", "") != "OTSObjectNotExist":
-                raise
+        except StoreNotSetUp:
             missing.append(name)
     if missing:
-        raise ConfigError(f"Tablestore tables missing: {', '.join(missing)}; run `acr-sync tables init`")
+        raise StoreNotSetUp(
+            f"ACRSYNC_STORE=tablestore://{cfg.store.location}: tables missing: {', '.join(missing)}",
+            location=cfg.store.location,
+            fix="create them: `acr-sync tables init`",
+        )
     return f"tablestore {cfg.store.location}: {len(names)} tables present"
 
 
@@ -356,17 +541,25 @@ def invocation(function: str, context: Any) -> Iterator[None]:
 
     Retryable errors and configuration errors are re-raised so FC retries (and, after its attempts, sends
     the event to the failure destination): nothing is dropped. Other permanent errors are already turned
-    into results by the services; anything unexpected is logged with its traceback and re-raised.
+    into results by the services; anything unexpected is logged with its traceback and re-raised. Bad
+    input never gets here: the services refuse it (``service.intake``) with a reason and return normally.
+    Under the CLI (``acr-sync invoke``) the CLI's logging is kept: lines go to stderr, not stdout.
     """
-    if not _cache.get("logging"):
+    if not _cache.get("logging") and not console_owned():
         level = _environ().get("ACRSYNC_LOG_LEVEL", "INFO").upper()
         configure(level=level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
         _cache["logging"] = True
     started = time.monotonic()
+    _cache["deadline"] = deadline(context)  # bounds every store wait of this invocation (SQLite busy)
     try:
         yield
+    except StoreNotSetUp as exc:
+        # Not "no rule matched": nothing was ever set up, so FC must retry (and in the end dead-letter).
+        log.error("store_not_set_up", function=function, error=str(exc), fix=exc.fix)
+        raise
     except ConfigError as exc:
-        log.error("configuration_invalid", function=function, error=str(exc))
+        fix = exc.fix if isinstance(exc, StoreError) else ""
+        log.error("configuration_invalid", function=function, error=str(exc), fix=fix)
         raise
     except RetryableError as exc:
         log.warning("invocation_retryable", function=function, error=str(exc), error_type=type(exc).__name__)
@@ -374,12 +567,119 @@ def invocation(function: str, context: Any) -> Iterator[None]:
     except PermanentError as exc:
         log.error("invocation_failed", function=function, error=str(exc), error_type=type(exc).__name__)
         raise
-    except Exception:
-        log.exception("invocation_crashed", function=function)
+    except Exception as exc:
+        log.exception("invocation_crashed", function=function, error_type=type(exc).__name__)
         raise
     finally:
+        _cache.pop("deadline", None)
         log.debug(
             "invocation_finished",
             function=function,
             duration_ms=round((time.monotonic() - started) * 1000, 1),
         )
+
+
+def deployed_doctor_deps(doc: Mapping[str, Any], context: Any = None) -> Any:
+    """``doctor --deployed``: SDK clients for FC 3.0, EventBridge and ACR (built here, once), what s.yaml
+    (``doc``, already loaded) meant, and the stored rules for the overlap check. Returns ``DeployedDeps``."""
+    from acrsync.adapters.acr import build_acr_client
+    from acrsync.adapters.acr_sync_rules import AcrSyncRules
+    from acrsync.adapters.eventbridge import EventBridgeRules, build_eventbridge_client
+    from acrsync.adapters.fc import FcFunctions, build_fc_client
+    from acrsync.config import KNOWN_VARIABLES
+    from acrsync.domain.deployment import expected_functions, resolve
+    from acrsync.domain.rules import compile_rules, validate_document
+    from acrsync.service.deployed_doctor import DeployedDeps
+
+    cfg = settings(context)
+    creds = cfg.credentials
+    if not creds.present:
+        raise ConfigError(
+            "no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+        )
+    keys = {"access_key_id": creds.access_key_id, "access_key_secret": creds.access_key_secret}
+    if creds.security_token:
+        keys["security_token"] = creds.security_token
+    acr = build_acr_client(cfg.region, endpoint=cfg.acr_endpoint or None, **keys)  # type: ignore[arg-type]
+
+    def acr_rules() -> Any:
+        stored = stores(context).rules.read()
+        valid = validate_document(
+            {"version": 1, "channels": dict(stored.channels), "rules": list(stored.rules)}
+        )
+        return compile_rules(valid.rules, valid.channels).rules
+
+    def alert_refusals() -> list[tuple[str, str]]:
+        since = clock().now() - 7 * 86400
+        rows = stores(context).ledger.scan(since=since)
+        found = [(r.alert_channel, r.extra.get("alert_note", "")) for r in rows]
+        return [(channel, note) for channel, note in found if note.startswith("DingTalk refused:")]
+
+    variables = resolve(doc.get("vars") or {}, {})
+    return DeployedDeps(
+        alert_refusals=alert_refusals,
+        expected=expected_functions(doc),
+        functions=FcFunctions(build_fc_client(cfg.region, cfg.fc_endpoint, **keys)),
+        rules=EventBridgeRules(build_eventbridge_client(cfg.region, cfg.eventbridge_endpoint, **keys)),
+        sync_rules=AcrSyncRules(acr),
+        known_variables=frozenset(KNOWN_VARIABLES),
+        acr_rules=acr_rules,
+        source_instances=[str(variables.get("source_instance_id") or "")],
+    )
+
+
+def outcome_publisher(context: Any = None) -> Callable[[float], int] | None:
+    """``deadline -> events sent`` over ``ACRSYNC_EVENT_BUS``; None when the variable is unset. The
+    EventBridge SDK is imported on the first publish, never by the replicator."""
+    cfg = settings(context)
+    if not cfg.event_bus:
+        return None
+
+    def publish(deadline_at: float) -> int:
+        from acrsync.service.outcomes import publish_outcomes
+
+        return publish_outcomes(
+            stores(context).ledger, event_bus(context), cfg.event_bus, clock(), deadline=deadline_at
+        )
+
+    return publish
+
+
+def event_bus(context: Any = None) -> Any:
+    """The ``EventBus`` adapter on the EventBridge SDK, built once (tests pin a fake with ``use``)."""
+    if "event_bus" not in _cache:
+        from acrsync.adapters.eventbridge import EventBridgeBus, build_eventbridge_client
+
+        cfg = settings(context)
+        creds = cfg.credentials
+        keys = {"access_key_id": creds.access_key_id, "access_key_secret": creds.access_key_secret}
+        if creds.security_token:
+            keys["security_token"] = creds.security_token
+        _cache["event_bus"] = EventBridgeBus(
+            build_eventbridge_client(cfg.region, cfg.eventbridge_endpoint, **keys)
+        )
+    return _cache["event_bus"]
+
+
+def deployed_checks(path: Path) -> list[Any]:
+    """``doctor --deployed``: load the s.yaml at ``path`` (a missing or malformed file is a ``ConfigError``
+    naming it and what to do) and run every deployed check. Returns ``service.doctor.Check`` items."""
+    import yaml
+
+    from acrsync.service.deployed_doctor import run_deployed_checks
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: not found; run from the project directory or pass --s-yaml PATH"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: expected a Serverless Devs document (a mapping with `resources`)")
+    try:
+        deps = deployed_doctor_deps(doc)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return run_deployed_checks(deps)

@@ -30,10 +30,11 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = Path(__file__).resolve().parent
-FUNCTIONS = ("replicator", "watcher")
+FUNCTIONS = ("replicator", "watcher", "reconciler")
 TARGET_PYTHON = "3.10"
 GLIBC_MINOR = 28  # Debian 10 ships glibc 2.28: every manylinux_2_x up to it runs there
-CLI_ONLY = frozenset({"typer", "click", "rich"})
+# The FC 3.0 SDK serves `doctor --deployed` only (an operator's command): the functions never call FC's API.
+CLI_ONLY = frozenset({"typer", "click", "rich", "alibabacloud-fc20230330"})
 LEFT_OUT = frozenset({"local", "cli", "build.py", "deploy_checks.py"})
 INFO_FILE = ".acrsync-build.json"
 # Imported inside functions (cold start), so importing the handler does not prove them: the probe imports
@@ -44,6 +45,7 @@ LAZY_IMPORTS = (
     "alibabacloud_tea_openapi.utils_models",
     "darabonba.runtime",
     "Tea.exceptions",
+    "alibabacloud_eventbridge20200401.client",  # the watcher's outcome-event publisher (ACRSYNC_EVENT_BUS)
 )
 FORBIDDEN_AT_RUNTIME = ("typer", "click", "rich", "acrsync.local", "acrsync.cli", "acrsync.build")
 

@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acrsync.errors import ConfigError
+from acrsync.webhooks import webhook_problem
 
 DEFAULT_STORE = "sqlite:///.acrsync/acrsync.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _REGION_RE = re.compile(r"^[a-z]{2,}-[a-z0-9-]+$")
 _ACCOUNT_RE = re.compile(r"^\d{6,20}$")
 _TS_INSTANCE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,15}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+SHOWN_MAX = 120  # a value quoted back in an error is cut here: a garbage variable must not flood the log
 
 # Every variable the product knows, with its meaning: the README's configuration table and the deployment
 # tests (every variable s.yaml sets must be one of these) read this mapping.
@@ -31,6 +34,12 @@ KNOWN_VARIABLES: Mapping[str, str] = {
     "ACRSYNC_DINGTALK_SECRET": "default DingTalk robot signing secret, SEC... (secret: never logged)",
     "ACRSYNC_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
     "ACRSYNC_ACR_QPS": "ACR OpenAPI calls per second shared by all instances (default 10)",
+    "ACRSYNC_ACCEPT_RAWDATA": "true to accept envelope-less (RawData) event bodies; default false (refused)",
+    "ACRSYNC_FC_ENDPOINT": "override of the FC 3.0 API endpoint (doctor --deployed), e.g. http://127.0.0.1:18081",
+    "ACRSYNC_EVENTBRIDGE_ENDPOINT": "override of the EventBridge API endpoint, e.g. http://127.0.0.1:18082",
+    "ACRSYNC_EVENT_BUS": "custom EventBridge bus that receives outcome events (unset: none are published)",
+    "ACRSYNC_STS_ENDPOINT": "override of the STS endpoint for role_arn reads, HOST[:PORT] (always HTTPS)",
+    "ACRSYNC_RECONCILER_SHARE": "percent of ACRSYNC_ACR_QPS the reconciler may take when free (default 50)",
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_SECURITY_TOKEN": "STS token (FC sets it from the function role)",
@@ -43,6 +52,11 @@ class StoreUrl:
 
     kind: str
     location: str
+
+    @property
+    def url(self) -> str:
+        """The value as ACRSYNC_STORE spells it: ``sqlite:///PATH`` or ``tablestore://INSTANCE``."""
+        return f"sqlite:///{self.location}" if self.kind == "sqlite" else f"{self.kind}://{self.location}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +86,13 @@ class Settings:
     dingtalk_secret: str = field(repr=False, default="")
     log_level: str = "INFO"
     acr_qps: int = 10
+    fc_endpoint: str = ""
+    eventbridge_endpoint: str = ""
+    event_bus: str = ""
+    reconciler_share: int = 50
+    sts_endpoint: str = ""
     credentials: Credentials = field(default_factory=Credentials)
+    accept_raw_data: bool = False
 
 
 def parse_store_url(value: str) -> StoreUrl:
@@ -81,13 +101,26 @@ def parse_store_url(value: str) -> StoreUrl:
         path = value[len("sqlite:///") :]
         if not path:
             raise ValueError("sqlite:/// needs a file path, e.g. sqlite:///.acrsync/acrsync.db")
+        if _CONTROL_RE.search(path):
+            raise ValueError("the sqlite path contains control characters (a stray newline or NUL?)")
+        if path.endswith("/"):
+            raise ValueError("the sqlite path names a directory; add a file name, e.g. acrsync.db")
         return StoreUrl("sqlite", path)
     if value.startswith("tablestore://"):
         instance = value[len("tablestore://") :].strip("/")
         if not _TS_INSTANCE_RE.match(instance):
-            raise ValueError(f"tablestore://{instance} is not a valid Tablestore instance name (3-16 chars)")
+            raise ValueError(
+                f"tablestore://{shown(instance)} is not a valid Tablestore instance name "
+                "(3-16 letters, digits and hyphens, starting with a letter)"
+            )
         return StoreUrl("tablestore", instance)
     raise ValueError("expected sqlite:///PATH or tablestore://INSTANCE")
+
+
+def shown(value: str) -> str:
+    """``repr(value)`` cut to ``SHOWN_MAX`` characters, for quoting a variable back in an error."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_MAX else text[: SHOWN_MAX - 1] + "…"
 
 
 def _context_attr(context: Any, *path: str) -> str:
@@ -133,6 +166,44 @@ def _qps(environ: Mapping[str, str], problems: list[str]) -> int:
     return 10
 
 
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off", "")
+
+
+def _accept_raw_data(environ: Mapping[str, str], problems: list[str]) -> bool:
+    """``ACRSYNC_ACCEPT_RAWDATA``: off unless said; a typo is an error, not a silent "no"."""
+    raw = environ.get("ACRSYNC_ACCEPT_RAWDATA", "").strip().lower()
+    if raw in _TRUE + _FALSE:
+        return raw in _TRUE
+    problems.append(f"ACRSYNC_ACCEPT_RAWDATA={raw[:40]!r}: expected true or false")
+    return False
+
+
+# EventBridge bus names (alibabacloud.com/help/en/eventbridge/latest/limits): up to 127 characters, letters,
+# digits and hyphens, starting with a letter or digit.
+_BUS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,126}\Z")
+_ENDPOINT_RE = re.compile(r"^(https?://)?[A-Za-z0-9.-]+(:\d+)?/?\Z")
+
+
+def _endpoints(environ: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    """The FC and EventBridge endpoint overrides (empty: the region's public endpoint, per each SDK)."""
+    found = {}
+    for name in ("ACRSYNC_FC_ENDPOINT", "ACRSYNC_EVENTBRIDGE_ENDPOINT"):
+        value = environ.get(name, "")
+        if value and not _ENDPOINT_RE.match(value):
+            problems.append(f"{name}: expected HOST[:PORT] or http(s)://HOST[:PORT]")
+        found[name] = value
+    return found
+
+
+def _share(environ: Mapping[str, str], problems: list[str]) -> int:
+    raw = environ.get("ACRSYNC_RECONCILER_SHARE", "50").strip().rstrip("%")
+    if raw.isascii() and raw.isdigit() and 0 < int(raw) <= 100:
+        return int(raw)
+    problems.append(f"ACRSYNC_RECONCILER_SHARE={raw!r}: expected a percentage 1..100 (e.g. 50)")
+    return 50
+
+
 def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
     """Read and validate every variable; raise one ``ConfigError`` listing each problem."""
     problems: list[str] = []
@@ -141,7 +212,7 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
     try:
         store = parse_store_url(raw_store)
     except ValueError as exc:
-        problems.append(f"ACRSYNC_STORE={raw_store!r}: {exc}")
+        problems.append(f"ACRSYNC_STORE={shown(raw_store)}: {exc}")
         store = StoreUrl("sqlite", ".acrsync/acrsync.db")
 
     region = (
@@ -171,8 +242,9 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
     accounts = _accounts(environ, context, problems)
 
     webhook = environ.get("ACRSYNC_DINGTALK_WEBHOOK", "")
-    if webhook and not webhook.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-        problems.append("ACRSYNC_DINGTALK_WEBHOOK: must be an https:// URL (the robot's webhook)")
+    webhook_refused = webhook_problem(webhook) if webhook else None  # the notifier's rule, not a prefix
+    if webhook_refused is not None:
+        problems.append(f"ACRSYNC_DINGTALK_WEBHOOK: {webhook_refused.reason}")
 
     level = environ.get("ACRSYNC_LOG_LEVEL", "INFO").upper()
     if level not in LOG_LEVELS:
@@ -180,6 +252,15 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
         level = "INFO"
 
     qps = _qps(environ, problems)
+    accept_raw_data = _accept_raw_data(environ, problems)
+    endpoints = _endpoints(environ, problems)
+    event_bus = environ.get("ACRSYNC_EVENT_BUS", "")
+    if event_bus and (not _BUS_RE.match(event_bus) or event_bus == "default"):
+        problems.append(
+            f"ACRSYNC_EVENT_BUS={event_bus!r}: expected a custom bus name (letters, digits, hyphens; "
+            "up to 127; not 'default', which takes only Alibaba Cloud service events)"
+        )
+    share = _share(environ, problems)
 
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
@@ -193,5 +274,11 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
         dingtalk_secret=environ.get("ACRSYNC_DINGTALK_SECRET", ""),
         log_level=level,
         acr_qps=qps,
+        fc_endpoint=endpoints["ACRSYNC_FC_ENDPOINT"],
+        eventbridge_endpoint=endpoints["ACRSYNC_EVENTBRIDGE_ENDPOINT"],
+        event_bus=event_bus,
+        reconciler_share=share,
+        sts_endpoint=environ.get("ACRSYNC_STS_ENDPOINT", "").removeprefix("https://").rstrip("/"),
         credentials=_credentials(environ, context),
+        accept_raw_data=accept_raw_data,
     )

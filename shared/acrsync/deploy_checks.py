@@ -233,6 +233,10 @@ ACR_RAM_ACTIONS: Mapping[str, str] = {
     "ListRepoTag": "cr:ListRepositoryTag",
     "GetInstance": "cr:GetInstance",
     "GetNamespace": "cr:GetNamespace",
+    # help.aliyun.com/zh/acr/developer-reference/api-cr-2018-12-01-deleterepotag
+    "DeleteRepoTag": "cr:DeleteRepositoryTag",
+    # ⚠ by analogy with DeleteRepoTag (the CreateRepoTag page was not read): check before granting.
+    "CreateRepoTag": "cr:CreateRepositoryTag",
 }
 
 # OTSClient method -> Tablestore API (tablestore/client.py); the RAM action is the API name with "ots:".

@@ -244,6 +244,18 @@ class RegistryApi(abc.ABC):
     def get_namespace(self, instance_id: str, name: str) -> Namespace | None:
         """``GetNamespace``; None if there is no such namespace."""
 
+    # The reconciler's writes (backup before overwrite; prune). Not abstract, so a registry that never
+    # reconciles need not implement them.
+    def create_repo_tag(
+        self, instance_id: str, namespace: str, repo: str, from_tag: str, to_tag: str
+    ) -> None:
+        """``CreateRepoTag``: ``to_tag`` points at the image ``from_tag`` points at now."""
+        raise NotImplementedError("CreateRepoTag")
+
+    def delete_repo_tag(self, instance_id: str, repo_id: str, tag: str) -> bool:
+        """``DeleteRepoTag``; False if the tag was already gone."""
+        raise NotImplementedError("DeleteRepoTag")
+
 
 @dataclass(frozen=True, slots=True)
 class AlertChannel:
@@ -263,6 +275,23 @@ class Notifier(abc.ABC):
         """Deliver one message to the channel, or raise."""
 
 
+class StateStore(abc.ABC):
+    """Small JSON documents by key with compare-and-set: the reconciler's cursor and its last pass.
+
+    ``revision`` 0 means "absent"; every successful write returns the stored revision + 1.
+    """
+
+    @abc.abstractmethod
+    def read(self, key: str) -> tuple[dict[str, Any], int]:
+        """The document and its revision; ``({}, 0)`` when nothing is stored under ``key``."""
+
+    @abc.abstractmethod
+    def write(self, key: str, doc: Mapping[str, Any], *, expected_revision: int) -> int:
+        """Store ``doc`` if the stored revision is ``expected_revision`` (0: absent); else ``ConflictError``.
+
+        Returns the new revision."""
+
+
 class Clock(abc.ABC):
     """Time, injected so the core stays deterministic in tests."""
 
@@ -277,3 +306,57 @@ class Clock(abc.ABC):
     @abc.abstractmethod
     def sleep(self, seconds: float) -> None:
         """Wait."""
+
+
+# -- The deployment and outcome events (doctor --deployed, ACRSYNC_EVENT_BUS) ------------------------------
+# These speak the APIs' own wire names (camelCase for FC 3.0, PascalCase for EventBridge and ACR), as the
+# SDK models' ``to_map()`` gives them: the checks compare them against s.yaml, which uses the same names.
+
+
+class FunctionsApi(abc.ABC):
+    """The FC 3.0 API (2023-03-30), read-only. Errors: ``UpstreamUnavailable`` / ``UpstreamRejected``."""
+
+    @abc.abstractmethod
+    def get_function(self, name: str) -> Mapping[str, Any] | None:
+        """``GetFunction``; None if there is no such function."""
+
+    @abc.abstractmethod
+    def list_triggers(self, function: str) -> list[Mapping[str, Any]]:
+        """``ListTriggers``, every page; ``triggerConfig`` decoded from its JSON string."""
+
+    @abc.abstractmethod
+    def get_async_invoke_config(self, function: str) -> Mapping[str, Any] | None:
+        """``GetAsyncInvokeConfig``; None if the function has none."""
+
+
+class EventRulesApi(abc.ABC):
+    """EventBridge rules (2020-04-01), read-only."""
+
+    @abc.abstractmethod
+    def get_rule(self, bus: str, name: str) -> Mapping[str, Any] | None:
+        """``GetRule``'s ``Data`` (pattern, status, targets); None if there is no such rule or bus."""
+
+
+class SyncRulesApi(abc.ABC):
+    """ACR's own replication rules on one region's instances."""
+
+    @abc.abstractmethod
+    def list_repo_sync_rules(self, instance_id: str) -> list[Mapping[str, Any]]:
+        """``ListRepoSyncRule``, every page."""
+
+    @abc.abstractmethod
+    def list_event_center_rules(self, instance_id: str) -> list[str]:
+        """``ListEventCenterRuleName``: the names of the instance's event-notification rules."""
+
+
+class EventBus(abc.ABC):
+    """Publishes CloudEvents to an EventBridge custom bus (``PutEvents``)."""
+
+    max_batch: int = (
+        16  # PutEvents takes at most 16 events per call (help.aliyun.com/document_detail/164006.htm)
+    )
+
+    @abc.abstractmethod
+    def put_events(self, bus: str, events: Sequence[Mapping[str, Any]]) -> set[str]:
+        """Send up to ``max_batch`` events; return the ids accepted. Raise ``UpstreamUnavailable`` when the
+        call itself failed (then nothing is known to be accepted), ``UpstreamRejected`` for configuration."""

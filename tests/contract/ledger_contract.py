@@ -200,3 +200,19 @@ class LedgerContract:
         assert [e.claim_id for e in ledger.scan()] == ["old", "new", "bad"]
         assert [e.claim_id for e in ledger.scan(since=150.0)] == ["new", "bad"]
         assert [e.claim_id for e in ledger.scan(states=frozenset({State.FAILED}))] == ["bad"]
+
+    def test_a_row_owing_an_outcome_event_waits_in_the_alert_lane_until_published(
+        self, ledger: Ledger
+    ) -> None:
+        # GIVEN a verified row whose outbox owes its "verified" event (domain.outcomes; ACRSYNC_EVENT_BUS set)
+        entry = make_entry(
+            "e0", state=State.VERIFIED, next_check_at=ALERT_LANE, extra={"outbox": "verified@1000.0"}
+        )
+        ledger.claim(entry)
+        # THEN the publisher finds it in the alert lane, and the sweep does not
+        assert [r.claim_id for r in ledger.list_open(limit=10, due_before=ALERT_LANE)] == ["e0"]
+        assert ledger.list_open(limit=10, due_after=ALERT_LANE) == []
+        # WHEN its event is recorded as published THEN nothing is left to watch
+        done = replace(entry, extra={"published": "verified"}, revision=2, next_check_at=1001.0)
+        ledger.update(done, expected_revision=1)
+        assert ledger.list_open(limit=10) == []

@@ -24,7 +24,7 @@ class TestMemoryLedger(LedgerContract):
 class TestSqliteLedger(LedgerContract):
     @pytest.fixture
     def ledger(self, tmp_path: Path) -> Ledger:
-        return SqliteLedger(SqliteDatabase(tmp_path / "acrsync.db"))
+        return SqliteLedger(SqliteDatabase.create(tmp_path / "acrsync.db"))
 
 
 class TestMemoryBudget(BudgetContract):
@@ -36,7 +36,7 @@ class TestMemoryBudget(BudgetContract):
 class TestSqliteBudget(BudgetContract):
     @pytest.fixture
     def budget(self, tmp_path: Path) -> BudgetStore:
-        return SqliteBudgetStore(SqliteDatabase(tmp_path / "acrsync.db"))
+        return SqliteBudgetStore(SqliteDatabase.create(tmp_path / "acrsync.db"))
 
 
 class TestMemoryLedgerBatches(LedgerBatchContract):
@@ -48,11 +48,11 @@ class TestMemoryLedgerBatches(LedgerBatchContract):
 class TestSqliteLedgerBatches(LedgerBatchContract):
     @pytest.fixture
     def ledger(self, tmp_path: Path) -> Ledger:
-        return SqliteLedger(SqliteDatabase(tmp_path / "acrsync.db"))
+        return SqliteLedger(SqliteDatabase.create(tmp_path / "acrsync.db"))
 
     def test_a_batch_is_one_transaction(self, tmp_path: Path) -> None:
         # GIVEN a SQLite ledger counting its transactions and queries
-        db = SqliteDatabase(tmp_path / "acrsync.db")
+        db = SqliteDatabase.create(tmp_path / "acrsync.db")
         ledger = SqliteLedger(db)
         entries = [make_entry(f"k{i}") for i in range(10)]
         before = db.calls
@@ -66,7 +66,7 @@ class TestSqliteLedgerBatches(LedgerBatchContract):
 
 
 def test_memory_and_sqlite_keep_event_marks(tmp_path: Path) -> None:
-    for ledger in (MemoryLedger(), SqliteLedger(SqliteDatabase(tmp_path / "marks.db"))):
+    for ledger in (MemoryLedger(), SqliteLedger(SqliteDatabase.create(tmp_path / "marks.db"))):
         ledger.note_events("cri-a", 100.0)
         ledger.note_events("cri-a", 130.0)  # within EVENTS_NOTE_EVERY_S of the last: coalesced
         ledger.note_events("cri-a", 100.0 + EVENTS_NOTE_EVERY_S)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from acrsync.adapters.memory_rules import MemoryRuleStore
+from acrsync.adapters.sqlite_db import SqliteDatabase
 from acrsync.adapters.sqlite_rules import SqliteRuleStore
 from acrsync.errors import ConflictError
 from acrsync.ports import RuleStore
@@ -25,7 +26,7 @@ class TestMemoryRuleStore(RuleStoreContract):
 class TestSqliteRuleStore(RuleStoreContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[RuleStore]:
-        s = SqliteRuleStore(tmp_path / "nested" / "dir" / "acrsync.db")
+        s = SqliteRuleStore(SqliteDatabase.create(tmp_path / "nested" / "dir" / "acrsync.db"))
         yield s
         s.close()
 
@@ -65,7 +66,7 @@ def _write_from_process(path: str, name: str, queue: multiprocessing.Queue[str])
 def test_sqlite_writers_in_separate_processes_exactly_one_wins(tmp_path: Path) -> None:
     # GIVEN four processes writing against the same expected version of one file
     path = str(tmp_path / "shared.db")
-    SqliteRuleStore(path).close()
+    SqliteDatabase.create(path).close()
     ctx = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue[str] = ctx.Queue()
     procs = [ctx.Process(target=_write_from_process, args=(path, f"p{i}", queue)) for i in range(4)]

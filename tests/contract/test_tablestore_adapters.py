@@ -92,7 +92,7 @@ def test_create_tables_is_idempotent_and_reports_what_it_did(ots_client: Any) ->
     first = create_tables(ots_client, prefix="idem_")
     second = create_tables(ots_client, prefix="idem_")
     assert all(line.startswith("created: idem_") for line in first)
-    assert len(first) == 5
+    assert len(first) == 6  # rules, ledger, open tasks, task index, budget, reconcile
     assert second == [line.replace("created", "exists") for line in first]
 
 

@@ -133,7 +133,35 @@ def test_the_async_failure_destination_is_grantable_and_nothing_else_is_extra() 
     expected = {ACR_RAM_ACTIONS[a] for a in acr_called()} | {
         ots_ram_action(a) for a in ots_called() - OTS_ADMIN_APIS
     }
-    assert policy_actions(policy("ram-policy.json")) == expected | {DESTINATION_ACTIONS[service]}
+    # role_arn reads: the RAM-role credentials provider calls STS AssumeRole (adapters/role_credentials.py)
+    if "RamRoleArnCredentialsProvider" in (ADAPTERS / "role_credentials.py").read_text(encoding="utf-8"):
+        expected.add("sts:AssumeRole")
+    assert policy_actions(policy("ram-policy.json")) == expected | {DESTINATION_ACTIONS[service], PUT_EVENTS}
+
+
+PUT_EVENTS = "eventbridge:PutEvents"
+
+
+def test_outcome_events_may_be_put_on_the_configured_bus_and_nowhere_else() -> None:
+    # GIVEN the bus s.yaml names and the adapter that publishes to it
+    bus = yaml.safe_load((REPO / "s.yaml").read_text(encoding="utf-8"))["vars"]["event_bus"]
+    assert "put_events(" in (ADAPTERS / "eventbridge.py").read_text(encoding="utf-8")
+    # THEN exactly eventbridge:PutEvents is granted, on that bus only
+    (statement,) = [s for s in statements("ram-policy.json") if PUT_EVENTS in s["Action"]]
+    assert statement["Action"] == [PUT_EVENTS]
+    assert statement["Resource"] == [f"acs:eventbridge:*:*:eventbus/{bus}"]
+
+
+def test_the_doctor_policy_grants_only_reads() -> None:
+    granted = policy_actions(policy("ram-policy-doctor.json"))
+    assert granted == {
+        "fc:GetFunction",
+        "fc:ListTriggers",
+        "fc:GetAsyncInvokeConfig",
+        "eventbridge:GetRule",
+        "cr:ListSyncRule",
+        "cr:ListEventCenterRuleName",
+    }
 
 
 def test_acr_scan_reads_only_the_action_argument_of_the_dispatch_methods() -> None:

@@ -147,7 +147,7 @@ def eventbridge_triggers(name: str) -> list[dict[str, Any]]:
     return [t for t in functions()[name]["triggers"] if t["triggerType"] == "eventbridge"]
 
 
-@pytest.mark.parametrize("name", FUNCTION_NAMES)
+@pytest.mark.parametrize("name", [n for n in FUNCTION_NAMES if n != "reconciler"])  # timer only
 def test_eventbridge_triggers_take_acr_events_from_the_default_bus_as_cloudevents(name: str) -> None:
     triggers = eventbridge_triggers(name)
     assert len(triggers) == 1
@@ -177,3 +177,21 @@ def test_watcher_timer_is_valid_and_its_event_parses_as_a_sweep_tick() -> None:
     assert config["enable"] is True
     assert isinstance(event, TimerTick)
     assert json.loads(event.payload) == {"mode": "sweep"}
+
+
+def test_no_trigger_follows_an_eventbridge_trigger() -> None:
+    # GIVEN fc3's trigger deploy loop, which returns at the first unchanged EventBridge trigger
+    # (devsapp/fc3 src/subCommands/deploy/impl/trigger.ts, Trigger.run)
+    for name, props in functions().items():
+        types = [t["triggerType"] for t in props["triggers"]]
+        # THEN every EventBridge trigger comes last, so no trigger after one can be silently skipped
+        first_eb = types.index("eventbridge") if "eventbridge" in types else len(types)
+        assert all(t == "eventbridge" for t in types[first_eb:]), name
+        assert types.count("eventbridge") <= 1, name
+
+
+def test_outcome_events_go_to_a_custom_bus_named_in_vars() -> None:
+    raw = load_raw()
+    assert raw["vars"]["event_bus"] not in ("", "default")
+    for props in functions().values():
+        assert props["environmentVariables"]["ACRSYNC_EVENT_BUS"] == raw["vars"]["event_bus"]

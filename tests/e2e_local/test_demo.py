@@ -19,13 +19,27 @@ def test_demo_scenario_replicates_retries_verifies_and_alerts_once(tmp_path: Pat
     states = [(r.dest_instance, r.state, r.attempts) for r in report.rows]
     # Beijing team-a is broken on purpose: both team-a tags fail there, in one grouped alert
     assert sum(1 for d, s, _ in states if d == "cri-demo-bj" and s is State.FAILED) == 2
-    assert len(report.alerts) == 1
-    assert "namespace not exist" in report.alerts[0][1]
+    failures = [text for title, text in report.alerts if "sync task failed" in title]
+    assert len(failures) == 1
+    assert "namespace not exist" in failures[0]
     # the flaky Shanghai task was retried and verified
     assert any(d == "cri-demo-sh" and s is State.VERIFIED and a == 2 for d, s, a in states)
     # unmatched pushes made no task
     assert sum(1 for _, resp in report.pushes if not resp["results"]) == 2
     assert report.seconds < 60
+
+
+def test_demo_reconciler_repairs_the_one_lost_push_and_reports_the_one_conflict(tmp_path: Path) -> None:
+    report = demo.run(tmp_path)
+    assert report.reconcile["completed"] is True
+    assert report.reconcile["events_missed"] == 1
+    assert report.reconcile["kinds"]["conflict"] == 1
+    (lost,) = [r for r in report.rows if r.source_tag == "v2.2.0"]
+    assert lost.state is State.VERIFIED
+    assert {n.error_class for n in report.notices} == {"conflict", "events_missed"}
+    titles = [title for title, _ in report.alerts]
+    assert sum("tag conflict" in t for t in titles) == 1
+    assert sum("push events missed" in t for t in titles) == 1
 
 
 def test_demo_command_prints_the_table_and_the_alert() -> None:
@@ -34,3 +48,5 @@ def test_demo_command_prints_the_table_and_the_alert() -> None:
     assert "Replications" in result.output
     assert "DingTalk received" in result.output
     assert "everything stopped" in result.output
+    assert "repaired (no push event had brought it)" in result.output
+    assert "Reconciler" in result.output

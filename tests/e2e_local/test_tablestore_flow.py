@@ -80,3 +80,24 @@ def test_replicator_flow_works_unchanged_on_tablestore(
         fc.invoke("watcher", json.dumps(completion).encode(), env)
     assert {r.state for r in bootstrap.stores().ledger.scan()} == {State.VERIFIED}
     assert bootstrap.stores().ledger.list_open(limit=10) == []
+
+
+def test_reconciler_on_tablestore_repairs_and_keeps_its_cursor_and_last_pass_there(
+    cloud_on_tablestore: tuple[LocalCloud, dict[str, str]],
+) -> None:
+    from acrsync.adapters.tablestore_client import create_tables
+    from acrsync.adapters.tablestore_state import TablestoreStateStore
+
+    _, env = cloud_on_tablestore
+    create_tables(bootstrap.ots_client(), wait=True)
+    doc = rules_admin.validate_file(ROOT / "examples" / "rules.yaml")
+    rules_admin.apply(bootstrap.stores().rules, doc, prune=True, dry_run=False, now=0.0)
+    tick = json.dumps({"triggerTime": "2026-11-30T10:00:00Z", "triggerName": "reconcile", "payload": "{}"})
+    response = fc.invoke("reconciler", tick.encode(), env)
+    assert response["completed"] is True
+    assert response["outcomes"]["submitted"] >= 2
+    state = TablestoreStateStore(bootstrap.ots_client())
+    assert state.read("reconciler:last_pass")[0]["pass_id"] == response["pass_id"]
+    assert state.read("reconciler:cursor")[0] == {}
+    again = fc.invoke("reconciler", tick.encode(), env)
+    assert "submitted" not in again["outcomes"]  # the claims made the second pass a no-op

@@ -52,3 +52,13 @@ def test_explain_refuses_a_malformed_image_reference_with_the_expected_form() ->
     result = runner.invoke(app, ["rules", "explain", "not-an-image"])
     assert result.exit_code == 1
     assert "expected INSTANCE/NAMESPACE/REPO:TAG" in result.output
+
+
+def test_explain_shows_the_reconciler_settings_of_matching_rules() -> None:
+    args = ["rules", "explain", "cri-demo-src/team-a/web:v1.2.3", "--file", "examples/rules.yaml"]
+    text = CliRunner().invoke(app, [*args, "--region", "cn-hangzhou"]).output
+    assert "team-a-releases (reconciler): prune after 7d; cri-demo-sh@cn-shanghai on_conflict skip" in text
+    data = CliRunner().invoke(app, [*args, "--region", "cn-hangzhou", "--json"]).output
+    (verdict,) = [v for v in json.loads(data) if v["rule"] == "team-a-releases"]
+    assert verdict["reconciler"]["prune"] is True
+    assert verdict["reconciler"]["prune_grace"] == "7d"

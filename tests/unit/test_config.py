@@ -39,7 +39,15 @@ def test_tablestore_endpoint_is_derived_from_instance_and_region() -> None:
         ({"ACRSYNC_ACR_QPS": "0"}, "ACRSYNC_ACR_QPS='0': expected an integer 1..1000"),
         (
             {"ACRSYNC_DINGTALK_WEBHOOK": "http://evil.example/robot"},
-            "ACRSYNC_DINGTALK_WEBHOOK: must be an https://",
+            "ACRSYNC_DINGTALK_WEBHOOK: the DingTalk webhook http://evil.example must be https",
+        ),
+        (
+            {"ACRSYNC_DINGTALK_WEBHOOK": "http://127.0.0.1.evil.example/robot/send?access_token=t0k3n"},
+            "ACRSYNC_DINGTALK_WEBHOOK: the DingTalk webhook http://127.0.0.1.evil.example must be https",
+        ),
+        (
+            {"ACRSYNC_DINGTALK_WEBHOOK": "https://oapi.dingtalk.com/robot/send"},
+            "ACRSYNC_DINGTALK_WEBHOOK: the DingTalk webhook https://oapi.dingtalk.com has no access_token",
         ),
         ({"ACRSYNC_TABLESTORE_ENDPOINT": "ots.example"}, "ACRSYNC_TABLESTORE_ENDPOINT: must start with http"),
         ({"ACRSYNC_STORE": "tablestore://inst"}, "ACRSYNC_TABLESTORE_ENDPOINT: needed (or ACRSYNC_REGION)"),

@@ -118,25 +118,32 @@ def test_payload_is_markdown_and_mentions_appear_in_text_and_at() -> None:
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "code"),
     [
-        f"http://oapi.dingtalk.com/robot/send?access_token={TOKEN}",
-        f"http://10.0.0.1/robot/send?access_token={TOKEN}",
-        f"http://localhost:8080/robot/send?access_token={TOKEN}",
-        f"ftp://127.0.0.1/robot/send?access_token={TOKEN}",
+        (f"http://oapi.dingtalk.com/robot/send?access_token={TOKEN}", "webhook_not_https"),
+        (f"http://10.0.0.1/robot/send?access_token={TOKEN}", "webhook_not_https"),
+        (f"http://127.0.0.1.evil.example/robot/send?access_token={TOKEN}", "webhook_not_https"),
+        (f"http://localhost.evil.example:8080/robot/send?access_token={TOKEN}", "webhook_not_https"),
+        (f"https://evil.example/robot/send?access_token={TOKEN}", "webhook_host"),
+        (f"https://oapi.dingtalk.com.evil.example/robot/send?access_token={TOKEN}", "webhook_host"),
+        (f"https://oapi.dingtalk.com:8443/robot/send?access_token={TOKEN}", "webhook_host"),
+        (f"https://oapi.dingtalk.com@evil.example/robot/send?access_token={TOKEN}", "webhook_invalid"),
+        (f"ftp://127.0.0.1/robot/send?access_token={TOKEN}", "webhook_invalid"),
     ],
 )
-def test_plain_http_webhook_is_refused_unless_loopback(url: str) -> None:
-    # GIVEN a non-https webhook that is not 127.0.0.1  WHEN parsed  THEN it is refused, without the token
-    with pytest.raises(UpstreamRejected, match="must be https") as info:
+def test_webhook_outside_dingtalk_or_loopback_is_refused_by_parsing_not_prefix(url: str, code: str) -> None:
+    # GIVEN a webhook that is not https to DingTalk, nor http to an exact loopback host
+    # WHEN parsed  THEN it is refused with a stable code, and the message holds no token
+    with pytest.raises(UpstreamRejected) as info:
         Webhook.parse(url)
+    assert info.value.code == code
     assert TOKEN not in str(info.value)
-    assert info.value.code == "webhook_not_https"
 
 
-def test_https_and_loopback_http_webhooks_are_accepted() -> None:
-    assert Webhook.parse(WEBHOOK).where == "https://oapi.dingtalk.com/robot/send"
-    assert Webhook.parse(f"http://127.0.0.1:5/robot/send?access_token={TOKEN}").token == TOKEN
+def test_https_and_loopback_http_webhooks_are_accepted_and_shown_by_host_only() -> None:
+    assert Webhook.parse(WEBHOOK).where == "https://oapi.dingtalk.com"
+    for host in ("127.0.0.1:5", "[::1]:5", "localhost:5"):
+        assert Webhook.parse(f"http://{host}/robot/send?access_token={TOKEN}").token == TOKEN
 
 
 def test_webhook_without_token_is_refused() -> None:
@@ -150,7 +157,7 @@ def test_webhook_without_token_is_refused() -> None:
         (-1, "系统繁忙", None),
         (410100, "send too fast", 600.0),
         (130101, "send too fast, exceed 20 times per minute", 600.0),
-        (90030, "webhook over limit", None),
+        (90030, "webhook over limit", 3600.0),  # a quota: wait, do not retry at once
         (310000, "invalid timestamp", None),
     ],
 )
@@ -179,6 +186,7 @@ def test_retryable_errcodes_become_upstream_unavailable(
         (430103, "inappropriate image"),
         (430104, "inappropriate content"),
         (300001, "token is not exist"),
+        (300005, "token is not exist"),
         (460101, "message too long, exceed 20000 bytes"),
     ],
 )
@@ -235,7 +243,7 @@ def test_failures_map_onto_the_error_tree_without_leaking_secrets(
     everything = rendered + repr(logs)
     for secret in (TOKEN, SECRET, sign(SECRET, TS), urllib.parse.quote_plus(sign(SECRET, TS))):
         assert secret not in everything
-    assert "oapi.dingtalk.com/robot/send" in str(info.value)
+    assert "https://oapi.dingtalk.com " in str(info.value)  # the place: scheme and host, nothing more
 
 
 def test_rejection_is_logged_loudly_once_per_channel_and_code() -> None:
@@ -296,3 +304,33 @@ def test_refused_webhook_is_logged_as_a_rejection_without_the_token() -> None:
     assert line["log_level"] == "error"
     assert line["code"] == "webhook_not_https"
     assert TOKEN not in repr(logs)
+
+
+def test_a_quota_answer_holds_the_robot_for_an_hour_and_is_logged_once() -> None:
+    # GIVEN a robot whose call quota is spent (90030), then recovers
+    transport = FakeTransport(answer(90030, "webhook over limit"), answer(0, "ok"))
+    clock = FixedClock(TS / 1000)
+    notifier = DingTalkNotifier(clock=clock, transport=transport)
+    with capture_logs() as logs:
+        # WHEN alerts keep coming during the hour
+        for _ in range(5):
+            with pytest.raises(UpstreamUnavailable) as info:
+                notifier.send(CHANNEL, MESSAGE)
+            clock.t += 60
+    # THEN DingTalk was called once, each later send waited without a call, and the quota was logged once
+    assert len(transport.calls) == 1
+    assert info.value.code == "held"
+    assert info.value.retry_after == pytest.approx(3600 - 5 * 60 + 60)
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["dingtalk_quota_exhausted"]
+    # AND after the hour the next alert is sent
+    clock.t += 3600
+    notifier.send(CHANNEL, MESSAGE)
+    assert len(transport.calls) == 2
+
+
+def test_a_token_that_does_not_exist_is_a_permanent_misconfiguration_naming_the_fix() -> None:
+    transport = FakeTransport(answer(300005, "token is not exist"))
+    notifier = DingTalkNotifier(clock=FixedClock(TS / 1000), transport=transport)
+    with pytest.raises(UpstreamRejected, match="copy the robot's webhook URL again") as info:
+        notifier.send(CHANNEL, MESSAGE)
+    assert info.value.code == "300005"

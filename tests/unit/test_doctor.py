@@ -16,7 +16,7 @@ from acrsync.service.doctor import FAIL, PASS, WARN, Check, DoctorDeps, failed, 
 from tests.harness import RecordingNotifier
 
 SRC, DST = "cri-src", "cri-dst"
-CHANNEL = AlertChannel("ops", "https://example.invalid/robot", "SEC" + "0" * 20)
+CHANNEL = AlertChannel("ops", "https://oapi.dingtalk.com/robot/send?access_token=t0k3n", "SEC" + "0" * 20)
 
 
 def healthy_model() -> AcrModel:
@@ -65,7 +65,7 @@ def deps(
     stored = StoredRules(
         version=3,
         updated_at=0.0,
-        channels={"ops": {"dingtalk": {"webhook_env": "OPS_HOOK"}}},
+        channels={"ops": {"dingtalk": {"webhook_env": "ACRSYNC_DINGTALK_OPS_HOOK"}}},
         rules=tuple(rule_docs if rule_docs is not None else rules()),
     )
     sent = notifier or RecordingNotifier()
@@ -223,6 +223,20 @@ def test_refused_credentials_fail_with_check_the_ak_sk(code: str) -> None:
 def test_unconfigured_alert_channel_warns() -> None:
     check = by_name(run_checks(deps(healthy_model(), channel=None)))["alert channel ops"]
     assert check.status == WARN
+
+
+def test_webhook_the_notifier_would_refuse_fails_instead_of_passing() -> None:
+    # GIVEN a channel whose webhook only looks like loopback (the notifier refuses it)
+    hook = "http://127.0.0.1.evil.example/robot/send?access_token=t0k3n"
+    sent = RecordingNotifier()
+    setup = deps(healthy_model(), channel=AlertChannel("ops", hook), notifier=sent)
+    checks = run_checks(setup, send_test_alert=True)
+    # THEN doctor fails it with the notifier's reason (host only), and sends nothing there
+    check = by_name(checks)["alert channel ops"]
+    assert check.status == FAIL
+    assert "http://127.0.0.1.evil.example must be https" in check.detail
+    assert "t0k3n" not in check.detail
+    assert sent.sent == []
 
 
 def test_channel_falling_back_to_default_names_its_env_variable() -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from acrsync.domain.events import (
     PushCompleted,
+    RawDataPolicy,
     SyncCompleted,
     TimerTick,
     describe_shape,
@@ -25,6 +26,7 @@ ACCOUNT = "1234567890123456"
 ALLOWED = frozenset({ACCOUNT})
 ANY_ACCOUNT: frozenset[str] = frozenset()
 PUSH_FIXTURE = "acs.cr/push_completed.json"
+ACCEPT_RAW = RawDataPolicy(accept=True, region="cn-hangzhou")
 
 # name -> (namespace, repo, tag, has digest, has repo id, raw_data)
 PUSHES: dict[str, tuple[str, str, str, bool, bool, bool]] = {
@@ -86,10 +88,11 @@ def test_every_fixture_has_an_expectation_here() -> None:
 
 @pytest.mark.parametrize("name", sorted(PUSHES))
 def test_push_fixture_parses_to_its_source_image(name: str) -> None:
-    # GIVEN a push fixture WHEN parsed as FC hands it over (bytes)
-    event = parse_event(load_event(name), allowed_accounts=ALLOWED)
-    # THEN it is a push of that image from cri-demo-src in cn-hangzhou, with no tolerated oddities
+    # GIVEN a push fixture WHEN parsed as FC hands it over (bytes), RawData accepted for the RawData one
     namespace, repo, tag, has_digest, has_repo_id, raw_data = PUSHES[name]
+    policy = ACCEPT_RAW if raw_data else RawDataPolicy()
+    event = parse_event(load_event(name), allowed_accounts=ALLOWED, raw_data=policy)
+    # THEN it is a push of that image from cri-demo-src in cn-hangzhou, with no tolerated oddities
     assert isinstance(event, PushCompleted)
     image = event.source_image
     assert (image.instance_id, image.region, image.namespace, image.repo, image.tag) == (
@@ -188,19 +191,57 @@ def test_event_without_account_is_refused_when_accounts_are_restricted() -> None
     assert (refused.value.reason, refused.value.field) == ("foreign_account", "aliyunaccountid")
 
 
-def test_rawdata_body_skips_the_account_check_and_says_so() -> None:
-    # GIVEN the data object alone (RawData schema) and an allowed list that would refuse anyone else
+def test_rawdata_body_is_refused_unless_raw_data_is_accepted() -> None:
+    # GIVEN the data object alone (RawData schema), whose source and account cannot be checked
+    body = load_event("acs.cr/push_completed.rawdata.json")
+    # WHEN parsed with the default policy THEN it is refused, saying how to accept it
+    with pytest.raises(InvalidEvent) as refused:
+        parse_event(body, allowed_accounts=ALLOWED)
+    assert refused.value.reason == "raw_data_refused"
+    assert "ACRSYNC_ACCEPT_RAWDATA=true" in str(refused.value)
+
+
+def test_accepted_rawdata_body_without_an_account_is_flagged_and_has_no_identity() -> None:
+    # GIVEN RawData accepted and an allowed list; the data object carries no account
     body = load_event("acs.cr/push_completed.rawdata.json")
     # WHEN parsed THEN it is accepted, flagged raw_data, with no event id or account to trust
-    event = parse_event(body, allowed_accounts=frozenset({"1111111111111111"}))
+    event = parse_event(body, allowed_accounts=frozenset({"1111111111111111"}), raw_data=ACCEPT_RAW)
     assert isinstance(event, PushCompleted)
     assert (event.raw_data, event.event_id, event.account_id) == (True, "", "")
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason", "field"),
+    [
+        ({"aliyunaccountid": "9999999999999999"}, "foreign_account", "data.aliyunaccountid"),
+        ({"AliyunAccountId": 1234567890123456}, "foreign_account", "data.aliyunaccountid"),
+        ({"Source": "evil.example"}, "foreign_source", "data.source"),
+        ({"RegionId": "us-west-1"}, "foreign_region", "data.RegionId"),
+    ],
+)
+def test_accepted_rawdata_body_is_held_to_every_check_it_can_be(
+    extra: dict[str, Any], reason: str, field: str
+) -> None:
+    # GIVEN RawData accepted, and a data object naming a foreign account or source, or another region
+    doc = json.loads(load_event("acs.cr/push_completed.rawdata.json"))
+    doc.update(extra)
+    # WHEN parsed THEN it is refused as the envelope's attributes would be
+    with pytest.raises(InvalidEvent) as refused:
+        parse_event(doc, allowed_accounts=ALLOWED, raw_data=ACCEPT_RAW)
+    assert (refused.value.reason, refused.value.field) == (reason, field)
+
+
+def test_accepted_rawdata_body_naming_an_allowed_account_carries_it() -> None:
+    doc = json.loads(load_event("acs.cr/push_completed.rawdata.json"))
+    doc["aliyunaccountid"] = ACCOUNT
+    event = parse_event(doc, allowed_accounts=ALLOWED, raw_data=ACCEPT_RAW)
+    assert (event.raw_data, event.account_id, event.warnings) == (True, ACCOUNT, ())
 
 
 def test_rawdata_with_sync_keys_is_a_sync_event() -> None:
     # GIVEN the data object of a sync event alone WHEN parsed THEN it is read as a SyncCompleted
     data = json.loads(load_event("acs.cr/synchronization_completed.error.json"))["data"]
-    event = parse_event(data, allowed_accounts=ALLOWED)
+    event = parse_event(data, allowed_accounts=ALLOWED, raw_data=ACCEPT_RAW)
     assert isinstance(event, SyncCompleted)
     assert (event.status, event.raw_data) == ("ERROR", True)
 
@@ -387,11 +428,15 @@ def test_describe_shape_of_a_list_describes_its_first_item() -> None:
 # ---- properties: nothing but InvalidEvent escapes, and messages stay short ----
 
 _json_leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=300)
-_json = st.recursive(
-    _json_leaf,
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=20), inner, max_size=6),
-    max_leaves=30,
-)
+
+
+def _json_containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    # A named function, not a lambda: hypothesis inspects a lambda's source, and warned ("doesn't use its
+    # argument") when this file changed under a running session.
+    return st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=20), inner, max_size=6)
+
+
+_json = st.recursive(_json_leaf, _json_containers, max_leaves=30)
 _FIELDS = ["InstanceId", "RegionId", "RepoNamespaceName", "RepoName", "RepoId", "Tag", "Digest", "instanceId"]
 _ENVELOPE = ["id", "source", "type", "aliyunaccountid", "aliyunregionid", "time", "data", "specversion"]
 _PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -46,7 +46,7 @@ def test_a_document_full_of_distinct_errors_reports_each_with_its_path() -> None
             ],
         ),
         rule("ok"),
-        channels={"ops": {"dingtalk": {"webhook": "https://x", "secret_env": "S"}}},
+        channels={"ops": {"dingtalk": {"webhook": "https://x", "secret_env": "ACRSYNC_DINGTALK_S"}}},
     )
     data["version"] = 2
     data["extra"] = True
@@ -114,7 +114,9 @@ def test_literal_and_template_destination_names_are_checked(field: str, value: s
 
 def test_inline_secret_is_refused_with_the_env_var_to_use_instead() -> None:
     errors = errors_of(
-        document(rule(), channels={"ops": {"dingtalk": {"webhook_env": "W", "secret": "SECabc"}}})
+        document(
+            rule(), channels={"ops": {"dingtalk": {"webhook_env": "ACRSYNC_DINGTALK_W", "secret": "SECabc"}}}
+        )
     )
     assert len(errors) == 1
     assert "secret_env" in errors[0]
@@ -123,7 +125,7 @@ def test_inline_secret_is_refused_with_the_env_var_to_use_instead() -> None:
 
 def test_unquoted_account_and_mobile_numbers_are_accepted_as_digits() -> None:
     dest = {"instance": "cri-d", "region": "cn-beijing", "account": 1234567890123456}
-    channels = {"ops": {"dingtalk": {"webhook_env": "W"}, "mention_mobiles": [13800000000]}}
+    channels = {"ops": {"dingtalk": {"webhook_env": "ACRSYNC_DINGTALK_W"}, "mention_mobiles": [13800000000]}}
     doc = validate_document(document(rule(alert="ops", destinations=[dest]), channels=channels))
     assert doc.rules[0]["destinations"][0]["account"] == "1234567890123456"
     assert doc.channels["ops"]["mention_mobiles"] == ["13800000000"]
@@ -199,3 +201,15 @@ def test_validation_is_idempotent_on_its_own_output() -> None:
     doc = validate_file(EXAMPLES / "rules.yaml")
     again = validate_document({"version": doc.version, "channels": doc.channels, "rules": list(doc.rules)})
     assert again == doc
+
+
+def test_huge_integers_are_refused_by_size_never_converted_to_text() -> None:
+    # GIVEN a document built in code (rules apply re-validates one) with 5,000-digit integers where an
+    # account id, a phone number and a priority go: str() of one raises past Python's 4,300 digits
+    huge = 10**5_000
+    dest = {"instance": "cri-d", "region": "cn-shanghai", "account": huge, "priority": huge}
+    channels = {"ops": {"dingtalk": {"webhook_env": "ACRSYNC_DINGTALK_W"}, "mention_mobiles": [huge]}}
+    # WHEN validated  THEN each is refused by its size
+    errors = errors_of(document(rule(destinations=[dest]), channels=channels))
+    assert len(errors) == 3
+    assert all(e.endswith("an integer of about 5,000 digits") for e in errors), errors

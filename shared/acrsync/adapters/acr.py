@@ -28,8 +28,8 @@ from acrsync.domain.registry import (
     TagInfo,
     TaskStatus,
 )
-from acrsync.errors import ConfigError, UpstreamRejected
-from acrsync.logging import get_logger, secrets_in
+from acrsync.errors import ConfigError, UpstreamRejected, UpstreamUnavailable
+from acrsync.logging import get_logger, redact_text, secrets_in
 from acrsync.ports import RegistryApi
 
 __all__ = [
@@ -241,6 +241,26 @@ class WireRegistry(RegistryApi):
             auto_create_repo=bool(body.get("AutoCreateRepo")),
         )
 
+    def create_repo_tag(
+        self, instance_id: str, namespace: str, repo: str, from_tag: str, to_tag: str
+    ) -> None:
+        """``CreateRepoTag`` (by ``NamespaceName``+``RepoName``, as the API takes it)."""
+        params = {
+            "InstanceId": instance_id,
+            "NamespaceName": namespace,
+            "RepoName": repo,
+            "FromTag": from_tag,
+            "ToTag": to_tag,
+        }
+        self._call("CreateRepoTag", params)
+
+    def delete_repo_tag(self, instance_id: str, repo_id: str, tag: str) -> bool:
+        """``DeleteRepoTag``; False when the tag (or repository) was already gone."""
+        return (
+            self._lookup("DeleteRepoTag", {"InstanceId": instance_id, "RepoId": repo_id, "Tag": tag})
+            is not None
+        )
+
 
 def _snake(action: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
@@ -255,7 +275,8 @@ class AcrRegistry(WireRegistry):
 
     def _call(self, action: str, params: dict[str, str]) -> dict[str, Any]:
         from alibabacloud_cr20181201 import models as cr_models
-        from Tea.exceptions import TeaException
+        from alibabacloud_credentials.exceptions import CredentialException
+        from Tea.exceptions import RetryError, TeaException
 
         # The request models' from_map takes wire names, so the parameters sent are exactly ``params``.
         request = getattr(cr_models, f"{action}Request")().from_map(params)
@@ -263,15 +284,32 @@ class AcrRegistry(WireRegistry):
         try:
             response = getattr(self._client, _snake(action))(request)
         except TeaException as exc:
+            inner = getattr(exc, "inner_exception", None)
+            if isinstance(inner, CredentialException):  # the SDK wraps what the credentials provider raised
+                raise _credentials_refused(action, inner) from None
             err = translate_error(exc, action)
             log.warning(
                 "acr_call_failed", action=action, code=getattr(err, "code", ""), error_type=type(err).__name__
             )
             raise err from None
+        except CredentialException as exc:
+            raise _credentials_refused(action, exc) from None
+        except RetryError as exc:  # STS (or the endpoint) unreachable while fetching credentials
+            raise UpstreamUnavailable(
+                f"ACR {action}: credentials unreachable: {exc}", code="NetworkError"
+            ) from None
         body = response.body.to_map() if response.body is not None else {}
         log.debug("acr_call", action=action, ms=round((time.monotonic() - started) * 1000, 1))
         check_body(action, body)
         return body
+
+
+def _credentials_refused(action: str, exc: BaseException) -> UpstreamRejected:
+    """A RAM role that could not be assumed (refused by STS, a bad role_arn): a configuration problem to
+    report, not to retry. The message is STS's Code and Message, never a secret (redacted anyway)."""
+    detail = redact_text(str(getattr(exc, "message", "") or exc))[:300]
+    log.warning("acr_credentials_refused", action=action, error=detail)
+    return UpstreamRejected(f"ACR {action}: no credentials for the role: {detail}", code="CredentialsRefused")
 
 
 def build_acr_client(
@@ -281,6 +319,7 @@ def build_acr_client(
     access_key_id: str,
     access_key_secret: str,
     security_token: str | None = None,
+    credential: Any = None,
     connect_timeout_ms: int = 3000,
     read_timeout_ms: int = 10000,
 ) -> Any:
@@ -290,7 +329,7 @@ def build_acr_client(
     """
     if not region:
         raise ConfigError("ACRSYNC_REGION (or the FC region) is required to build the ACR client")
-    if not access_key_id or not access_key_secret:
+    if credential is None and (not access_key_id or not access_key_secret):
         raise ConfigError(
             "ACR credentials missing: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"
         )
@@ -298,10 +337,13 @@ def build_acr_client(
     from alibabacloud_cr20181201.client import Client
     from alibabacloud_tea_openapi.utils_models import Config
 
+    # ``credential``: an ``alibabacloud_credentials`` client that refreshes itself (a RAM role, see
+    # ``role_credentials``); otherwise the explicit AccessKey pair.
     config = Config(
-        access_key_id=access_key_id,
-        access_key_secret=access_key_secret,
-        security_token=security_token or None,
+        access_key_id=None if credential is not None else access_key_id,
+        access_key_secret=None if credential is not None else access_key_secret,
+        security_token=None if credential is not None else security_token or None,
+        credential=credential,
         region_id=region,
         connect_timeout=connect_timeout_ms,
         read_timeout=read_timeout_ms,

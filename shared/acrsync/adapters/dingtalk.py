@@ -8,10 +8,19 @@ mention renders, and ``errcode`` checked even on HTTP 200. Errors map onto the t
     -1, 410100, 130101, 90030, 310000 invalid timestamp,
     HTTP 5xx/429, network errors, timeouts        UpstreamUnavailable (retry later; 410100/130101 after 600 s)
     310000 other, 400013, 400101, 400102, 400105,
-    400106, 430101-430104, 300001, 460101, other   UpstreamRejected (configuration: alert once, do not retry)
+    400106, 430101-430104, 300001, 300005, 460101,
+    other                                          UpstreamRejected (configuration: alert once, do not retry)
 
-The access token, ``sign`` and secret never reach an exception message or a log line: both are registered
-with the redaction processor and messages name only the webhook's scheme, host and path.
+``90030`` ("webhook over limit") is a call *quota*, not a transient error (reference §6/§7): retrying at once
+only burns calls. It waits ``QUOTA_RETRY_AFTER_S`` and the robot is held for that long in this instance (no
+call is made; the warning is logged once per hold). Throttling (410100/130101) is held the same way for
+its 10 minutes. ``300005`` / ``400101`` / ``300001`` (the access token does not exist) are permanent
+misconfiguration: rejected, recorded on the rows, reported by ``doctor``.
+
+The access token, ``sign`` and secret never reach an exception message or a log line: the webhook (whole)
+and its token are registered with the redaction processor, and messages name only the webhook's scheme and
+host (``acrsync.webhooks.place``) — a variable set to something else entirely (even another credential) is
+shown as ``(not a URL)``. Which webhooks are allowed is ``acrsync.webhooks``' one rule.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from dataclasses import dataclass
 from acrsync.errors import AcrSyncError, UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger, register_secret
 from acrsync.ports import AlertChannel, AlertMessage, BudgetStore, Clock, Notifier
+from acrsync.webhooks import LOOPBACK_HOSTS, access_token, place, webhook_problem
 
 log = get_logger(__name__)
 
@@ -44,9 +54,13 @@ _RETRYABLE: Mapping[int, float | None] = {
     -1: None,
     410100: THROTTLE_RETRY_AFTER_S,
     130101: THROTTLE_RETRY_AFTER_S,
-    90030: None,
+    90030: None,  # replaced below by QUOTA_RETRY_AFTER_S
 }
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1"})
+# ⚠ The quota's period is not published (reference §6: "exact quota unverified"): wait an hour, then try once.
+QUOTA_RETRY_AFTER_S = 3600.0
+_RETRYABLE = {**_RETRYABLE, 90030: QUOTA_RETRY_AFTER_S}
+# The access token does not exist (300005 in current DingTalk answers; 400101 / 300001 in older tables).
+TOKEN_MISSING_CODES = frozenset({"300005", "400101", "300001"})
 
 # A transport posts (url, body, headers, timeout) and returns (HTTP status, response body).
 Transport = Callable[[str, bytes, Mapping[str, str], float], tuple[int, bytes]]
@@ -80,7 +94,7 @@ def build_payload(message: AlertMessage, mention_mobiles: tuple[str, ...] = ()) 
 
 @dataclass(frozen=True, slots=True)
 class Webhook:
-    """A validated webhook: the safe-to-print place (scheme://host/path) kept apart from the token."""
+    """A validated webhook: the safe-to-print place (scheme://host) kept apart from the token."""
 
     url: str
     where: str
@@ -88,20 +102,14 @@ class Webhook:
 
     @classmethod
     def parse(cls, url: str) -> Webhook:
-        """Accept https, or http only on 127.0.0.1 (the local sink); raise ``UpstreamRejected`` otherwise."""
-        parts = urllib.parse.urlsplit(url)
-        token = urllib.parse.parse_qs(parts.query).get("access_token", [""])[0]
+        """Accept what ``acrsync.webhooks`` allows; raise ``UpstreamRejected`` (quoting only the place)."""
+        register_secret(url)  # the whole value: whatever the variable holds, it is never printed
+        token = access_token(url)
         register_secret(token)
-        where = f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
-        loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
-        if parts.scheme != "https" and not loopback:
-            raise UpstreamRejected(
-                f"DingTalk webhook {where} refused: it must be https (http is allowed only for 127.0.0.1)",
-                code="webhook_not_https",
-            )
-        if not token:
-            raise UpstreamRejected(f"DingTalk webhook {where} has no access_token", code="webhook_no_token")
-        return cls(url=url, where=where, token=token)
+        problem = webhook_problem(url)
+        if problem is not None:
+            raise UpstreamRejected(f"{problem.reason}; refused", code=problem.code)
+        return cls(url=url, where=place(url), token=token)
 
 
 class DingTalkNotifier(Notifier):
@@ -126,6 +134,7 @@ class DingTalkNotifier(Notifier):
         self._transport = transport or urllib_transport
         self._rejected_once: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        self._held: dict[str, tuple[float, str]] = {}  # robot -> (until, code): quota / throttle holds
 
     def send(self, channel: AlertChannel, message: AlertMessage) -> None:
         """Deliver one markdown message, or raise ``UpstreamUnavailable`` / ``UpstreamRejected``."""
@@ -138,6 +147,7 @@ class DingTalkNotifier(Notifier):
                     f"DingTalk message for {channel.name} is {len(body)} bytes; limit {MAX_BODY_BYTES}",
                     code="460101",
                 )
+            self._check_hold(hook)
             self._take_rate_slot(hook)
             url = signed_url(hook.url, channel.secret, self._now_ms())
             started = time.monotonic()
@@ -147,7 +157,8 @@ class DingTalkNotifier(Notifier):
             self._log_rejected(channel.name, exc)
             raise
         except UpstreamUnavailable as exc:
-            log.warning("dingtalk_unavailable", channel=channel.name, code=exc.code, error=str(exc))
+            if exc.code != "held":
+                self._hold(hook, exc, channel.name)
             raise
         log.info(
             "dingtalk_sent",
@@ -156,6 +167,26 @@ class DingTalkNotifier(Notifier):
             bytes=len(body),
             elapsed_ms=round((time.monotonic() - started) * 1000, 1),
         )
+
+    def _check_hold(self, hook: Webhook) -> None:
+        """Refuse without a call while the robot is held (a quota or throttle answer said to wait)."""
+        until, code = self._held.get(_robot_key(hook), (0.0, ""))
+        if self._now() < until:
+            raise UpstreamUnavailable(
+                f"DingTalk robot {hook.where} is held after errcode {code}; not sent",
+                code="held",
+                retry_after=until - self._now(),
+            )
+
+    def _hold(self, hook: Webhook, exc: UpstreamUnavailable, channel: str) -> None:
+        """Remember a wait DingTalk asked for; log it once per hold (then the held sends are quiet)."""
+        if exc.retry_after and exc.code in ("90030", "410100", "130101"):
+            with self._lock:
+                self._held[_robot_key(hook)] = (self._now() + exc.retry_after, exc.code)
+            event = "dingtalk_quota_exhausted" if exc.code == "90030" else "dingtalk_throttled"
+            log.warning(event, channel=channel, code=exc.code, wait_s=exc.retry_after, error=str(exc))
+            return
+        log.warning("dingtalk_unavailable", channel=channel, code=exc.code, error=str(exc))
 
     def _now(self) -> float:
         return self._clock.now() if self._clock else time.time()
@@ -166,8 +197,7 @@ class DingTalkNotifier(Notifier):
     def _take_rate_slot(self, hook: Webhook) -> None:
         if self._budget is None:
             return
-        # Keyed by a hash of the token: per robot (not per channel name), and the key itself leaks nothing.
-        key = "dingtalk:" + hashlib.sha256(hook.token.encode("utf-8")).hexdigest()[:16]
+        key = _robot_key(hook)
         wait = self._budget.take(key, limit=ROBOT_RATE_LIMIT, window_s=ROBOT_RATE_WINDOW_S, now=self._now())
         if wait > 0:
             raise UpstreamUnavailable(
@@ -201,6 +231,11 @@ class DingTalkNotifier(Notifier):
         emit("dingtalk_rejected", channel=channel, code=exc.code, error=str(exc), first=first)
 
 
+def _robot_key(hook: Webhook) -> str:
+    # Keyed by a hash of the token: per robot (not per channel name), and the key itself leaks nothing.
+    return "dingtalk:" + hashlib.sha256(hook.token.encode("utf-8")).hexdigest()[:16]
+
+
 def _raise_for_response(status: int, raw: bytes, where: str) -> None:
     """Map an HTTP status and DingTalk JSON (``errcode``/``errmsg``) onto the error tree; return if ok."""
     try:
@@ -231,6 +266,8 @@ def error_for(errcode: object, errmsg: str, where: str = "DingTalk") -> AcrSyncE
     msg = f"DingTalk webhook {where} answered errcode {code}: {errmsg[:200]}"
     if code in _RETRYABLE:
         return UpstreamUnavailable(msg, code=str(code), retry_after=_RETRYABLE[code])
+    if str(code) in TOKEN_MISSING_CODES:
+        msg += " (the webhook's access_token does not exist: copy the robot's webhook URL again)"
     if code == 310000 and "timestamp" in errmsg:
         # Our clock is off by more than an hour; a fresh timestamp after the clock is fixed will pass.
         return UpstreamUnavailable(msg, code=str(code))
@@ -250,7 +287,7 @@ def urllib_transport(
     """POST with stdlib urllib; HTTP error statuses are returned, not raised, so the caller maps them."""
     host = urllib.parse.urlsplit(url).hostname
     handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
-    if host in _LOOPBACK_HOSTS:
+    if host in LOOPBACK_HOSTS:
         handlers.append(urllib.request.ProxyHandler({}))  # an HTTP(S)_PROXY must not capture the local sink
     opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310

@@ -1,24 +1,24 @@
 """SQLite backends of the Ledger and BudgetStore ports: the embedded default (``ACRSYNC_STORE=sqlite:///PATH``).
 
-One connection per thread (sqlite3 objects must not cross threads), WAL so readers do not block the writer,
-and ``BEGIN IMMEDIATE`` around read-modify-write so concurrent processes serialise on the file lock.
+Both run on a ``SqliteDatabase`` (``sqlite_db``: connections, set-up, error translation); ``BEGIN IMMEDIATE``
+around read-modify-write so concurrent processes serialise on the file lock. Neither creates the file.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from acrsync.adapters.ledger_codec import from_columns, to_columns
+from acrsync.adapters.sqlite_db import SqliteDatabase
 from acrsync.domain.budget import spend_in_window
 from acrsync.domain.ledger import ALERT_STATES, FIELDS, OPEN_STATES, LedgerEntry, State
 from acrsync.errors import AlreadyClaimed, ConflictError
 from acrsync.ports import EVENTS_NOTE_EVERY_S, BudgetStore, Ledger, RowResult
+
+__all__ = ["SqliteBudgetStore", "SqliteDatabase", "SqliteLedger"]
 
 _COLUMN_LIST = ", ".join(FIELDS)
 _PLACEHOLDERS = ", ".join("?" for _ in FIELDS)
@@ -28,63 +28,10 @@ _ALERT = tuple(s.value for s in ALERT_STATES)
 _NEEDS_WATCH = (
     f"(state IN ({', '.join('?' for _ in _OPEN)})"
     f" OR (state IN ({', '.join('?' for _ in _ALERT)}) AND alerted = 0)"
-    " OR (state = ? AND alerted = 1))"
+    " OR (state = ? AND alerted = 1)"
+    " OR extra LIKE ?)"  # an outcome event in the row's outbox (domain.ledger.owes_event)
 )
-_NEEDS_WATCH_PARAMS = (*_OPEN, *_ALERT, State.VERIFIED.value)
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS ledger (
-    {", ".join(f"{name} {'TEXT PRIMARY KEY' if name == 'claim_id' else ''}" for name in FIELDS)}
-);
-CREATE INDEX IF NOT EXISTS ledger_open ON ledger (state, next_check_at);
-CREATE INDEX IF NOT EXISTS ledger_task ON ledger (task_id);
-CREATE INDEX IF NOT EXISTS ledger_created ON ledger (created_at);
-CREATE TABLE IF NOT EXISTS budgets (key TEXT PRIMARY KEY, spent TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events_seen (instance TEXT PRIMARY KEY, at REAL NOT NULL);
-"""
-
-
-class SqliteDatabase:
-    """A database file with a connection per thread; creates parent directories and schema on first use."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self.calls = 0
-        # executescript commits on its own, so the schema is created outside ``transaction()``.
-        self.connect().executescript(_SCHEMA)
-
-    def connect(self) -> sqlite3.Connection:
-        """This thread's connection (autocommit mode: transactions are explicit)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=True)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on any exception."""
-        conn = self.connect()
-        self.calls += 1
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        """A read outside any explicit transaction."""
-        conn = self.connect()
-        conn.row_factory = sqlite3.Row
-        self.calls += 1
-        return list(conn.execute(sql, params))
+_NEEDS_WATCH_PARAMS = (*_OPEN, *_ALERT, State.VERIFIED.value, '%"outbox":%')
 
 
 def _values(entry: LedgerEntry) -> tuple[Any, ...]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar
 
-from acrsync.errors import UpstreamRejected, UpstreamUnavailable
+from acrsync.errors import StoreNotSetUp, UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger, register_secret
 
 log = get_logger(__name__)
@@ -40,6 +40,8 @@ RETRYABLE_CODES = frozenset(
     }
 )
 CONDITION_FAILED = "OTSConditionCheckFail"
+# A table that does not exist (reference §5.3): the store was never set up, not a bad request.
+NOT_EXIST = "OTSObjectNotExist"
 
 SDK_LOGGER = "acrsync.tablestore_sdk"
 
@@ -110,11 +112,24 @@ def error_code(exc: BaseException) -> str:
     return str(exc.get_error_code()) if isinstance(exc, sdk.OTSServiceError) else ""
 
 
-def translate(exc: BaseException, op: str) -> Exception:
+def missing_table(table: str, op: str) -> StoreNotSetUp:
+    """A table acr-sync needs does not exist: name it and the command that creates it."""
+    which = f"table {table}" if table else "a table acr-sync needs"
+    return StoreNotSetUp(
+        f"ACRSYNC_STORE (Tablestore): {which} does not exist ({op}: {NOT_EXIST})",
+        location=table,
+        fix="create the tables: `acr-sync tables init` with the same ACRSYNC_STORE and endpoint",
+        code=NOT_EXIST,
+    )
+
+
+def translate(exc: BaseException, op: str, table: str = "") -> Exception:
     """Map an SDK or transport failure to the acr-sync error tree (never echoes credentials)."""
     sdk = import_tablestore()
     if isinstance(exc, sdk.OTSServiceError):
         code, status = str(exc.get_error_code()), exc.get_http_status() or 0
+        if code == NOT_EXIST:
+            return missing_table(table, op)
         msg = f"tablestore {op}: {code} {exc.get_error_message()} (request {exc.get_request_id()})"
         if code in RETRYABLE_CODES or status >= 500:
             return UpstreamUnavailable(msg, code=code)
@@ -132,7 +147,9 @@ def call(op: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return fn(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001 - the SDK raises OTSError and raw urllib3/socket errors alike
-        raise translate(exc, op) from None
+        # Every single-table API takes the table name first; batch calls carry it inside their request.
+        table = args[0] if args and isinstance(args[0], str) else ""
+        raise translate(exc, op, table) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +177,8 @@ def table_specs(prefix: str = "acrsync_") -> dict[str, TableSpec]:
         ),
         "tasks": TableSpec(f"{prefix}task_index", (("task_id", "STRING"),), LEDGER_TTL_S),
         "budget": TableSpec(f"{prefix}budget", (("budget_key", "STRING"),), 7 * DAY),
+        # The reconciler's cursor and last pass (a handful of rows, rewritten every pass: no TTL needed).
+        "reconcile": TableSpec(f"{prefix}reconcile", (("state_key", "STRING"),)),
     }
 
 
@@ -203,8 +222,8 @@ def _wait_until_described(client: Any, name: str, timeout_s: float) -> None:
             client.describe_table(name)
             return
         except Exception as exc:  # noqa: BLE001 - translated right below
-            err = translate(exc, "DescribeTable")
-            if not isinstance(err, UpstreamUnavailable) and error_code(exc) != "OTSObjectNotExist":
+            err = translate(exc, "DescribeTable", name)
+            if not isinstance(err, UpstreamUnavailable) and error_code(exc) != NOT_EXIST:
                 raise err from None
             if time.monotonic() > deadline:
                 raise err from None

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from acrsync.adapters import tablestore_events
 from acrsync.adapters.tablestore_batch import WriteOp, WriteResult, batch_get_many, batch_write
-from acrsync.adapters.tablestore_client import CONDITION_FAILED, RETRYABLE_CODES
+from acrsync.adapters.tablestore_client import CONDITION_FAILED, NOT_EXIST, RETRYABLE_CODES, missing_table
 from acrsync.domain.ledger import LedgerEntry, needs_watch
 from acrsync.errors import UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger
@@ -33,6 +33,8 @@ log = get_logger(__name__)
 
 
 def _row_error(result: WriteResult, what: str) -> Exception:
+    if result.code == NOT_EXIST:  # a table never created: the store is not set up, say which command fixes it
+        return missing_table("", f"batch row ({what})")
     msg = f"tablestore batch row ({what}): {result.code} {result.message}"
     if result.code in RETRYABLE_CODES:
         return UpstreamUnavailable(msg, code=result.code)

@@ -64,10 +64,12 @@ def batch_get(client: Any, table: str, keys: Sequence[list[tuple[str, Any]]]) ->
 
 def call_error(item: Any) -> Exception:
     """A per-row batch failure as an acr-sync error (batch calls do not raise per row)."""
-    from acrsync.adapters.tablestore_client import RETRYABLE_CODES
+    from acrsync.adapters.tablestore_client import NOT_EXIST, RETRYABLE_CODES, missing_table
     from acrsync.errors import UpstreamRejected, UpstreamUnavailable
 
     code = str(item.error_code)
+    if code == NOT_EXIST:
+        return missing_table(str(getattr(item, "table_name", "") or ""), "batch row")
     msg = f"tablestore batch row: {code} {item.error_message}"
     return (
         UpstreamUnavailable(msg, code=code) if code in RETRYABLE_CODES else UpstreamRejected(msg, code=code)

@@ -10,7 +10,7 @@ import sys
 import typer
 
 from acrsync import __version__
-from acrsync.cli import invoke, local, ops, rules, tables
+from acrsync.cli import audit, invoke, local, ops, rules, tables
 from acrsync.cli.common import console_logging
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.add_typer(rules.app, name="rules")
 invoke.register(app)
 local.register(app)
 ops.register(app)
+audit.register(app)
 tables.register(app)
 
 

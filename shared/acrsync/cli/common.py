@@ -8,12 +8,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from acrsync.errors import AcrSyncError, ConfigError, RuleConfigError
-from acrsync.logging import configure
+from acrsync.errors import AcrSyncError, ConfigError, RuleConfigError, StoreError
+from acrsync.logging import configure, get_logger
+
+log = get_logger(__name__)
 
 # Piped output (CI logs, `| less`) gets a wide page instead of rich's 80-column default.
 # markup=False: user text (globs like team-[ab]/*, TaskIssues) must print as written; styled lines pass
@@ -42,9 +45,14 @@ def fail(message: str, *, hint: str = "", code: int = 1) -> NoReturn:
 
 @contextmanager
 def friendly_errors() -> Iterator[None]:
-    """Turn acr-sync's own errors into one clear message and exit code 1; never a traceback for those."""
+    """Turn every error into one clear message and exit code 1: acr-sync's own with what to do about them,
+    anything else as its type and text (the traceback goes to the log at DEBUG, shown with ``--verbose``)."""
     try:
         yield
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise  # already an exit with its own message (``fail``, typer's usage errors)
+    except StoreError as exc:
+        fail(exc.problem, hint=exc.fix or "check ACRSYNC_STORE (see the configuration table in README.md)")
     except RuleConfigError as exc:
         for line in exc.errors:
             err.print(f"[red]✗[/] {escape(line)}", markup=True)
@@ -56,6 +64,9 @@ def friendly_errors() -> Iterator[None]:
         fail(str(exc), hint="see the configuration table in README.md")
     except AcrSyncError as exc:
         fail(f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a command never ends in a bare traceback
+        log.info("command_crashed", exc_info=True)
+        fail(f"unexpected {type(exc).__name__}: {exc}", hint="run again with --verbose for the details")
 
 
 def call(fn: Callable[[], Any]) -> Any:

@@ -5,13 +5,20 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from acrsync.cli.common import out
 from acrsync.local import fc
 
-app = typer.Typer(help="The offline cloud: loopback stand-ins for ACR and DingTalk.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from acrsync.local.demo import DemoReport
+
+app = typer.Typer(
+    help="The offline cloud: loopback stand-ins for ACR, DingTalk, FC 3.0 and EventBridge.",
+    no_args_is_help=True,
+)
 
 
 def register(root: typer.Typer) -> None:
@@ -24,18 +31,24 @@ def register(root: typer.Typer) -> None:
 def up(
     tick: float = typer.Option(0.5, help="Seconds between sync-task progress steps."),
 ) -> None:
-    """Start the ACR emulator and DingTalk sink on free loopback ports; print the env to use; Ctrl-C stops."""
-    from acrsync.local.stack import LocalCloud, seed_events
+    """Run the offline cloud (ACR, DingTalk, FC 3.0, EventBridge) on loopback; print the env; Ctrl-C stops."""
+    from acrsync.local.stack import EVENT_BUS, LocalCloud, seed_events
 
     with tempfile.TemporaryDirectory(prefix="acrsync-local-") as tmp, LocalCloud(Path(tmp)) as cloud:
         pushed = seed_events(cloud.model, fc.FUNCTIONS_DIR.parent / "events")
+        s_yaml = cloud.deployed_s_yaml()
         cloud.model.start_ticker(tick)
-        out.print(f"ACR emulator and DingTalk sink are up ({pushed} images from events/ pushed). Export:")
+        out.print(
+            f"ACR emulator, DingTalk sink, FC 3.0 and EventBridge stand-ins are up ({pushed} images from "
+            f"events/ pushed; s.yaml deployed into FC/EventBridge as {s_yaml}). Export:"
+        )
         for key, value in cloud.env.items():
             out.print(f"export {key}={value}")
         out.print(
             "then e.g.: acr-sync rules apply examples/rules.yaml && "
-            "acr-sync invoke replicator events/acs.cr/push_completed.json"
+            "acr-sync invoke replicator events/acs.cr/push_completed.json; "
+            f"acr-sync doctor --deployed --s-yaml {s_yaml}; "
+            f"outcome events: export ACRSYNC_EVENT_BUS={EVENT_BUS}"
         )
         try:
             threading.Event().wait()
@@ -79,8 +92,37 @@ def demo() -> None:
         "attempts > 1: retried after a transient TaskIssue; failed: a permanent TaskIssue, alerted once"
     )
     out.print(f"pushes no rule matched (no API call made): {', '.join(unmatched) or 'none'}")
+    _print_reconcile(report)
     for title, text in report.alerts:
         out.print(Panel(Markdown(text), title=f"DingTalk received: {title}", expand=False))
+    failed = [c for c in report.deployed if c.status != "PASS"]
+    out.print(
+        f"doctor --deployed: {len(report.deployed) - len(failed)}/{len(report.deployed)} checks PASS "
+        "(functions, env names, async config, triggers, EventBridge rules, invocation mode, ACR sync rules)"
+    )
+    for check in failed:
+        out.print(f"  {check.status} {check.name}: {check.detail}", markup=False)
+    events = Table(title="Outcome events the subscriber got on the bus (PutEvents, real SDK)")
+    for column in ("type", "subject", "id"):
+        events.add_column(column, overflow="fold")
+    for event in report.events:
+        events.add_row(str(event.get("Type")), str(event.get("Subject")), str(event.get("Id")))
+    out.print(events)
     calls = ", ".join(f"{k} {v}" for k, v in sorted(report.acr_calls.items()))
     out.print(f"ACR OpenAPI calls (real SDK, signed, to the emulator): {calls}")
     out.print(f"[green]done[/] in {report.seconds:.1f} s; everything stopped.", markup=True)
+
+
+def _print_reconcile(report: DemoReport) -> None:
+    """The reconciler act: what its pass found, and the drift it recorded for the alert lane."""
+    from rich.table import Table
+
+    pass_ = report.reconcile
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(pass_.get("kinds", {}).items()))
+    out.print(f"reconciler pass {pass_.get('pass_id')}: {pass_.get('api_calls')} ACR calls; found {kinds}")
+    for example in pass_.get("examples", []):
+        out.print(f"  repaired (no push event had brought it): {example}")
+    table = Table("drift", "destination", "what the reconciler recorded", title="Reconciler")
+    for row in report.notices:
+        table.add_row(row.error_class, row.dest_ref, row.last_error)
+    out.print(table)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -14,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from acrsync import bootstrap
+from acrsync.cli import audit as audit_cli
 from acrsync.cli.common import err, fail, friendly_errors, out, print_json
 from acrsync.domain.images import NAME_RE, TAG_RE, ImageRef, SourceImage, parse_image_ref
 from acrsync.domain.ledger import LedgerEntry
@@ -197,13 +200,15 @@ def status(
         since_s = operate.parse_since(since)
     except ValueError as exc:
         fail(str(exc))
-    with friendly_errors():
+    with friendly_errors(), bootstrap.read_only():
         clock = bootstrap.clock()
         report = operate.recent_status(bootstrap.stores().ledger, clock, since_s=since_s, failed_only=failed)
         now = clock.now()
     data = report.as_dict(now)
+    with friendly_errors():
+        reconciler = audit_cli.last_pass()
     if as_json:
-        print_json({"since": since, **data})
+        print_json({"since": since, **data, "reconciler": reconciler})
         return
     counts = Table("state", "count", title=f"replications in the last {since}")
     for state, n in sorted(report.counts.items()):
@@ -232,6 +237,7 @@ def status(
     if report.latency_s:
         lat = report.latency_s
         out.print(f"push → verified: p50 {lat['p50']}s, p90 {lat['p90']}s, p99 {lat['p99']}s")
+    audit_cli.print_last_pass(reconciler)
 
 
 def _more(total: int) -> None:
@@ -308,10 +314,30 @@ def doctor(
         False, "--send-test-alert", help="Also send a test DingTalk message."
     ),
     as_json: bool = JSON,
+    deployed: bool = typer.Option(
+        False,
+        "--deployed",
+        help="Check the deployment instead: FC functions, triggers, async config, EventBridge rules and "
+        "ACR's built-in sync rules against s.yaml (FC 3.0 and EventBridge APIs; values never shown).",
+    ),
+    s_yaml: Path = typer.Option(
+        Path("s.yaml"),
+        "--s-yaml",
+        help="The Serverless Devs file that says what was meant (with --deployed).",
+    ),
 ) -> None:
-    """Preflight: credentials, Premium source, public regions, destinations, rules, store, alerts."""
-    with friendly_errors():
-        checks = doctor_service.run_checks(bootstrap.doctor_deps(), send_test_alert=send_test_alert)
+    """Preflight: credentials, Premium source, public regions, destinations, rules, store, alerts.
+
+    Every check runs whatever the others met; the table always prints; the exit code is 1 on any FAIL.
+    Opens the store read-only unless --send-test-alert (which records the robot's rate budget there).
+    With --deployed: the deployment in the cloud against s.yaml instead (deploy/README.md §3b).
+    """
+    access = contextlib.nullcontext() if send_test_alert else bootstrap.read_only()
+    with friendly_errors(), access:
+        if deployed:
+            checks = bootstrap.deployed_checks(s_yaml)
+        else:
+            checks = doctor_service.run_checks(bootstrap.doctor_deps(), send_test_alert=send_test_alert)
     if as_json:
         print_json({"ok": not doctor_service.failed(checks), "checks": [c.as_dict() for c in checks]})
     else:

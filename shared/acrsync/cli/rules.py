@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from acrsync import bootstrap
+from acrsync.cli.audit import describe_settings, reconcile_settings
 from acrsync.cli.common import fail, friendly_errors, out, print_json
 from acrsync.domain.images import SourceImage, parse_image_ref
 from acrsync.domain.rules import compile_rules, explain
@@ -41,7 +42,10 @@ def apply(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the diff; write nothing."),
     as_json: bool = JSON,
 ) -> None:
-    """Validate FILE, show the diff against the store, and write it (one new version)."""
+    """Validate FILE, show the diff against the store, and write it (one new version).
+
+    A SQLite store that does not exist yet is created here (with every table the functions need).
+    """
     with friendly_errors():
         doc = rules_admin.validate_file(file)
         result = rules_admin.apply(
@@ -61,14 +65,20 @@ def apply(
 
 @app.command("list")
 def list_rules(as_json: bool = JSON) -> None:
-    """Show what the store holds: version, rules, their sources and destinations."""
-    with friendly_errors():
+    """Show what the store holds: version, rules, their sources and destinations (opens it read-only)."""
+    with friendly_errors(), bootstrap.read_only():
         stored = bootstrap.stores().rules.read()
     if as_json:
         print_json({"version": stored.version, "updated_at": stored.updated_at, "rules": list(stored.rules)})
         return
     if not stored.rules:
-        out.print("no rules stored yet — apply some: acr-sync rules apply examples/rules.yaml")
+        store = bootstrap.settings().store
+        missing = store.kind == "sqlite" and not Path(store.location).exists()
+        out.print(
+            f"no rules stored in ACRSYNC_STORE={store.url} "
+            f"({'no such file yet' if missing else f'version {stored.version}'}) — "
+            "apply some: acr-sync rules apply examples/rules.yaml"
+        )
         return
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(stored.updated_at))
     out.print(f"rules version {stored.version}, updated {when}")
@@ -95,19 +105,25 @@ def explain_image(
         ref = parse_image_ref(image)
     except ValueError as exc:
         fail(str(exc))
-    with friendly_errors():
+    with friendly_errors(), bootstrap.read_only():
         if file is not None:
             doc = rules_admin.validate_file(file)
             index = compile_rules(doc.rules, doc.channels)
+            rule_docs = doc.rules
         else:
             index = bootstrap.rules_cache().index()
+            rule_docs = bootstrap.stores().rules.read().rules
         source_region = region or bootstrap.settings().region
     source = SourceImage(ref.instance_id, source_region, ref.namespace, ref.repo, ref.tag, ref.digest)
     verdicts = explain(index, source)
+    settings = reconcile_settings(rule_docs)
     if as_json:
-        print_json([v.as_dict() for v in verdicts])
+        print_json([{**v.as_dict(), "reconciler": settings.get(v.rule, {})} for v in verdicts])
         return
     if not verdicts:
         out.print("no rules — apply some first: acr-sync rules apply examples/rules.yaml")
         return
     out.print(rules_admin.format_explain(verdicts))
+    for verdict in verdicts:
+        if verdict.matched and verdict.rule in settings:
+            out.print(f"{verdict.rule} (reconciler): {describe_settings(settings[verdict.rule])}")

@@ -51,12 +51,39 @@ _KINDS: dict[str, tuple[str, str]] = {
         "The sync task reached no terminal state (SUCCESS/ERROR/CANCELED) before its deadline.",
     ),
     "submit_rejected": ("sync task refused", "CreateRepoSyncTask refused the request permanently."),
+    "invalid_destination": (
+        "destination name invalid",
+        "A rule's destination template gave a name outside the registry's grammar for this image; nothing "
+        "was submitted. Fix the template (acr-sync rules explain IMAGE shows what it gives), then retry.",
+    ),
+    "invalid_name": (
+        "destination name invalid",
+        "The row names a destination outside the registry's grammar; nothing was submitted.",
+    ),
     "verify_rejected": (
         "verification impossible",
         "The sync task succeeded but the destination could not be read to check its digest (permissions?).",
     ),
+    # Drift found by the reconciler (notices in the ledger; ``acr-sync retry`` on a conflict overwrites it).
+    "conflict": (
+        "tag conflict",
+        "The destination tag holds a digest acr-sync did not put there; on_conflict: skip left it alone.",
+    ),
+    "pruned": ("tag pruned", "The source tag is gone; the destination tag acr-sync created was deleted."),
+    "unreachable": ("destination unreachable", "The reconciler could not list the destination."),
+    "events_missed": (
+        "push events missed",
+        "The reconciler found images no push event had brought and replicated them.",
+    ),
 }
 _GENERIC_KIND = ("replication failed", "The replication failed.")
+# What to do about a reconciler notice, instead of retrying it.
+_NOTICE_TAILS = {
+    "events_missed": "Check the replicator's trigger and its event_refused logs: `acr-sync doctor`",
+    "pruned": "Nothing to do: the rule says prune: true (see `acr-sync audit --rule NAME`).",
+    "unreachable": "Check the destination instance and the function role's permissions: `acr-sync doctor`",
+    "conflict": "Leave it, or overwrite it (line above); `acr-sync audit --json` lists every conflict.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +176,10 @@ def render_failure(group: FailureGroup, now_iso: str) -> AlertMessage:
         "",
     ]
     blocks = (_failure_block(i, e, group.key.error_class) for i, e in enumerate(group.entries, 1))
-    tail = f"Retry every failed replication of this rule: `acr-sync retry --failed --rule {group.key.rule}`"
+    tail = _NOTICE_TAILS.get(
+        group.key.error_class,
+        f"Retry every failed replication of this rule: `acr-sync retry --failed --rule {group.key.rule}`",
+    )
     return AlertMessage(title=title, markdown=_assemble(head, blocks, count, tail))
 
 
@@ -188,7 +218,10 @@ def _failure_block(index: int, entry: LedgerEntry, error_class: str) -> str:
     lines += _kind_lines(entry, error_class)
     if entry.last_error and entry.last_error != entry.task_issue:
         lines.append(f"    - last error: {_clean(entry.last_error)}")
-    lines.append(f"    - retry: `{retry_command(entry)}`")
+    if entry.extra.get("notice") and error_class != "conflict":
+        return "\n".join(lines)  # a drift notice (pruned, unreachable, events missed): nothing to retry
+    label = "overwrite it anyway" if error_class == "conflict" else "retry"
+    lines.append(f"    - {label}: `{retry_command(entry)}`")
     return "\n".join(lines)
 
 

@@ -5,8 +5,10 @@ Accepted shapes (reference §1.2, §1.3, §3.3):
 * the CloudEvents envelope (``source``, ``type``, ``id``, ``aliyunaccountid``, ``data``), one JSON object;
 * a JSON list of events (``event-streaming`` delivers arrays): ``parse_event`` takes a list of one,
   ``parse_events`` any number;
-* the ``RawData`` schema, the ``data`` object alone. With no envelope, source and account cannot be checked:
-  the account check is skipped and the event says ``raw_data=True``. With no ``type`` the kind is inferred:
+* the ``RawData`` schema, the ``data`` object alone, only when ``raw_data=RawDataPolicy(accept=True)``
+  (refused otherwise, reason ``raw_data_refused``: with no envelope, source and account cannot be checked).
+  What can be checked is (``_event_rawdata``): a data-level ``aliyunaccountid`` must be allowed, the region
+  must be the function's; the event says ``raw_data=True``. With no ``type`` the kind is inferred:
   sync-task keys (``SyncTaskId``, ``TaskStatus``, ``ImageTo``, ``Target*``) mean SynchronizationCompleted;
 * ``data`` keys in PascalCase (ACR's documented BuildCompleted sample) or camelCase (``instanceId``): keys
   match case-insensitively, and one key given twice in two cases is refused;
@@ -29,6 +31,7 @@ from typing import Any, TypeAlias
 from acrsync.domain import _event_fields as ef
 from acrsync.domain._event_body import decode_body, describe_shape
 from acrsync.domain._event_fields import ACR_SOURCE, DEFAULT_MAX_BYTES, PUSH_COMPLETED, SYNC_COMPLETED, Fields
+from acrsync.domain._event_rawdata import REFUSE_RAW_DATA, RawDataPolicy, admit_raw_data, check_raw_region
 from acrsync.domain.images import SourceImage
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "SYNC_COMPLETED",
     "ParsedEvent",
     "PushCompleted",
+    "RawDataPolicy",
     "SyncCompleted",
     "TimerTick",
     "describe_shape",
@@ -127,13 +131,15 @@ def parse_events(
     *,
     allowed_accounts: frozenset[str],
     max_bytes: int = DEFAULT_MAX_BYTES,
+    raw_data: RawDataPolicy = REFUSE_RAW_DATA,
 ) -> list[ParsedEvent]:
     """Parse a body holding one event or a JSON list of events; the first bad one refuses the whole body.
 
     ``allowed_accounts`` empty means any account; otherwise an envelope's ``aliyunaccountid`` must be in it.
-    A ``bytes``/``str`` body over ``max_bytes`` is refused before parsing. Raises ``InvalidEvent`` only.
+    A ``bytes``/``str`` body over ``max_bytes`` is refused before parsing. Envelope-less (RawData) bodies
+    are refused unless ``raw_data.accept``. Raises ``InvalidEvent`` only.
     """
-    return _parse_doc(decode_body(raw, max_bytes), allowed_accounts)
+    return _parse_doc(decode_body(raw, max_bytes), _Checks(allowed_accounts, raw_data))
 
 
 def parse_event(
@@ -141,6 +147,7 @@ def parse_event(
     *,
     allowed_accounts: frozenset[str],
     max_bytes: int = DEFAULT_MAX_BYTES,
+    raw_data: RawDataPolicy = REFUSE_RAW_DATA,
 ) -> ParsedEvent:
     """Parse a body holding exactly one event, possibly wrapped in a one-element list.
 
@@ -151,31 +158,39 @@ def parse_event(
     if isinstance(doc, list) and len(doc) > 1:
         message = f"the body is a list of {len(doc)} events; expected one (parse_events takes a list)"
         raise ef.fail("", ef.R_MULTIPLE_EVENTS, message)
-    return _parse_doc(doc, allowed_accounts)[0]
+    return _parse_doc(doc, _Checks(allowed_accounts, raw_data))[0]
 
 
-def _parse_doc(doc: object, allowed_accounts: frozenset[str]) -> list[ParsedEvent]:
+@dataclass(frozen=True, slots=True)
+class _Checks:
+    allowed_accounts: frozenset[str]
+    raw_data: RawDataPolicy
+
+
+def _parse_doc(doc: object, checks: _Checks) -> list[ParsedEvent]:
     if not isinstance(doc, list):
-        return [_parse_one(doc, allowed_accounts, "")]
+        return [_parse_one(doc, checks, "")]
     if not doc:
         raise ef.fail("", ef.R_EMPTY, "the body is an empty JSON list: no event in it")
-    return [_parse_one(item, allowed_accounts, f"[{i}].") for i, item in enumerate(doc)]
+    return [_parse_one(item, checks, f"[{i}].") for i, item in enumerate(doc)]
 
 
-def _parse_one(doc: object, allowed_accounts: frozenset[str], where: str) -> ParsedEvent:
+def _parse_one(doc: object, checks: _Checks, where: str) -> ParsedEvent:
     if not isinstance(doc, Mapping):
         raise ef.fail(
             where.rstrip("."), ef.R_NOT_AN_OBJECT, f"expected a JSON object, got {ef.json_type(doc)}"
         )
     if "source" in doc or "specversion" in doc or ("type" in doc and "data" in doc):
-        return _parse_envelope(doc, allowed_accounts, where)
+        return _parse_envelope(doc, checks.allowed_accounts, where)
     if ef.TIMER_KEYS & doc.keys() and "data" not in doc:
         return _parse_timer(Fields(doc, where, case_sensitive=True))
     fields = Fields(doc, f"{where}data.")
     if fields.has_any(ef.IDENTITY_KEYS):
-        if fields.has_any(ef.SYNC_KEYS):
-            return _build_sync(fields, _Envelope())
-        return _build_push(fields, _Envelope())
+        account = admit_raw_data(fields, checks.raw_data, checks.allowed_accounts, where)
+        build = _build_sync if fields.has_any(ef.SYNC_KEYS) else _build_push
+        event = build(fields, _Envelope(account_id=account))
+        check_raw_region(event.region, checks.raw_data, where)
+        return event
     keys = ", ".join(sorted(ef.excerpt(k, 24) for k in list(doc)[:8]))
     message = f"neither an ACR event, an ACR data object nor a timer event (keys: {keys or 'none'})"
     raise ef.fail(where.rstrip("."), ef.R_UNRECOGNISED_SHAPE, message)

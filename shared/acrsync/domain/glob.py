@@ -2,9 +2,16 @@
 
 Semantics (product.md "Pattern kinds"): ``*`` any run of characters except ``/``; ``?`` one character
 except ``/``; ``[abc]``, ``[a-z]``, ``[!a]``/``[^a]`` one character of (or not of) a set, never ``/``;
-``{a,b}`` alternatives (nested, expanded first, like a shell); ``**`` as a whole segment any number of
-segments, zero included (``a/**/b`` matches ``a/b``); ``**`` inside a segment (``api-**``) any run of
-characters including ``/``; ``\\x`` a literal ``x``. Case-sensitive; always the whole string.
+``{a,b}`` alternatives (nested, expanded first, like a shell: a brace group inside brackets is still
+expanded, as bracex/wcmatch do); ``**`` as a whole segment any number of segments, zero included
+(``a/**/b`` matches ``a/b``); ``**`` inside a segment (``api-**``) any run of characters including ``/``;
+``\\x`` a literal ``x``. Case-sensitive; always the whole string.
+
+Translation is linear in the pattern plus its expansion: one forward pass pairs escapes and braces (a
+stack), one builds the alternatives, and each segment is scanned once with every class's closing ``]``
+precomputed, so nothing is ever rescanned (a glob of 20,000 ``[`` or ``{`` costs what 20,000 letters do).
+Braces may not multiply a pattern beyond ``MAX_ALTERNATIVES`` alternatives or grow it by more than
+``MAX_BRACE_GROWTH`` characters; both are refused before anything is expanded.
 
 Why not wcmatch: its translations use look-arounds, which RE2 refuses, so they run on Python's
 backtracking ``re``; on Python 3.10 (FC's runtime, wcmatch 11) ``*a*a*a*a*a*a*b`` against 128 ``a``
@@ -14,107 +21,159 @@ never finishes. Pure: no I/O.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 MAX_ALTERNATIVES = 256
+MAX_BRACE_GROWTH = 4_096
 
 
 class GlobError(ValueError):
-    """The glob cannot be translated (an unbalanced brace, too many alternatives)."""
+    """The glob cannot be translated (braces expand to too many alternatives or characters)."""
+
+
+@dataclass(slots=True)
+class _Seq:
+    """Parts in order; ``count`` alternatives of ``size`` characters in total once expanded."""
+
+    parts: list[str | _Group] = field(default_factory=list)
+    count: int = 1
+    size: int = 0
+
+    def add_text(self, text: str) -> None:
+        if text:
+            self.parts.append(text)
+            self.size += len(text) * self.count
+
+    def add_group(self, group: _Group) -> None:
+        self.parts.append(group)
+        self.size = self.size * group.count + group.size * self.count
+        self.count *= group.count
+
+
+@dataclass(slots=True)
+class _Group:
+    options: list[_Seq] = field(default_factory=list)
+    count: int = 0
+    size: int = 0
+
+
+def _brace_roles(pattern: str) -> dict[int, str]:
+    """Index -> ``{``/``,``/``}`` for the delimiters of real groups (closed, with a comma at their level).
+
+    One pass with a stack; escaped characters never count. A group without a comma, or never closed, is
+    literal text (``x{a}``, ``x{a,b``), and so are its commas.
+    """
+    stack: list[int] = []
+    commas: dict[int, list[int]] = {}
+    roles: dict[int, str] = {}
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "{":
+            stack.append(i)
+        elif ch == "," and stack:
+            commas.setdefault(stack[-1], []).append(i)
+        elif ch == "}" and stack:
+            opened = stack.pop()
+            seps = commas.pop(opened, None)
+            if seps:
+                roles[opened], roles[i] = "{", "}"
+                roles.update(dict.fromkeys(seps, ","))
+        i += 1
+    return roles
+
+
+def _parse_braces(pattern: str, limit: int) -> _Seq:
+    """The alternatives' tree; ``GlobError`` as soon as any part of it is too large (before expanding)."""
+    roles = _brace_roles(pattern)
+    max_size = len(pattern) + MAX_BRACE_GROWTH
+    root = _Seq()
+    stack: list[tuple[_Group, _Seq]] = []  # open groups, each with the sequence it belongs to
+    cur, start = root, 0
+    for i in sorted(roles):
+        cur.add_text(pattern[start:i])
+        start = i + 1
+        role = roles[i]
+        if role == "{":
+            group = _Group()
+            stack.append((group, cur))
+            cur = _Seq()
+            group.options.append(cur)
+            continue
+        group, parent = stack[-1]
+        group.count += cur.count
+        group.size += cur.size
+        if role == ",":
+            cur = _Seq()
+            group.options.append(cur)
+        else:
+            stack.pop()
+            parent.add_group(group)
+            cur = parent
+        _check(max(cur.count, group.count), max(cur.size, group.size), limit, max_size)
+    cur.add_text(pattern[start:])
+    _check(cur.count, cur.size, limit, max_size)
+    return root
+
+
+def _check(count: int, size: int, limit: int, max_size: int) -> None:
+    # A part never weighs more than the whole, so checking as the tree grows refuses before expanding.
+    if count > limit:
+        raise GlobError(f"braces expand to more than {limit} alternatives")
+    if size > max_size:
+        raise GlobError(f"braces grow the pattern by more than {MAX_BRACE_GROWTH:,} characters")
+
+
+def _render(seq: _Seq) -> list[str]:
+    # Recursion depth is the nesting of real groups, at most MAX_ALTERNATIVES (each has two options).
+    acc = [""]
+    for part in seq.parts:
+        if isinstance(part, str):
+            acc = [a + part for a in acc]
+        else:
+            options = [x for option in part.options for x in _render(option)]
+            acc = [a + b for a in acc for b in options]
+    return acc
 
 
 def expand_braces(pattern: str, limit: int = MAX_ALTERNATIVES) -> list[str]:
     """``a{b,c{d,e}}`` -> ``["ab", "acd", "ace"]``; a brace group without a comma stays literal."""
-    start = _first_group(pattern)
-    if start is None:
-        return [pattern]
-    end, options = start
-    open_at = _open_index(pattern, end)
-    head, tail = pattern[:open_at], pattern[end + 1 :]
-    out: list[str] = []
-    for option in options:
-        for expanded in expand_braces(head + option + tail, limit):
-            out.append(expanded)
-            if len(out) > limit:
-                raise GlobError(f"braces expand to more than {limit} alternatives")
-    return out
+    return _render(_parse_braces(pattern, limit))
 
 
-def _open_index(pattern: str, close: int) -> int:
-    depth = 0
-    for i in range(close, -1, -1):
-        ch = pattern[i]
-        if ch == "}" and not _escaped(pattern, i):
-            depth += 1
-        elif ch == "{" and not _escaped(pattern, i):
-            depth -= 1
-            if depth == 0:
-                return i
-    raise GlobError("unbalanced braces")
+def _class_ends(seg: str) -> list[int]:
+    """``ends[k]``: index of the first unescaped ``]`` at or after ``k`` (or -1), for every ``k``.
 
-
-def _escaped(pattern: str, i: int) -> bool:
-    backslashes = 0
-    while i - 1 - backslashes >= 0 and pattern[i - 1 - backslashes] == "\\":
-        backslashes += 1
-    return backslashes % 2 == 1
-
-
-def _first_group(pattern: str) -> tuple[int, list[str]] | None:
-    """The first top-level ``{...}`` with a comma: (index of its ``}``, its options)."""
+    Escapes pair from the start of the segment; a class scan starts right after ``[``, ``!``, ``^`` or a
+    leading ``]``, never inside a pair, so this one table answers every class's scan.
+    """
+    n = len(seg)
+    escaped = [False] * (n + 1)
     i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
+    while i < n:
+        if seg[i] == "\\" and i + 1 < n:
+            escaped[i + 1] = True
             i += 2
-            continue
-        if ch == "[":
-            i = _class_end(pattern, i) + 1
-            continue
-        if ch == "{":
-            parsed = _group_at(pattern, i)
-            if parsed is not None:
-                return parsed
-        i += 1
-    return None
+        else:
+            i += 1
+    ends = [-1] * (n + 1)
+    for k in range(n - 1, -1, -1):
+        ends[k] = k if seg[k] == "]" and not escaped[k] else ends[k + 1]
+    return ends
 
 
-def _group_at(pattern: str, start: int) -> tuple[int, list[str]] | None:
-    depth, i, cut = 0, start, start + 1
-    options: list[str] = []
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                options.append(pattern[cut:i])
-                return (i, options) if len(options) > 1 else None
-        elif ch == "," and depth == 1:
-            options.append(pattern[cut:i])
-            cut = i + 1
-        i += 1
-    return None  # unclosed: the brace is a literal character
-
-
-def _class_end(pattern: str, start: int) -> int:
+def _class_end(seg: str, start: int, ends: list[int]) -> int:
     """Index of the ``]`` closing the class at ``start``, or ``start`` if there is none (a literal ``[``)."""
     i = start + 1
-    if i < len(pattern) and pattern[i] in "!^":
+    if i < len(seg) and seg[i] in "!^":
         i += 1
-    if i < len(pattern) and pattern[i] == "]":
+    if i < len(seg) and seg[i] == "]":
         i += 1
-    while i < len(pattern):
-        if pattern[i] == "\\":
-            i += 2
-            continue
-        if pattern[i] == "]":
-            return i
-        i += 1
-    return start
+    end = ends[min(i, len(seg))]
+    return end if end >= 0 else start
 
 
 def _class(body: str) -> str:
@@ -126,10 +185,19 @@ def _class(body: str) -> str:
     return f"[^/{chars}]" if negate else f"[{chars}]" if chars else "[^\\s\\S]"
 
 
+_SPECIAL = re.compile(r"[\\*?\[]")
+
+
 def _segment(seg: str) -> str:
+    ends = _class_ends(seg) if "[" in seg else []
     out: list[str] = []
     i = 0
     while i < len(seg):
+        literal_end = m.start() if (m := _SPECIAL.search(seg, i)) else len(seg)
+        if literal_end > i:  # a run of plain characters, escaped at once
+            out.append(re.escape(seg[i:literal_end]))
+            i = literal_end
+            continue
         ch = seg[i]
         if ch == "\\" and i + 1 < len(seg):
             out.append(re.escape(seg[i + 1]))
@@ -143,7 +211,7 @@ def _segment(seg: str) -> str:
         elif ch == "?":
             out.append("[^/]")
             i += 1
-        elif ch == "[" and (end := _class_end(seg, i)) > i:
+        elif ch == "[" and (end := _class_end(seg, i, ends)) > i:
             out.append(_class(seg[i + 1 : end]))
             i = end + 1
         else:
@@ -158,24 +226,24 @@ def _one(pattern: str) -> str:
         if not (seg == "**" and segments and segments[-1] == "**"):  # **/** is **
             segments.append(seg)
     n = len(segments)
-    out = ""
+    out: list[str] = []
     for i, seg in enumerate(segments):
         if seg == "**":
             if n == 1:
-                out = ".*"
+                out.append(".*")
             elif i == 0:
-                out += "(?:.*/)?"
+                out.append("(?:.*/)?")
             elif i == n - 1:
-                out += "/.*"  # a trailing /** needs the slash (as wcmatch and shells read it)
+                out.append("/.*")  # a trailing /** needs the slash (as wcmatch and shells read it)
             else:
-                out += "/(?:.*/)?"
+                out.append("/(?:.*/)?")
             continue
         if i > 0 and segments[i - 1] != "**":
-            out += "/"
-        out += _segment(seg)
-    return out
+            out.append("/")
+        out.append(_segment(seg))
+    return "".join(out)
 
 
 def translate(pattern: str) -> str:
-    """The RE2 expression (for a whole-string match) equivalent to ``pattern``."""
+    """The RE2 expression (for a whole-string match) equivalent to ``pattern``; linear in its size."""
     return "|".join(f"(?:{_one(p)})" for p in expand_braces(pattern))

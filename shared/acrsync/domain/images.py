@@ -6,14 +6,32 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+# Anchored with \Z, not $: "$" also matches before a trailing newline (``NAME_RE.match("web\n")`` passed).
 # ACR tag charset and length (reference §2 / product.md rules file): [A-Za-z0-9_.-], at most 128 chars.
-TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 # Namespace and repository names: one path component of the distribution reference grammar
 # (distribution/reference/regexp.go: alphanumerics joined by a single separator ``.`` or ``_``, a double
 # ``__``, or a run of ``-``; so ``a._b``, ``a___b`` and ``a..b`` are refused), lowercase, at most 64 chars.
-NAME_RE = re.compile(r"^(?=.{1,64}$)[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-INSTANCE_RE = re.compile(r"^cri-[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?$")
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+NAME_RE = re.compile(r"^(?=.{1,64}\Z)[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\Z")
+INSTANCE_RE = re.compile(r"^cri-[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?\Z")
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}\Z")
+
+
+def name_problem(namespace: str, repo: str, tag: str) -> str:
+    """Why these names cannot go to ``CreateRepoSyncTask`` (the first bad one, quoted short), or ``""``.
+
+    Namespace and repository: one path component of the distribution grammar (``NAME_RE``); tag: ACR's tag
+    charset (``TAG_RE``). The one check every path to a sync task passes (rules, backfill, the CLI, retries).
+    """
+    for label, value, rx in (
+        ("namespace", namespace, NAME_RE),
+        ("repository", repo, NAME_RE),
+        ("tag", tag, TAG_RE),
+    ):
+        if not rx.fullmatch(value):
+            shown = repr(value[:80]) + ("..." if len(value) > 80 else "")
+            return f"{label} {shown} is not a valid ACR {label}"
+    return ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 ```
 claimed ──► submitted ──► succeeded ──► verified
    │            │              ├──────► mismatch
+   │            │              ├──────► unverifiable (cross-account, no role to read it with)
    │            │              └──────► failed  (the destination cannot be read to verify)
    │            ├──► verified | mismatch (SUCCESS seen and checked in one go: one write)
    │            ├──► retrying ──► submitted (re-submitted)
@@ -33,6 +34,7 @@ class State(str, enum.Enum):
     MISMATCH = "mismatch"
     FAILED = "failed"
     CANCELED = "canceled"
+    UNVERIFIABLE = "unverifiable"  # the task succeeded; the destination cannot be read to check it
 
     @property
     def is_open(self) -> bool:
@@ -41,7 +43,7 @@ class State(str, enum.Enum):
 
 
 OPEN_STATES = frozenset({State.CLAIMED, State.SUBMITTED, State.RETRYING, State.SUCCEEDED})
-FINAL_STATES = frozenset({State.VERIFIED, State.MISMATCH, State.FAILED, State.CANCELED})
+FINAL_STATES = frozenset({State.VERIFIED, State.MISMATCH, State.FAILED, State.CANCELED, State.UNVERIFIABLE})
 # Final states that deserve a failure alert.
 ALERT_STATES = frozenset({State.MISMATCH, State.FAILED, State.CANCELED})
 
@@ -53,12 +55,15 @@ ALLOWED: dict[State, frozenset[State]] = {
         {State.SUCCEEDED, State.VERIFIED, State.MISMATCH, State.RETRYING, State.FAILED, State.CANCELED}
     ),
     State.RETRYING: frozenset({State.SUBMITTED, State.FAILED}),
-    State.SUCCEEDED: frozenset({State.VERIFIED, State.MISMATCH, State.FAILED}),  # failed: cannot verify
+    State.SUCCEEDED: frozenset({State.VERIFIED, State.MISMATCH, State.FAILED, State.UNVERIFIABLE}),
     # `retry` re-opens finished rows with fresh attempts.
     State.FAILED: frozenset({State.RETRYING}),
     State.CANCELED: frozenset({State.RETRYING}),
     State.MISMATCH: frozenset({State.RETRYING}),
     State.VERIFIED: frozenset(),
+    # Re-openable like the other final states (e.g. once a role_arn is added); `acr-sync retry` itself
+    # selects failed, mismatch and canceled rows only.
+    State.UNVERIFIABLE: frozenset({State.RETRYING}),
 }
 
 
@@ -126,7 +131,7 @@ class LedgerEntry:
         moved = replace(self, state=state, updated_at=now, revision=self.revision + 1, **changes)  # type: ignore[arg-type]
         # Rows that owe a message wait in the alert lane (read by the alert flush, skipped by the sweep),
         # so owed alerts never crowd live tasks out of a sweep; a row leaving the lane is due at once.
-        if owes_alert(moved):
+        if owes_alert(moved) or owes_event(moved):
             return replace(moved, next_check_at=ALERT_LANE)
         if moved.next_check_at == ALERT_LANE:
             return replace(moved, next_check_at=now)
@@ -148,9 +153,14 @@ def owes_alert(entry: LedgerEntry) -> bool:
 def needs_watch(entry: LedgerEntry) -> bool:
     """Whether the watcher still has work on this row: it is the membership rule of every open-task index.
 
-    Open rows (a task may still change) and rows that owe a message (``owes_alert``).
+    Open rows (a task may still change), rows that owe a message (``owes_alert``) or an event.
     """
-    return entry.state in OPEN_STATES or owes_alert(entry)
+    return entry.state in OPEN_STATES or owes_alert(entry) or owes_event(entry)
+
+
+def owes_event(entry: LedgerEntry) -> bool:
+    """An outcome event waits in the row's outbox (``domain.outcomes``; only with ``ACRSYNC_EVENT_BUS``)."""
+    return bool(entry.extra.get("outbox"))
 
 
 # Column order of a stored row; adapters serialise exactly these fields.

@@ -3,6 +3,12 @@
 Each pattern compiles once into a ``Matcher`` with ``matches(text)`` and ``describe()`` (its source text, for
 explain). Compilation refuses bad patterns with ``PatternError`` whose message says what is wrong. Pure: the
 libraries used here (google-re2, node-semver) do no I/O.
+
+Compiling is bounded too, since rules compile at a function's cold start: a pattern is at most
+``MAX_PATTERN_CHARS`` long; globs translate in linear time (``domain.glob``); RE2 gets ``RE2_MAX_MEM`` per
+expression; a semver range must first match a linear (RE2) grammar with its whitespace collapsed, because
+node-semver's own backtracking expressions are exponential in runs of spaces (``1.2.3`` + 128 spaces + ``<``
+takes seconds). ``Matcher.size`` is what a compiled pattern weighs, for a document's budget.
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ import re2
 
 from acrsync.domain.glob import GlobError
 from acrsync.domain.glob import translate as translate_glob
+from acrsync.domain.quote import clip
+
+MAX_PATTERN_CHARS = 1_024
+RE2_MAX_MEM = 1 << 20  # bytes per expression; RE2's default (8 MiB) lets one pattern cost 0.3 s to compile
 
 
 class PatternError(ValueError):
@@ -31,6 +41,7 @@ class Matcher(abc.ABC):
 
     def __init__(self, body: str) -> None:
         self.body = body
+        self.size = len(body)  # characters compiled (a glob's after its braces are expanded)
 
     @abc.abstractmethod
     def matches(self, text: str) -> bool:
@@ -46,6 +57,7 @@ class Matcher(abc.ABC):
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # a bad pattern is reported to the author, not dumped on stderr by absl
+_RE2_OPTIONS.max_mem = RE2_MAX_MEM
 
 
 class GlobMatcher(Matcher):
@@ -65,11 +77,14 @@ class GlobMatcher(Matcher):
         if self.literal is not None:
             return
         try:
-            self._rx = re2.compile(translate_glob(body), _RE2_OPTIONS)
+            translated = translate_glob(body)
         except GlobError as exc:
-            raise PatternError(f"glob:{body} is not a valid glob: {exc}") from exc
+            raise PatternError(f"glob:{clip(body)} is not a valid glob: {exc}") from None
+        self.size = len(translated)
+        try:
+            self._rx = re2.compile(translated, _RE2_OPTIONS)
         except Exception as exc:  # re2's own error type: the translation produced something RE2 refused
-            raise PatternError(f"glob:{body} is not a valid glob") from exc
+            raise PatternError(f"glob:{clip(body)} is not a valid glob: {_re2_detail(exc)}") from exc
 
     def matches(self, text: str) -> bool:
         if self.literal is not None:
@@ -92,23 +107,30 @@ class Re2Matcher(Matcher):
             raise PatternError("regex: pattern is empty")
         if _LOOKAROUND.search(body):
             raise PatternError(
-                f"regex:{body} uses a look-around ((?=, (?!, (?<=, (?<!), which RE2 does not support "
+                f"regex:{clip(body)} uses a look-around ((?=, (?!, (?<=, (?<!), which RE2 does not support "
                 "(linear-time matching); express it with include/exclude lists instead"
             )
         if _BACKREF.search(body):
             raise PatternError(
-                f"regex:{body} uses a back-reference, which RE2 does not support (linear-time matching)"
+                f"regex:{clip(body)} uses a back-reference, which RE2 does not support (linear-time matching)"
             )
         try:
             # Compiled alone first, so an error message shows what was written.
             re2.compile(body, _RE2_OPTIONS)
             self._rx = re2.compile(f"^(?:{body})$", _RE2_OPTIONS)
         except Exception as exc:  # re2 raises its own Error type; any failure means "invalid"
-            detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-            raise PatternError(f"regex:{body} is not a valid RE2 regular expression: {detail}") from exc
+            detail = _re2_detail(exc)
+            raise PatternError(f"regex:{clip(body)} is not a valid RE2 regular expression: {detail}") from exc
 
     def matches(self, text: str) -> bool:
         return self._rx.fullmatch(text) is not None
+
+
+def _re2_detail(exc: Exception) -> str:
+    detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+    if "too large" in detail:
+        return f"{detail} (it needs more than {RE2_MAX_MEM >> 20} MiB compiled; simplify or split it)"
+    return clip(detail, 120)
 
 
 # A strict SemVer 2.0.0 version with an optional leading ``v``; anything else is not semver and never matches
@@ -118,6 +140,15 @@ _SEMVER_TAG = re.compile(
     r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
     r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
 )
+# npm's range grammar (docs.npmjs.com/cli/v6/using-npm/semver#range-grammar), a little looser in the
+# identifiers (node-semver decides those) and with single spaces only: checked in linear time (RE2) before
+# node-semver sees the text.
+_XR = r"(?:[xX*]|0|[1-9][0-9]*)"
+_IDS = r"[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*"
+_PARTIAL = rf"v?{_XR}(?:\.{_XR}(?:\.{_XR}(?:-{_IDS})?(?:\+{_IDS})?)?)?"
+_SIMPLE = rf"(?:(?:<=|>=|<|>|=|~>|~|\^) ?)?{_PARTIAL}"
+_RANGE = rf"(?:{_PARTIAL} - {_PARTIAL}|{_SIMPLE}(?: {_SIMPLE})*)"
+_RANGE_SET = re2.compile(rf"(?:{_RANGE})?(?: ?\|\| ?(?:{_RANGE})?)*", _RE2_OPTIONS)
 _LITERAL_COMPARATOR = re.compile(r"(<=|>=|<|>|=)\s*(v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)")
 
 
@@ -144,12 +175,19 @@ class SemverMatcher(Matcher):
     def __init__(self, body: str, *, include_prerelease: bool = False) -> None:
         super().__init__(body)
         self.include_prerelease = include_prerelease
+        normal = " ".join(body.split())
+        if _RANGE_SET.fullmatch(normal) is None:
+            raise PatternError(
+                f"semver:{clip(body)} is not an npm semver range "
+                "(e.g. ^1.2, ~1.2.3, >=1.0.0 <2.0.0, 1.x, 1.2 - 1.4, ^1 || ^3)"
+            )
         try:
-            self._range = nodesemver.make_range(body, False)
+            self._range = nodesemver.make_range(normal, False)
         except Exception as exc:  # node-semver raises ValueError or its own types
-            raise PatternError(f"semver:{body} is not an npm semver range: {exc}") from exc
+            detail = clip(str(exc))
+            raise PatternError(f"semver:{clip(body)} is not an npm semver range: {detail}") from exc
         if include_prerelease:
-            self._range = _prerelease_bounds(self._range, body)
+            self._range = _prerelease_bounds(self._range, normal)
 
     def matches(self, text: str) -> bool:
         if _SEMVER_TAG.match(text) is None:
@@ -212,5 +250,10 @@ def compile_pattern(text: str, *, include_prerelease: bool = False) -> Matcher:
     """Compile one pattern; raise ``PatternError`` with a message naming the pattern and the problem."""
     if not isinstance(text, str):
         raise PatternError(f"must be a string pattern, got {type(text).__name__}")
+    if len(text) > MAX_PATTERN_CHARS:
+        raise PatternError(
+            f"{clip(text, 30)} is too long: {len(text):,} characters, at most {MAX_PATTERN_CHARS:,} "
+            "(split it into several patterns: any of a list may match)"
+        )
     kind, body = split_pattern(text)
     return MATCHERS[kind](body, include_prerelease)

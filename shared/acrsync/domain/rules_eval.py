@@ -32,21 +32,37 @@ def first_match(matchers: Sequence[Matcher], text: str) -> Matcher | None:
     return None
 
 
+def render(dest: CompiledDestination, image: SourceImage) -> DestinationImage:
+    """A destination's templates filled in for ``image``, not yet checked (``resolve`` checks)."""
+    values = {"namespace": image.namespace, "repo": image.repo, "tag": image.tag}
+    return DestinationImage(
+        dest.instance,
+        dest.region,
+        dest.namespace.render(values),
+        dest.repository.render(values),
+        dest.tag.render(values),
+    )
+
+
+def name_refusal(dest: CompiledDestination, out: DestinationImage) -> str:
+    """Why a rendered destination's names are outside the registry's grammar (naming the template), or ""."""
+    for label, value, rx, template in (
+        ("namespace", out.namespace, NAME_RE, dest.namespace),
+        ("repository", out.repo, NAME_RE, dest.repository),
+        ("tag", out.tag, TAG_RE, dest.tag),
+    ):
+        if not rx.fullmatch(value):
+            shown = repr(value[:80]) + ("..." if len(value) > 80 else "")
+            return f"{label} template {template.source!r} gives {shown}, which is not a valid ACR {label}"
+    return ""
+
+
 def resolve(dest: CompiledDestination, image: SourceImage) -> tuple[DestinationImage | None, str]:
     """Render a destination's templates for ``image``: the destination, or None and why it is refused."""
-    values = {"namespace": image.namespace, "repo": image.repo, "tag": image.tag}
-    ns, repo, tag = dest.namespace.render(values), dest.repository.render(values), dest.tag.render(values)
-    for label, value, rx, template in (
-        ("namespace", ns, NAME_RE, dest.namespace),
-        ("repository", repo, NAME_RE, dest.repository),
-        ("tag", tag, TAG_RE, dest.tag),
-    ):
-        if not rx.match(value):
-            return (
-                None,
-                f"{label} template {template.source!r} gives {value!r}, which is not a valid ACR {label}",
-            )
-    out = DestinationImage(dest.instance, dest.region, ns, repo, tag)
+    out = render(dest, image)
+    why = name_refusal(dest, out)
+    if why:
+        return None, why
     if out.same_place_as(image):
         return None, "destination is the source image itself (self-replication refused)"
     return out, ""
@@ -91,12 +107,15 @@ def request_for(
     )
 
 
-def evaluate(index: RuleIndex, image: SourceImage) -> list[SyncRequest]:
+def evaluate(
+    index: RuleIndex, image: SourceImage, refused: list[tuple[SyncRequest, str]] | None = None
+) -> list[SyncRequest]:
     """Requests asked for by the rules that match, in rule order, deduplicated by destination. Pure.
 
     Disabled rules are skipped; exclude beats include; an empty include means every tag; a destination
-    that resolves to an invalid name or to the source itself is dropped; the first rule asking for a
-    destination image wins.
+    that resolves to the source itself is dropped; the first rule asking for a destination image wins.
+    A destination whose rendered names are invalid is never a request: it goes to ``refused`` (with why,
+    for the caller to log and record) when a list is given, and is dropped otherwise.
     """
     seen: dict[DestinationImage, SyncRequest] = {}
     # Candidates are enabled rules of this instance (the index holds no others); per-event memos of the
@@ -119,8 +138,12 @@ def evaluate(index: RuleIndex, image: SourceImage) -> list[SyncRequest]:
         if not ok:
             continue
         for dest in rule.destinations:
-            to, _why = resolve(dest, image)
-            if to is not None and to not in seen:
+            to = render(dest, image)  # resolve(), in steps: a bad name is reported, not just dropped
+            why = name_refusal(dest, to)
+            if why:
+                if refused is not None:
+                    refused.append((request_for(rule, dest, image, to), why))
+            elif to not in seen and not to.same_place_as(image):
                 seen[to] = request_for(rule, dest, image, to)
     return list(seen.values())
 

@@ -2,6 +2,7 @@
 
 Every problem is collected with its path (``rules[2].destinations[0].priority: must be ...``); the result is
 either a complete ``RulesDocument`` or ``RuleConfigError`` listing all of them, never a partial document.
+Messages quote what the author wrote through ``domain.quote`` (bounded), and list at most ``MAX_ERRORS``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from acrsync.domain.durations import parse_duration
 from acrsync.domain.images import NAME_RE, TAG_RE
-from acrsync.domain.patterns import PatternError, compile_pattern, split_pattern
+from acrsync.domain.patterns import split_pattern
+from acrsync.domain.quote import clip, show
 from acrsync.domain.rules_compile import TEMPLATE_FIELD_RE
+from acrsync.domain.rules_limits import MAX_ERRORS, PatternBudget
 from acrsync.errors import RuleConfigError
 
 RULE_NAME_RE = re.compile(r"^[a-z0-9-]{1,63}$")
@@ -23,6 +27,11 @@ RULE_NAME_RE = re.compile(r"^[a-z0-9-]{1,63}$")
 INSTANCE_RE = re.compile(r"^cri-[A-Za-z0-9][A-Za-z0-9-]*$")
 REGION_RE = re.compile(r"^[a-z]{2,}-[a-z0-9-]+$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A rules file names the variables holding a channel's secrets; it may only name these, so a file (or
+# whoever can apply one) can never make the functions read, send or print credentials such as
+# ALIBABA_CLOUD_ACCESS_KEY_SECRET. Every *_env key of a channel follows this rule.
+CHANNEL_ENV_PREFIX = "ACRSYNC_DINGTALK_"
+CHANNEL_ENV_RE = re.compile(r"^ACRSYNC_DINGTALK_[A-Z0-9_]+$")
 ACCOUNT_RE = re.compile(r"^[0-9]{1,32}$")
 MOBILE_RE = re.compile(r"^\+?[0-9]{5,20}$")
 TEMPLATE_FIELDS = ("namespace", "repo", "tag")
@@ -30,16 +39,24 @@ TEMPLATE_FIELDS = ("namespace", "repo", "tag")
 _TOP_KEYS = ("version", "channels", "rules")
 _CHANNEL_KEYS = ("dingtalk", "mention_mobiles")
 _DINGTALK_KEYS = ("webhook_env", "secret_env")
-_RULE_KEYS = ("name", "enabled", "alert", "source", "tags", "destinations")
+_RULE_KEYS = ("name", "enabled", "alert", "source", "tags", "destinations", "prune", "prune_grace")
 _SOURCE_KEYS = ("instance", "repositories", "exclude_repositories")
 _TAGS_KEYS = ("include", "exclude", "include_prerelease")
-_DEST_KEYS = ("instance", "region", "namespace", "repository", "tag", "override", "priority", "account")
+_DEST_KEYS = (
+    "instance", "region", "namespace", "repository", "tag", "override", "priority", "account",
+    "on_conflict", "role_arn",
+)  # fmt: skip
 # Template defaults per destination field, and what a resolved value must look like.
 _DEST_TEMPLATES = (
     ("namespace", "{namespace}", NAME_RE),
     ("repository", "{repo}", NAME_RE),
     ("tag", "{tag}", TAG_RE),
 )
+_NAME_GRAMMAR = (
+    "lowercase letters and digits joined by one '.', one '_', '__' or dashes "
+    "(no leading, trailing or doubled separators), at most 64 characters"
+)
+_TAG_GRAMMAR = "[A-Za-z0-9_.-], not starting with '.' or '-', at most 128 characters"
 
 
 @dataclass(frozen=True)
@@ -66,9 +83,18 @@ class _Checker:
 
     def __init__(self) -> None:
         self.errors: list[str] = []
+        self.unlisted = 0
+        self.budget = PatternBudget()
 
     def err(self, path: str, message: str) -> None:
-        self.errors.append(f"{path}: {message}")
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(f"{path}: {message}")
+        else:
+            self.unlisted += 1
+
+    def all_errors(self) -> list[str]:
+        more = [f"... and {self.unlisted:,} more problem(s) not listed"] if self.unlisted else []
+        return self.errors + more
 
     def mapping(self, value: object, path: str, allowed: tuple[str, ...]) -> Mapping[str, Any] | None:
         if not isinstance(value, Mapping):
@@ -76,7 +102,7 @@ class _Checker:
             return None
         for key in value:
             if key not in allowed:
-                self.err(f"{path}.{key}" if path else str(key), _unknown_key(str(key), allowed))
+                self.err(f"{path}.{_key(key)}" if path else _key(key), _unknown_key(key, allowed))
         return value
 
     def string(self, value: object, path: str, rx: re.Pattern[str] | None = None, what: str = "") -> str:
@@ -84,7 +110,7 @@ class _Checker:
             self.err(path, f"must be a non-empty string, got {_kind(value)}")
             return ""
         if rx is not None and not rx.match(value):
-            self.err(path, f"{value!r} is not {what}")
+            self.err(path, f"{show(value)} is not {what}")
         return value
 
     def boolean(self, value: object, path: str, default: bool) -> bool:
@@ -113,41 +139,53 @@ class _Checker:
         out = self.str_list(value, path)
         for i, text in enumerate(out):
             problem = "" if tags else _repository_pattern_problem(text)
+            problem = problem or self.budget.problem(text, include_prerelease)
             if problem:
                 self.err(f"{path}[{i}]", problem)
-                continue
-            try:
-                compile_pattern(text, include_prerelease=include_prerelease)
-            except PatternError as exc:
-                self.err(f"{path}[{i}]", str(exc))
         return out
 
 
 def _repository_pattern_problem(text: str) -> str:
     kind, body = split_pattern(text)
     if kind == "semver":
-        return f"{text!r}: semver: patterns apply to tags, not repositories"
+        return f"{show(text)}: semver: patterns apply to tags, not repositories"
     if kind == "glob" and "/" not in body and "**" not in body:
         # '*' never crosses '/', so a glob without one can never match NAMESPACE/REPO.
-        return f"{text!r} never matches NAMESPACE/REPO (did you mean '*/{body}' or '{body}/*'?)"
+        short = clip(body, 40)
+        return f"{show(text)} never matches NAMESPACE/REPO (did you mean '*/{short}' or '{short}/*'?)"
     return ""
 
 
 def _kind(value: object) -> str:
-    if value is None:
-        return "nothing"
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
-    if isinstance(value, (int, float, str)):
-        return f"{type(value).__name__} {value!r}"
-    return {"list": "a list", "dict": "a mapping"}.get(type(value).__name__, type(value).__name__)
+    shown = show(value)
+    if isinstance(value, (int, float, str)) and not shown.startswith("an integer of"):
+        return f"{type(value).__name__} {shown}"
+    return shown
 
 
-def _unknown_key(key: str, allowed: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
+def _digits(value: object) -> object:
+    """An int as its digits (YAML reads unquoted ids and phone numbers as ints); anything else unchanged.
+
+    A huge int stays an int (and is refused): ``str()`` of one is slow, or raises past 4,300 digits.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() <= 128:
+        return str(value)
+    return value
+
+
+def _key(key: object) -> str:
+    """A mapping key as it appears in a path: bounded, whatever YAML made of it."""
+    return clip(key, 40) if isinstance(key, str) else show(key, 40)
+
+
+def _unknown_key(raw: object, allowed: tuple[str, ...]) -> str:
+    key = raw if isinstance(raw, str) and len(raw) <= 64 else ""  # difflib is quadratic in the key
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5) if key else []
     aliases = {"repos": "repositories", "repository": "repositories", "exclude_repos": "exclude_repositories"}
     guess = close[0] if close else aliases.get(key)
-    if guess is None and key.rstrip("s") in allowed:
+    if guess is None and key and key.rstrip("s") in allowed:
         guess = key.rstrip("s")
     return (
         f"unknown key (did you mean {guess!r}?)" if guess else f"unknown key (allowed: {', '.join(allowed)})"
@@ -174,11 +212,11 @@ def validate_document(data: object) -> RulesDocument:
             rule = _rule(c, raw, f"rules[{i}]", channels)
             name = rule["name"]
             if name and name in seen:
-                c.err(f"rules[{i}].name", f"duplicate rule name {name!r} (also rules[{seen[name]}])")
+                c.err(f"rules[{i}].name", f"duplicate rule name {show(name)} (also rules[{seen[name]}])")
             seen.setdefault(name, i)
             rules.append(rule)
     if c.errors:
-        raise RuleConfigError(c.errors)
+        raise RuleConfigError(c.all_errors())
     return RulesDocument(version=1, channels=channels, rules=tuple(rules))
 
 
@@ -190,7 +228,7 @@ def _channels(c: _Checker, raw: object) -> dict[str, dict[str, Any]]:
         c.err("channels", f"must be a mapping of channel name to settings, got {_kind(raw)}")
         return out
     for name, body in raw.items():
-        path = f"channels.{name}"
+        path = f"channels.{_key(name)}"
         if not isinstance(name, str) or not RULE_NAME_RE.match(name):
             c.err(path, "channel names use a-z, 0-9 and '-', at most 63 characters")
         out[str(name)] = _channel(c, body, path)
@@ -210,11 +248,11 @@ def _channel(c: _Checker, body: object, path: str) -> dict[str, Any]:
     mobiles = m.get("mention_mobiles", [])
     if isinstance(mobiles, list):
         # YAML reads an unquoted phone number as an int; a number is what was meant, so accept it.
-        mobiles = [str(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in mobiles]
+        mobiles = [_digits(x) for x in mobiles]
     channel["mention_mobiles"] = c.str_list(mobiles, f"{path}.mention_mobiles")
     for i, mobile in enumerate(channel["mention_mobiles"]):
         if not MOBILE_RE.match(mobile):
-            c.err(f"{path}.mention_mobiles[{i}]", f"{mobile!r} is not a phone number")
+            c.err(f"{path}.mention_mobiles[{i}]", f"{show(mobile)} is not a phone number")
     return channel
 
 
@@ -228,12 +266,25 @@ def _dingtalk(c: _Checker, raw: object, path: str) -> dict[str, str]:
         if secret_key in raw:
             c.err(f"{path}.{secret_key}", _inline_secret(secret_key))
     c.mapping(raw, path, (*_DINGTALK_KEYS, *inline))
-    what = "an environment variable name (e.g. ACRSYNC_DINGTALK_WEBHOOK)"
     if "webhook" not in raw:  # an inline webhook was already reported; one error per mistake
-        out["webhook_env"] = c.string(raw.get("webhook_env"), f"{path}.webhook_env", ENV_NAME_RE, what)
-    if raw.get("secret_env") is not None:  # optional: an unsigned robot has no secret
-        out["secret_env"] = c.string(raw.get("secret_env"), f"{path}.secret_env", ENV_NAME_RE, what)
+        out["webhook_env"] = _env_name(c, raw.get("webhook_env"), f"{path}.webhook_env")
+    # Optional: an unsigned robot has no secret. "" is how a normalised channel says so, and a stored
+    # document must validate again (rules apply re-validates), so "" is accepted as "unsigned" too.
+    if raw.get("secret_env") not in (None, ""):
+        out["secret_env"] = _env_name(c, raw.get("secret_env"), f"{path}.secret_env")
     return out
+
+
+def _env_name(c: _Checker, value: object, path: str) -> str:
+    name = c.string(value, path)
+    if name and not CHANNEL_ENV_RE.match(name):
+        c.err(
+            path,
+            f"{show(name)} is not allowed: a rules file may only name environment variables that start "
+            f"with {CHANNEL_ENV_PREFIX} followed by A-Z, 0-9 or _ (e.g. {CHANNEL_ENV_PREFIX}OPS_WEBHOOK), "
+            "so it can never make acr-sync read credentials or other settings",
+        )
+    return name
 
 
 def _inline_secret(key: str) -> str:
@@ -251,8 +302,8 @@ def _rule(c: _Checker, raw: object, path: str, channels: Mapping[str, Any]) -> d
     if alert not in (None, ""):  # "" is how a normalised rule says "no channel": re-validation must accept it
         alert = c.string(alert, f"{path}.alert")
         if alert and alert not in channels:
-            known = ", ".join(sorted(channels)) or "none defined"
-            c.err(f"{path}.alert", f"channel {alert!r} is not defined under channels ({known})")
+            known = clip(", ".join(sorted(channels)), 200) or "none defined"
+            c.err(f"{path}.alert", f"channel {show(alert)} is not defined under channels ({known})")
     tags = c.mapping(m.get("tags", {}), f"{path}.tags", _TAGS_KEYS) or {}
     include_prerelease = c.boolean(tags.get("include_prerelease"), f"{path}.tags.include_prerelease", False)
     if "source" not in m and isinstance(raw, Mapping):
@@ -275,6 +326,7 @@ def _rule(c: _Checker, raw: object, path: str, channels: Mapping[str, Any]) -> d
             "include_prerelease": include_prerelease,
         },
         "destinations": _destinations(c, m.get("destinations"), f"{path}.destinations"),
+        **reconcile_rule_keys(c, m, path),
     }
 
 
@@ -315,16 +367,16 @@ def _destination(c: _Checker, raw: object, path: str) -> dict[str, Any]:
     dest["override"] = c.boolean(m.get("override"), f"{path}.override", False)
     priority = m.get("priority", 3)
     if not isinstance(priority, int) or isinstance(priority, bool) or not 1 <= priority <= 5:
-        c.err(f"{path}.priority", f"must be an integer 1..5, got {priority!r}")
+        c.err(f"{path}.priority", f"must be an integer 1..5, got {show(priority)}")
         priority = 3
     dest["priority"] = priority
     account = m.get("account", "")
-    if isinstance(account, int) and not isinstance(account, bool):
-        account = str(account)  # YAML reads an unquoted account id as an int
+    account = _digits(account)  # YAML reads an unquoted account id as an int
     if account != "" and (not isinstance(account, str) or not ACCOUNT_RE.match(account)):
-        c.err(f"{path}.account", f"must be an Alibaba Cloud account id (digits), got {account!r}")
+        c.err(f"{path}.account", f"must be an Alibaba Cloud account id (digits), got {show(account)}")
         account = ""
     dest["account"] = account
+    dest.update(reconcile_destination_keys(c, m, path, account))
     return dest
 
 
@@ -337,8 +389,61 @@ def _template(c: _Checker, value: object, path: str, rx: re.Pattern[str]) -> str
     if unknown:
         c.err(path, f"unknown template field {{{unknown[0]}}} (use {{namespace}}, {{repo}} or {{tag}})")
     elif "{" in TEMPLATE_FIELD_RE.sub("", text) or "}" in TEMPLATE_FIELD_RE.sub("", text):
-        c.err(path, f"{text!r} has an unbalanced brace")
-    elif not fields and not rx.match(text):
-        what = "a valid tag ([A-Za-z0-9_.-], at most 128 chars)" if rx is TAG_RE else "a valid ACR name"
-        c.err(path, f"{text!r} is not {what}")
+        c.err(path, f"{show(text)} has an unbalanced brace")
+    elif not rx.match(sample := TEMPLATE_FIELD_RE.sub("a", text)):
+        # Field values are valid names themselves (alphanumeric at both ends), so rendering each as "a"
+        # shows exactly what the literal text adds: "a..{namespace}" can only ever make "a..x" names.
+        grammar = _TAG_GRAMMAR if rx is TAG_RE else _NAME_GRAMMAR
+        what, many = ("tag", "tags") if rx is TAG_RE else ("ACR name", "names")
+        if fields:
+            c.err(path, f"{show(text)} makes invalid {what}s such as {show(sample)}: {many} are {grammar}")
+        else:
+            c.err(path, f"{show(text)} is not a valid {what}: {many} are {grammar}")
     return text
+
+
+# ---------------------------------------------------------------------------------- reconciler keys
+# Written into the normalised rule only when not the default, so rules stored before these keys existed
+# compare equal after a re-apply (no spurious "changed").
+ON_CONFLICT = ("skip", "overwrite", "backup")
+ROLE_ARN_RE = re.compile(r"^acs:ram::([0-9]{1,32}):role/[A-Za-z0-9._@-]{1,64}$")
+
+
+def reconcile_rule_keys(c: _Checker, m: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """``prune`` (bool, default false) and ``prune_grace`` (a duration as ``status --since`` takes it)."""
+    out: dict[str, Any] = {}
+    if c.boolean(m.get("prune"), f"{path}.prune", False):
+        out["prune"] = True
+    grace = m.get("prune_grace")
+    if grace is not None:
+        text = c.string(grace, f"{path}.prune_grace")
+        try:
+            parse_duration(text)
+            out["prune_grace"] = text
+        except ValueError as exc:
+            if text:
+                c.err(f"{path}.prune_grace", str(exc))
+    return out
+
+
+def reconcile_destination_keys(c: _Checker, m: Mapping[str, Any], path: str, account: str) -> dict[str, Any]:
+    """``on_conflict`` (skip | overwrite | backup, default skip) and ``role_arn`` (needs ``account``)."""
+    out: dict[str, Any] = {}
+    policy = m.get("on_conflict")
+    if policy is not None and policy not in ON_CONFLICT:
+        c.err(f"{path}.on_conflict", f"must be one of {', '.join(ON_CONFLICT)}, got {_kind(policy)}")
+    elif policy not in (None, "skip"):
+        out["on_conflict"] = policy
+    role = m.get("role_arn")
+    if role is not None:
+        text = c.string(role, f"{path}.role_arn")
+        match = ROLE_ARN_RE.match(text) if text else None
+        if text and match is None:
+            c.err(f"{path}.role_arn", f"{text!r} is not a RAM role ARN (acs:ram::ACCOUNT_ID:role/NAME)")
+        elif match is not None and not account:
+            c.err(f"{path}.role_arn", "needs account: (the role is read in that account)")
+        elif match is not None and match.group(1) != account:
+            c.err(f"{path}.role_arn", f"names account {match.group(1)}, but account is {account}")
+        elif match is not None:
+            out["role_arn"] = text
+    return out

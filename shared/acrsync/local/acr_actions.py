@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from acrsync.local.acr_model import AcrApiError, AcrModel, EmuRepo, EmuTag, EmuTask
 from acrsync.local.acr_state import not_exist
+from acrsync.local.acr_sync_rules import list_event_center_rule_name, list_repo_sync_rule
 
 Params = Mapping[str, str]
 T = TypeVar("T")
@@ -41,6 +42,8 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "GetRepoSyncTask": ("InstanceId", "SyncTaskId"),
     "ListRepoSyncTask": ("InstanceId",),
     "CancelRepoSyncTask": ("InstanceId", "SyncTaskId"),
+    "ListRepoSyncRule": ("InstanceId",),
+    "ListEventCenterRuleName": ("InstanceId",),
 }
 
 
@@ -313,4 +316,13 @@ _ACTIONS: dict[str, Callable[[AcrModel, Params], dict[str, Any]]] = {
     "GetRepoSyncTask": _get_repo_sync_task,
     "ListRepoSyncTask": _list_repo_sync_task,
     "CancelRepoSyncTask": _cancel_repo_sync_task,
+    "ListRepoSyncRule": list_repo_sync_rule,  # acr_sync_rules.py (doctor --deployed)
+    "ListEventCenterRuleName": list_event_center_rule_name,
 }
+
+# The reconciler's tag writes live in their own module (acr_tag_actions); registered here so both the HTTP
+# emulator and the in-memory fake serve them through ``dispatch``.
+from acrsync.local.acr_tag_actions import TAG_ACTIONS, TAG_REQUIRED  # noqa: E402
+
+_ACTIONS.update(TAG_ACTIONS)
+_REQUIRED.update(TAG_REQUIRED)

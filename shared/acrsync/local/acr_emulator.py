@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from acrsync.local import acr_actions
+from acrsync.local.acr_accounts import AccountBook
 from acrsync.local.acr_faults import DROP
 from acrsync.local.acr_model import AcrApiError, AcrModel
 from acrsync.local.acr_signing import KeyStore, verify_request
@@ -57,6 +58,7 @@ class AcrEmulator:
             dict(credentials or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}),
             dict(sts_credentials or {}),
         )
+        self.accounts = AccountBook()  # cross-account ownership; empty = one account (acr_accounts)
         self._address = (host, port)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -149,7 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None:
                 raise fault.as_error()
             self._check_envelope(split.path, action)
-            verify_request(
+            caller = verify_request(
                 emulator.keys,
                 method=self.command,
                 path=split.path,
@@ -157,6 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
                 headers=self.headers,
                 body=body,
             )
+            emulator.accounts.check(caller, params, home=model.account_id)
             result = acr_actions.dispatch(model, action, params)
         except AcrApiError as err:
             model.record(action, params, err.code, method=self.command, status=err.http_status)

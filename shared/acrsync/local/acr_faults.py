@@ -18,7 +18,8 @@ THROTTLE_RETRY_AFTER = "throttle_retry_after"
 SERVER_ERROR = "server_error"
 UNAVAILABLE = "unavailable"
 DROP = "drop"
-KINDS = (THROTTLE, THROTTLE_RETRY_AFTER, SERVER_ERROR, UNAVAILABLE, DROP)
+FORBIDDEN = "forbidden"  # a RAM policy without the action: the gateway's Forbidden.RAM (reference §2.2)
+KINDS = (THROTTLE, THROTTLE_RETRY_AFTER, SERVER_ERROR, UNAVAILABLE, DROP, FORBIDDEN)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,13 @@ class Fault:
             )
         if self.kind == SERVER_ERROR:
             return AcrApiError("SystemError", "Unknown error.", http_status=500)
+        if self.kind == FORBIDDEN:
+            # Gateway-level code common to Alibaba Cloud RPC APIs (reference §2.2, help.aliyun.com/51132).
+            return AcrApiError(
+                "Forbidden.RAM",
+                "User not authorized to operate on the specified resource, or this API doesn't support RAM.",
+                http_status=403,
+            )
         if self.kind == UNAVAILABLE:
             return AcrApiError(
                 "ServiceUnavailable",

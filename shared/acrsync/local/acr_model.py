@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from acrsync.local.acr_faults import FaultInjector
 from acrsync.local.acr_state import (
@@ -62,6 +63,8 @@ class AcrModel(SyncEngine):
     namespaces: dict[tuple[str, str], EmuNamespace] = field(default_factory=dict, init=False)
     repos: dict[str, EmuRepo] = field(default_factory=dict, init=False, repr=False)
     tasks: dict[str, EmuTask] = field(default_factory=dict, init=False, repr=False)
+    sync_rules: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)  # acr_sync_rules
+    event_center_rules: dict[str, list[dict[str, Any]]] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
     _rng: random.Random = field(init=False, repr=False)
     _failures: dict[tuple[str, str], DestinationFailure] = field(default_factory=dict, init=False, repr=False)

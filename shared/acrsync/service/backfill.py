@@ -127,6 +127,12 @@ class BackfillReport:
         }
 
 
+def _record(report: BackfillReport, item: PlanItem, on_item: Callable[[PlanItem], None] | None) -> None:
+    report.count(item.action)
+    if on_item is not None:
+        on_item(item)
+
+
 def new_run_id(now: float) -> str:
     """``YYYYmmddTHHMMSS-xxxx``: sortable, unique enough to tell runs apart in the ledger's ``event_id``."""
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + "-" + secrets.token_hex(2)
@@ -153,12 +159,12 @@ def run(
     try:
         for image in run.images():
             report.tags_evaluated += 1
-            for request in evaluate(deps.index, image):
+            refused: list[tuple[SyncRequest, str]] = []
+            for request in evaluate(deps.index, image, refused):
                 report.matched += 1
-                item = run.handle(request)
-                report.count(item.action)
-                if on_item is not None:
-                    on_item(item)
+                _record(report, run.handle(request), on_item)
+            for request, why in refused:
+                _record(report, run.refuse(request, why), on_item)
             if on_progress is not None:
                 on_progress(report)
     except RetryableError as exc:
@@ -178,6 +184,7 @@ class _Run:
         self.event_id = f"backfill:{report.run_id}"
         self.only = compile_pattern(repository) if repository else None
         self.dest_repos: dict[tuple[str, str, str], Repository | None] = {}
+        self.warned: set[str] = set()  # rules already warned about for an invalid destination name
         self.replicator = ReplicatorDeps(
             rules=lambda: deps.index,
             ledger=deps.ledger,
@@ -254,6 +261,18 @@ class _Run:
                 self.deps.clock.sleep(min(5.0, 0.5 * 2**attempt))
 
     # ------------------------------------------------------------------ one request
+    def refuse(self, request: SyncRequest, why: str) -> PlanItem:
+        """A destination whose rendered names are invalid: reported (warned once a rule), never submitted."""
+        if request.rule not in self.warned:
+            self.warned.add(request.rule)
+            log.warning(
+                "destination_name_invalid", rule=request.rule, destination=request.destination.ref, error=why
+            )
+        source = request.source
+        return PlanItem(
+            request.rule, source.ref, source.digest, request.destination.ref, "invalid_destination", error=why
+        )
+
     def handle(self, request: SyncRequest) -> PlanItem:
         """Skip, plan, or claim-and-submit one request."""
         item = PlanItem(

@@ -9,48 +9,39 @@ never hides the others. A few read-only ACR calls, no writes (except the optiona
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from acrsync.domain.alerts import AlertMessage
 from acrsync.domain.regions import cloud_of
-from acrsync.domain.registry import Namespace
 from acrsync.domain.rules import CompiledRule, RuleIndex, compile_rules, validate_document
-from acrsync.domain.rules_eval import CompiledDestination, Template, first_match
-from acrsync.errors import AcrSyncError, RuleConfigError
+from acrsync.errors import AcrSyncError, RuleConfigError, StoreError
 from acrsync.logging import get_logger
 from acrsync.ports import AlertChannel, Notifier, RegistryApi, StoredRules
+from acrsync.service.doctor_destinations import DestinationChecks
+from acrsync.service.doctor_guard import (
+    DENIED_PREFIXES,
+    FAIL,
+    PASS,
+    RAM_FIX,
+    WARN,
+    Check,
+    describe,
+    failure,
+    guarded,
+    refused_credentials,
+)
+from acrsync.webhooks import webhook_problem
+
+__all__ = ["FAIL", "PASS", "WARN", "Check", "DoctorDeps", "failed", "run_checks"]
 
 log = get_logger(__name__)
 
-PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 PREMIUM = "Enterprise_Advanced"  # GetInstance InstanceSpecification of the Premium edition
-# Gateway codes meaning "these credentials are not accepted" (reference §2.2).
-BAD_CREDENTIAL_PREFIXES = ("SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidSecurityToken")
-DENIED_PREFIXES = ("NoPrivilege", "Forbidden")
 CONSOLE = "https://cr.console.aliyun.com"
-NAMESPACE_FIX = f"{CONSOLE} → Instances → {{instance}} → Repository → Namespace → Create Namespace '{{ns}}'"
-AUTOCREATE_FIX = (
-    f"{CONSOLE} → Instances → {{instance}} → Repository → Namespace → '{{ns}}' → Edit → "
-    "turn on 'Automatically Create Repository' (or create each destination repository)"
-)
-MAX_SOURCE_REPOS = 5000  # namespaces of "**" rules are read from at most this many source repositories
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One result: ``status`` PASS, WARN or FAIL; ``fix`` says what to do when it is not PASS."""
-
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
-
-    def as_dict(self) -> dict[str, str]:
-        """JSON-able form."""
-        return {"name": self.name, "status": self.status, "detail": self.detail, "fix": self.fix}
+STORE_FIX = "check ACRSYNC_STORE; for Tablestore run `acr-sync tables init` and check the endpoint"
 
 
 @dataclass(frozen=True)
@@ -72,20 +63,28 @@ def failed(checks: list[Check]) -> bool:
 
 
 def run_checks(deps: DoctorDeps, *, send_test_alert: bool = False) -> list[Check]:
-    """Every check, in a fixed order."""
+    """Every check, in a fixed order. Each catches its own failures (``guarded``): a denied or failing call
+    is that row's FAIL with its fix, and every other row is still there."""
     checks = [_store(deps)]
     rules_check, index = _rules(deps)
     checks.append(rules_check)
     enabled = [r for r in index.rules if r.enabled] if index is not None else []
-    cred = _credentials(deps, sorted({r.instance for r in enabled}))
+    sources = sorted({r.instance for r in enabled})
+    cred, acr_usable = _credentials(deps, sources)
     checks.append(cred)
-    if cred.status == PASS:
-        checks.extend(_sources(deps, sorted({r.instance for r in enabled})))
+    if acr_usable:  # skipped only without credentials or with refused ones: every call would fail alike
+        checks.extend(guarded("source edition", "GetInstance", partial(_sources, deps, sources)))
     checks.extend(_regions(enabled))
-    if cred.status == PASS:
-        checks.extend(_Destinations(deps).checks(enabled))
+    if acr_usable:
+        checks.extend(DestinationChecks(deps.registry, deps.region).checks(enabled))
+    if index is not None:
+        from acrsync.service.doctor_cross_account import cross_account_checks  # imports this module
+
+        cross = lambda: cross_account_checks(deps.rules().rules)  # noqa: E731 - read inside the guard
+        checks.extend(guarded("cross-account destinations", "cannot check them", cross))
     channels = index.channels if index is not None else {}
-    checks.extend(_alerts(deps, enabled, channels, send_test_alert))
+    alerts = partial(_alerts, deps, enabled, channels, send_test_alert)
+    checks.extend(guarded("alert channels", "cannot check them", alerts))
     log.info("doctor_finished", failed=sum(c.status == FAIL for c in checks), checks=len(checks))
     return checks
 
@@ -94,12 +93,8 @@ def _store(deps: DoctorDeps) -> Check:
     try:
         return Check("store", PASS, deps.store_probe())
     except Exception as exc:  # noqa: BLE001 - any failure to open the store is this check's FAIL
-        return Check(
-            "store",
-            FAIL,
-            f"{type(exc).__name__}: {exc}",
-            "check ACRSYNC_STORE; for Tablestore run `acr-sync tables init` and check the endpoint",
-        )
+        fix = exc.fix if isinstance(exc, StoreError) and exc.fix else STORE_FIX
+        return Check("store", FAIL, describe(exc), fix)
 
 
 def _rules(deps: DoctorDeps) -> tuple[Check, RuleIndex | None]:
@@ -112,8 +107,8 @@ def _rules(deps: DoctorDeps) -> tuple[Check, RuleIndex | None]:
     except RuleConfigError as exc:
         fix = "fix the rules file and run `acr-sync rules apply FILE`"
         return Check("rules", FAIL, "; ".join(exc.errors[:5]), fix), None
-    except AcrSyncError as exc:
-        return Check("rules", FAIL, f"cannot read rules: {exc}", "see the store check"), None
+    except Exception as exc:  # noqa: BLE001 - a broken store or rule row is this check's FAIL
+        return Check("rules", FAIL, f"cannot read rules: {describe(exc)}", "see the store check"), None
     enabled = sum(r.enabled for r in index.rules)
     if not enabled:
         fix = "apply a rules file: `acr-sync rules apply examples/rules.yaml`"
@@ -121,28 +116,26 @@ def _rules(deps: DoctorDeps) -> tuple[Check, RuleIndex | None]:
     return Check("rules", PASS, f"version {stored.version}: {enabled} enabled rule(s) compile"), index
 
 
-def _credentials(deps: DoctorDeps, sources: list[str]) -> Check:
+def _credentials(deps: DoctorDeps, sources: list[str]) -> tuple[Check, bool]:
+    """The credentials row, and whether the ACR checks can run (not without credentials, or refused ones)."""
     if not deps.credentials_present:
         fix = (
             "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (FC sets them from the role)"
         )
-        return Check("credentials", FAIL, "no AccessKey pair configured", fix)
+        return Check("credentials", FAIL, "no AccessKey pair configured", fix), False
     if not sources:
-        return Check("credentials", WARN, "present, not verified: no enabled rule names a source instance")
+        detail = "present, not verified: no enabled rule names a source instance"
+        return Check("credentials", WARN, detail), True
     try:
         deps.registry(deps.region).get_instance(sources[0])
-    except AcrSyncError as exc:
-        code = getattr(exc, "code", "")
-        if code.startswith(BAD_CREDENTIAL_PREFIXES):
-            return Check("credentials", FAIL, f"ACR refused them ({code})", "check the AK/SK")
+    except Exception as exc:  # noqa: BLE001 - every failure is this row's FAIL; the other checks still run
+        code = str(getattr(exc, "code", "") or "")
+        if refused_credentials(exc):
+            return Check("credentials", FAIL, f"ACR refused them ({code})", "check the AK/SK"), False
         if code.startswith(DENIED_PREFIXES):
-            fix = (
-                "grant the RAM policy cr:GetInstance, cr:ListRepository, cr:*RepositorySync on the instances"
-            )
-            return Check("credentials", FAIL, f"accepted but denied ({code})", fix)
-        fix = "check ACRSYNC_REGION / ACRSYNC_ACR_ENDPOINT and the network"
-        return Check("credentials", FAIL, f"GetInstance failed: {exc}", fix)
-    return Check("credentials", PASS, f"accepted by ACR in {deps.region} (GetInstance {sources[0]})")
+            return Check("credentials", FAIL, f"accepted but denied ({code})", RAM_FIX), True
+        return failure("credentials", "", exc), True
+    return Check("credentials", PASS, f"accepted by ACR in {deps.region} (GetInstance {sources[0]})"), True
 
 
 def _sources(deps: DoctorDeps, sources: list[str]) -> Iterator[Check]:
@@ -151,8 +144,8 @@ def _sources(deps: DoctorDeps, sources: list[str]) -> Iterator[Check]:
         name = f"source edition {instance}"
         try:
             found = api.get_instance(instance)
-        except AcrSyncError as exc:
-            yield Check(name, FAIL, f"GetInstance failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - this instance's FAIL; the next instance is still checked
+            yield failure(name, "", exc)
             continue
         if found is None:
             fix = "check source.instance in the rules and ACRSYNC_REGION (the source instances' region)"
@@ -175,122 +168,6 @@ def _regions(enabled: list[CompiledRule]) -> Iterator[Check]:
             yield Check(f"destination region {region}", FAIL, f"a {cloud} cloud region", fix)
 
 
-def _fields(template: Template) -> set[str]:
-    return {part for is_field, part in template.parts if is_field}
-
-
-class _Destinations:
-    """Namespace / auto-create / repository checks; each (instance, namespace[, repo]) is reported once."""
-
-    def __init__(self, deps: DoctorDeps) -> None:
-        self.deps = deps
-        self.seen: set[tuple[str, ...]] = set()
-        self.namespaces: dict[tuple[str, str], Namespace | None] = {}
-        self.source_repos: dict[str, list[str]] = {}
-
-    def checks(self, enabled: list[CompiledRule]) -> Iterator[Check]:
-        for rule in enabled:
-            for dest in rule.destinations:
-                namespaces = self._dest_namespaces(rule, dest)
-                if namespaces is None:
-                    detail = f"rule {rule.name}: namespace {dest.namespace.source!r} depends on repo/tag"
-                    yield Check(f"destination namespace {dest.instance}", WARN, detail + "; not checked")
-                    continue
-                for ns in namespaces:
-                    yield from self._namespace(rule, dest, ns)
-
-    def _dest_namespaces(self, rule: CompiledRule, dest: CompiledDestination) -> list[str] | None:
-        used = _fields(dest.namespace)
-        if not used:
-            return [dest.namespace.source]
-        if used != {"namespace"}:
-            return None
-        return sorted({dest.namespace.render({"namespace": ns}) for ns in self._source_namespaces(rule)})
-
-    def _source_namespaces(self, rule: CompiledRule) -> set[str]:
-        """Literal namespaces of the rule's globs, else those of the source repositories it matches."""
-        if rule.namespaces is not None:
-            return set(rule.namespaces)
-        if rule.instance not in self.source_repos:
-            repos = self.deps.registry(self.deps.region).list_repositories(rule.instance)
-            self.source_repos[rule.instance] = [
-                f"{r.namespace}/{r.name}" for r in itertools.islice(repos, MAX_SOURCE_REPOS)
-            ]
-        return {
-            path.split("/", 1)[0]
-            for path in self.source_repos[rule.instance]
-            if first_match(rule.repositories, path) and not first_match(rule.exclude_repositories, path)
-        }
-
-    def _lookup(self, dest: CompiledDestination, ns: str) -> Namespace | None:
-        key = (dest.instance, ns)
-        if key not in self.namespaces:
-            self.namespaces[key] = self.deps.registry(dest.region).get_namespace(dest.instance, ns)
-        return self.namespaces[key]
-
-    def _once(self, *key: str) -> bool:
-        if key in self.seen:
-            return False
-        self.seen.add(key)
-        return True
-
-    def _namespace(self, rule: CompiledRule, dest: CompiledDestination, ns: str) -> Iterator[Check]:
-        name = f"destination namespace {dest.instance}/{ns}"
-        try:
-            found = self._lookup(dest, ns)
-        except AcrSyncError as exc:
-            if self._once("ns", dest.instance, ns):
-                yield Check(name, WARN, f"cannot read it ({exc}): cross-account destination?")
-            return
-        if found is None:
-            if self._once("ns", dest.instance, ns):
-                fix = NAMESPACE_FIX.format(instance=dest.instance, ns=ns)
-                yield Check(name, FAIL, f"missing (rule {rule.name}): its tasks would fail", fix)
-            return
-        if self._once("ns", dest.instance, ns):
-            auto = ", auto-create repository on" if found.auto_create_repo else ""
-            yield Check(name, PASS, "exists" + auto)
-        if _fields(dest.repository):
-            yield from self._autocreate(rule, dest, ns, found.auto_create_repo)
-        else:
-            yield from self._repository(rule, dest, ns, found.auto_create_repo)
-
-    def _autocreate(
-        self, rule: CompiledRule, dest: CompiledDestination, ns: str, on: bool
-    ) -> Iterator[Check]:
-        if not self._once("auto", dest.instance, ns):
-            return
-        name = f"auto-create repository {dest.instance}/{ns}"
-        if on:
-            yield Check(name, PASS, "on")
-            return
-        detail = (
-            f"off, and rule {rule.name} names repositories by template {dest.repository.source!r}: "
-            "tasks to repositories that do not exist yet will fail"
-        )
-        yield Check(name, WARN, detail, AUTOCREATE_FIX.format(instance=dest.instance, ns=ns))
-
-    def _repository(
-        self, rule: CompiledRule, dest: CompiledDestination, ns: str, auto: bool
-    ) -> Iterator[Check]:
-        repo = dest.repository.source
-        if not self._once("repo", dest.instance, ns, repo):
-            return
-        name = f"destination repository {dest.instance}/{ns}/{repo}"
-        try:
-            found = self.deps.registry(dest.region).get_repository(dest.instance, ns, repo)
-        except AcrSyncError as exc:
-            yield Check(name, WARN, f"cannot read it: {exc}")
-            return
-        if found is not None:
-            yield Check(name, PASS, f"exists ({found.repo_id})")
-        elif auto:
-            yield Check(name, PASS, "missing; the namespace auto-creates it on the first sync")
-        else:
-            fix = f"{CONSOLE} → Instances → {dest.instance} → Repository → Create Repository '{ns}/{repo}'"
-            yield Check(name, FAIL, f"missing (rule {rule.name}) and auto-create is off", fix)
-
-
 def _alerts(
     deps: DoctorDeps,
     enabled: list[CompiledRule],
@@ -311,6 +188,9 @@ def _alerts(
         if name and channel.name != name:
             env = str((specs.get(name) or {}).get("dingtalk", {}).get("webhook_env") or "its webhook_env")
             yield Check(label, WARN, f"{env} is not set: falls back to the default channel", f"set {env}")
+        elif (refused := webhook_problem(channel.webhook)) is not None:  # the notifier's own rule
+            yield Check(label, FAIL, refused.reason, "set the robot's https://oapi.dingtalk.com webhook")
+            continue
         else:
             yield Check(label, PASS, "configured" + (", signed" if channel.secret else ", unsigned"))
         if send_test_alert and channel.webhook not in tested:

@@ -4,12 +4,12 @@ replications, and ``replicate`` one image by hand (the console's "Replicate" act
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from acrsync.domain.durations import parse_duration
 from acrsync.domain.images import (
     INSTANCE_RE,
     NAME_RE,
@@ -33,16 +33,11 @@ from acrsync.service.submit import Submission, Submitter
 log = get_logger(__name__)
 
 MANUAL_RULE = "manual"
-_SINCE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
 def parse_since(text: str) -> float:
     """``30m``, ``1h``, ``24h``, ``7d`` (also ``s``, ``w``) in seconds, else ``ValueError``."""
-    m = _SINCE_RE.match(text or "")
-    if not m or float(m.group(1)) <= 0:
-        raise ValueError(f"{text!r} is not a duration: expected a number and a unit, e.g. 30m, 1h, 24h, 7d")
-    return float(m.group(1)) * _UNIT_S[m.group(2)]
+    return parse_duration(text)
 
 
 def _selected(entry: LedgerEntry, rule: str, image: ImageRef | None) -> bool:
@@ -209,7 +204,7 @@ def parse_destination(text: str, source: ImageRef) -> DestinationImage:
         ("tag", tag, TAG_RE),
     )
     for label, value, rx in checks:
-        if not rx.match(value):
+        if not rx.fullmatch(value):  # fullmatch: REGION_RE ends in "$", which a trailing newline passes
             raise ValueError(f"--to {text!r}: {value!r} is not a valid ACR {label}")
     return DestinationImage(instance, region, namespace, repo, tag)
 

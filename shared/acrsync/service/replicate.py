@@ -12,14 +12,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from acrsync.domain.events import PushCompleted, describe_shape, parse_events
+from acrsync.domain.events import PushCompleted, RawDataPolicy
 from acrsync.domain.images import SourceImage, SyncRequest
 from acrsync.domain.ledger import LedgerEntry, State, is_reverse_of, new_claim
 from acrsync.domain.rules_eval import RuleIndex, evaluate
-from acrsync.errors import AlreadyClaimed, InvalidEvent, UpstreamRejected
+from acrsync.errors import AlreadyClaimed, UpstreamRejected
 from acrsync.logging import bind, get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi
 from acrsync.service.gate import CallGate
+from acrsync.service.intake import Refusal, read_delivery
 from acrsync.service.submit import FIRST_CHECK_S, Submitter
 from acrsync.service.submit_batch import submit_claimed
 
@@ -38,6 +39,7 @@ class ReplicatorDeps:
     allowed_accounts: frozenset[str]
     submitter: Submitter
     max_event_bytes: int = 256 * 1024
+    raw_data: RawDataPolicy = field(default_factory=RawDataPolicy)
 
 
 @dataclass
@@ -64,11 +66,11 @@ class PushOutcome:
 def handle_push(raw: bytes | str, deps: ReplicatorDeps, *, deadline: float) -> PushOutcome:
     """Handle one delivery (one event, or a list of them) from EventBridge. ``deadline`` is monotonic."""
     outcome = PushOutcome()
-    try:
-        events = parse_events(raw, allowed_accounts=deps.allowed_accounts, max_bytes=deps.max_event_bytes)
-    except InvalidEvent as exc:
-        _log_refusal(raw, exc)
-        return PushOutcome(status="refused", reason=f"{exc.reason}: {exc}")
+    events = read_delivery(
+        raw, allowed_accounts=deps.allowed_accounts, raw_data=deps.raw_data, max_bytes=deps.max_event_bytes
+    )
+    if isinstance(events, Refusal):
+        return PushOutcome(status="refused", reason=events.text)
     for event in events:
         if not isinstance(event, PushCompleted):
             log.warning("event_refused", reason="unsupported_type", kind=type(event).__name__)
@@ -90,21 +92,20 @@ def handle_push(raw: bytes | str, deps: ReplicatorDeps, *, deadline: float) -> P
     return outcome
 
 
-def _log_refusal(raw: bytes | str, exc: InvalidEvent) -> None:
-    shape: object = None
-    if exc.reason not in ("empty", "oversize", "malformed_json"):
-        shape = describe_shape(raw)
-    log.warning("event_refused", reason=exc.reason, field=exc.field, error=str(exc), shape=shape)
-
-
 def _replicate_push(
     event: PushCompleted, deps: ReplicatorDeps, deadline: float, outcome: PushOutcome
 ) -> None:
     image = event.source_image
     bind(image=image.ref)
-    requests = evaluate(deps.rules(), image)
+    refused: list[tuple[SyncRequest, str]] = []
+    requests = evaluate(deps.rules(), image, refused)
+    for request, why in refused:  # a template gave a bad name: recorded and alerted, never submitted
+        outcome.results.append(
+            _record_unreplicable(request, event.event_id, why, deps, error_class="invalid_destination")
+        )
     if not requests:
-        log.info("no_rule_matched", image=image.ref)
+        if not refused:
+            log.info("no_rule_matched", image=image.ref)
         return
     try:
         image = complete_source(image, deps, deadline)
@@ -222,16 +223,22 @@ def _on_existing_claim(
 
 
 def _record_unreplicable(
-    request: SyncRequest, event_id: str, reason: str, deps: ReplicatorDeps
+    request: SyncRequest,
+    event_id: str,
+    reason: str,
+    deps: ReplicatorDeps,
+    error_class: str = "source_missing",
 ) -> dict[str, str]:
+    """A failed ledger row (the watcher alerts it) for a request that cannot be submitted."""
     now = deps.clock.now()
     entry = new_claim(request, event_id=event_id, now=now)
-    failed = entry.moved_to(State.FAILED, now, last_error=reason, error_class="source_missing")
+    failed = entry.moved_to(State.FAILED, now, last_error=reason, error_class=error_class)
     try:
         deps.ledger.claim(failed)
     except AlreadyClaimed:
         return _result(request, "duplicate")
+    event = "source_image_missing" if error_class == "source_missing" else "destination_name_invalid"
     log.error(
-        "source_image_missing", image=request.source.ref, destination=request.destination.ref, error=reason
+        event, rule=request.rule, image=request.source.ref, destination=request.destination.ref, error=reason
     )
     return _result(request, "failed", failed, reason)

@@ -17,18 +17,14 @@ from acrsync.ports import RuleStore
 log = get_logger(__name__)
 
 
-def load_document(text: str, *, source: str = "<rules>") -> RulesDocument:
-    """Parse YAML text and validate it; YAML syntax errors become ``RuleConfigError`` with line and column."""
-    import yaml  # lazily: the functions read compiled rules from the store and never parse YAML
+def load_document(text: str | bytes, *, source: str = "<rules>") -> RulesDocument:
+    """Parse a rules file and validate it: a ``RulesDocument`` or ``RuleConfigError``, never anything else.
 
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown position"
-        raise RuleConfigError([f"{source}: YAML syntax error at {where}: {exc.problem}"]) from None
-    except yaml.YAMLError as exc:
-        raise RuleConfigError([f"{source}: not valid YAML: {exc}"]) from None
+    YAML problems (syntax, duplicate keys, alias bombs, nesting, size, encoding) name the line and column.
+    """
+    from acrsync.service.rules_yaml import parse  # lazily: the functions never parse YAML
+
+    data = parse(text, source=source)
     if not isinstance(data, dict):
         got = "an empty file" if data is None else f"a {type(data).__name__}"
         raise RuleConfigError(
@@ -39,12 +35,19 @@ def load_document(text: str, *, source: str = "<rules>") -> RulesDocument:
 
 def validate_file(path: str | Path) -> RulesDocument:
     """``rules validate FILE``: the validated document, or ``RuleConfigError`` listing every problem."""
+    from acrsync.service.rules_yaml import MAX_FILE_BYTES
+
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)  # bounded: a FIFO or /dev/zero cannot exhaust memory
     except OSError as exc:
         raise RuleConfigError([f"{p}: cannot read the rules file: {exc.strerror}"]) from None
-    return load_document(text, source=str(p))
+    try:
+        return load_document(raw, source=str(p))
+    except RuleConfigError as exc:
+        log.info("rules_file_refused", file=str(p), problems=len(exc.errors), first=exc.errors[0])
+        raise
 
 
 def plan_apply(store: RuleStore, doc: RulesDocument, prune: bool) -> RulesDiff:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from acrsync.domain.rules_compile import RuleIndex, compile_rules
+from acrsync.errors import RulesNotApplied
 from acrsync.logging import get_logger
 from acrsync.ports import RuleStore
 
@@ -21,12 +22,22 @@ class CompiledRulesCache:
 
     A warm function instance therefore pays one cheap version read per ``ttl_s`` (not per event) and one
     full read + compile per rules change. Call it (``cache()``) where a ``Callable[[], RuleIndex]`` is wanted.
+
+    A store at version 0 never had rules applied: that raises ``RulesNotApplied`` (retryable) on every call
+    until someone applies rules — a push must not be acknowledged as "no rule matched" by a store nobody
+    configured. (A store whose rules were all deleted has a version > 0 and matches nothing, as asked.)
     """
 
     def __init__(
-        self, store: RuleStore, ttl_s: float = 30.0, *, monotonic: Callable[[], float] = time.monotonic
+        self,
+        store: RuleStore,
+        ttl_s: float = 30.0,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        location: str = "",
     ) -> None:
         self._store = store
+        self._location = location
         self._ttl_s = ttl_s
         self._monotonic = monotonic
         self._lock = threading.Lock()
@@ -47,6 +58,12 @@ class CompiledRulesCache:
                 return self._index
             self.version_reads += 1
             version = self._store.version()
+            if version == 0:
+                raise RulesNotApplied(
+                    f"ACRSYNC_STORE={self._location or '(the store)'}: no rules were ever applied",
+                    location=self._location,
+                    fix="apply them: `acr-sync rules apply FILE` with the same ACRSYNC_STORE",
+                )
             self._checked_at = now
             if self._index is None or version != self._version:
                 self._reload()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from acrsync.domain.images import name_problem
 from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.registry import SyncTask, SyncTaskSpec
 from acrsync.errors import ConflictError, RetryableError, UpstreamRejected
@@ -96,14 +97,17 @@ def submitted_move(entry: LedgerEntry, task_id: str, now: float) -> LedgerEntry:
     )
 
 
-def failed_move(entry: LedgerEntry, exc: UpstreamRejected, now: float) -> LedgerEntry:
-    """The row after ACR refused ``CreateRepoSyncTask`` for good (alerted by the watcher)."""
+def failed_move(
+    entry: LedgerEntry, exc: UpstreamRejected, now: float, *, error_class: str = "submit_rejected"
+) -> LedgerEntry:
+    """The row after ACR refused ``CreateRepoSyncTask`` for good, or a name it would refuse (alerted by the
+    watcher)."""
     return entry.moved_to(
         State.FAILED,
         now,
         attempts=entry.attempts + 1,
         last_error=str(exc),
-        error_class="submit_rejected",
+        error_class=error_class,
         alerted=False,
         extra=_without(entry.extra, *_SUBMIT_MARKS),
     )
@@ -133,7 +137,12 @@ class Submitter:
         checkers of one row cannot both create a task, and a crash after the create is found and reconciled
         instead of submitted again. Permanent refusals end the row as ``failed`` (alerted by the watcher).
         Retryable failures mark it ``abandoned`` (reconciled at the next delivery or sweep) and re-raise.
+        Names outside the registry's grammar never reach ACR: the row fails (``invalid_name``) here, whoever
+        asked (the replicator, backfill, ``acr-sync replicate``, a retry of a row an older version wrote).
         """
+        problem = name_problem(entry.dest_namespace, entry.dest_repo, entry.dest_tag)
+        if problem:
+            return self._fail(entry, UpstreamRejected(f"destination {problem}"), error_class="invalid_name")
         if not held:
             marked = self._update(
                 entry, entry.state, extra={**entry.extra, "submitting": str(self.clock.now())}
@@ -245,8 +254,10 @@ class Submitter:
             return None
         return moved
 
-    def _fail(self, entry: LedgerEntry, exc: UpstreamRejected) -> Submission:
-        failed = failed_move(entry, exc, self.clock.now())
+    def _fail(
+        self, entry: LedgerEntry, exc: UpstreamRejected, error_class: str = "submit_rejected"
+    ) -> Submission:
+        failed = failed_move(entry, exc, self.clock.now(), error_class=error_class)
         try:
             self.ledger.update(failed, expected_revision=entry.revision)
         except ConflictError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from acrsync.domain.images import name_problem
 from acrsync.domain.ledger import LedgerEntry
 from acrsync.errors import ConflictError, RetryableError, UpstreamRejected
 from acrsync.logging import get_logger
@@ -39,12 +40,22 @@ def submit_claimed(
         return []
     clock, gate = submitter.clock, submitter.gate
     moves: list[tuple[LedgerEntry, LedgerEntry, str]] = []
+    sound: list[LedgerEntry] = []
+    for entry in entries:  # names outside the registry's grammar never reach ACR (as in Submitter.submit)
+        problem = name_problem(entry.dest_namespace, entry.dest_repo, entry.dest_tag)
+        if not problem:
+            sound.append(entry)
+            continue
+        exc = UpstreamRejected(f"destination {problem}")
+        moves.append((entry, failed_move(entry, exc, clock.now(), error_class="invalid_name"), "failed"))
+        _log_rejected(entry, exc)
     error: RetryableError | None = None
     try:
-        gate.reserve(len(entries), deadline)  # D tokens, one budget decision
+        if sound:
+            gate.reserve(len(sound), deadline)  # D tokens, one budget decision
     except RetryableError as exc:
         error = exc
-    for entry in entries:
+    for entry in sound:
         if error is not None:
             moves.append((entry, abandoned_move(entry, str(error), clock.now()), "abandoned"))
             continue

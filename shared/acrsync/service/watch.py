@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from acrsync.domain.alerts import DEADLINE_KEY
-from acrsync.domain.events import PushCompleted, SyncCompleted, TimerTick, parse_events
+from acrsync.domain.events import PushCompleted, SyncCompleted, TimerTick
 from acrsync.domain.ledger import ALERT_LANE, LedgerEntry, State, needs_watch
-from acrsync.errors import AcrSyncError, BudgetExhausted, InvalidEvent
+from acrsync.errors import AcrSyncError, BudgetExhausted
 from acrsync.logging import get_logger
 from acrsync.service.alerting import flush_alerts
+from acrsync.service.intake import Refusal, read_delivery
 from acrsync.service.watch_batch import (
     EVENT_SAFETY_S,
     WriteBatch,
@@ -38,11 +39,9 @@ SWEEP_MARGIN_S = 3.0
 def handle_watch(raw: bytes | str, deps: WatchDeps, *, deadline: float) -> WatchOutcome:
     """Handle one delivery: completion events are checked at once; a timer tick sweeps and sends alerts."""
     outcome = WatchOutcome()
-    try:
-        events = parse_events(raw, allowed_accounts=deps.allowed_accounts)
-    except InvalidEvent as exc:
-        log.warning("event_refused", reason=exc.reason, field=exc.field, error=str(exc))
-        return WatchOutcome(status="refused", reason=f"{exc.reason}: {exc}")
+    events = read_delivery(raw, allowed_accounts=deps.allowed_accounts, raw_data=deps.raw_data)
+    if isinstance(events, Refusal):
+        return WatchOutcome(status="refused", reason=events.text)
     for event in events:
         if isinstance(event, SyncCompleted):
             on_completion(event, deps, deadline, outcome)
@@ -83,7 +82,8 @@ def on_completion(event: SyncCompleted, deps: WatchDeps, deadline: float, outcom
 
 
 def tick(deps: WatchDeps, deadline: float, outcome: WatchOutcome) -> None:
-    """A timer tick: one read of the watch list (both lanes), the sweep, then the owed alerts."""
+    """A timer tick: one read of the watch list (both lanes), the sweep, then the owed alerts and the owed
+    outcome events (``deps.publish``, when ``ACRSYNC_EVENT_BUS`` is set)."""
     now, limit = deps.clock.now(), deps.sweep_limit
     rows = deps.ledger.list_open(limit=2 * limit, due_before=now)
     owing = [r for r in rows if r.next_check_at <= ALERT_LANE]
@@ -93,10 +93,12 @@ def tick(deps: WatchDeps, deadline: float, outcome: WatchOutcome) -> None:
     written: list[LedgerEntry] = []
     try:
         written = sweep(deps, deadline, outcome, rows=due[:limit])
-    finally:  # whatever the sweep met, owed alerts still go out (those it just moved into the lane too)
+    finally:  # whatever the sweep met, owed alerts (and outcome events) still go out, the sweep's own too
         fresh = {r.claim_id: r for r in written if r.next_check_at <= ALERT_LANE and needs_watch(r)}
         owing = [fresh.pop(r.claim_id, r) for r in owing] + list(fresh.values())
         outcome.alerts_sent += flush_alerts(deps, deadline, owing)
+        if deps.publish is not None:
+            outcome.actions["events_published"] = deps.publish(deadline)
 
 
 def _find_by_image(event: SyncCompleted, deps: WatchDeps) -> LedgerEntry | None:

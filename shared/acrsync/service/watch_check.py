@@ -7,6 +7,7 @@ at once, each conditional on the row's revision.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from acrsync.domain.alerts import DEADLINE_KEY
@@ -104,11 +105,13 @@ def _verify(row: LedgerEntry, deps: WatchDeps, deadline: float) -> str:
     """After SUCCESS: the destination tag must hold the pushed digest (read in the destination's region)."""
     now = deps.clock.now()
     if row.target_account:
-        # Another account's registry is not readable with our credentials: say so instead of guessing.
-        moved = write_row(
-            row, State.VERIFIED, now, deps, extra={**row.extra, "verification": "skipped: cross-account"}
-        )
-        return "verified_unchecked" if moved else "lost_race"
+        reader = deps.cross_account(row) if deps.cross_account is not None else None
+        if reader is None:
+            # Another account's registry is not readable with our credentials: never call that verified.
+            why = "cross-account destination without role_arn: it cannot be read to verify the digest"
+            moved = write_row(row, State.UNVERIFIABLE, now, deps, extra={**row.extra, "verification": why})
+            return "unverifiable" if moved else "lost_race"
+        deps = replace(deps, registry=lambda _region: reader)
     try:
         found = _destination_digest(row, deps, deadline)
     except UpstreamRejected as exc:

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from acrsync.domain.events import RawDataPolicy
+from acrsync.domain.ledger import LedgerEntry
 from acrsync.domain.watch import WatchPolicy
 from acrsync.ports import AlertChannel, Clock, Ledger, Notifier, RegistryApi
 from acrsync.service.gate import CallGate
@@ -26,6 +28,12 @@ class WatchDeps:
     allowed_accounts: frozenset[str]
     policy: WatchPolicy = field(default_factory=WatchPolicy)
     sweep_limit: int = 500
+    raw_data: RawDataPolicy = field(default_factory=RawDataPolicy)
+    # Sends owed outcome events (service.outcomes); set only when ACRSYNC_EVENT_BUS is, so the EventBridge
+    # SDK is never imported otherwise. Takes the deadline, returns the events sent.
+    publish: Callable[[float], int] | None = None
+    # A reader for a cross-account row's destination (through its rule's role_arn), or None: unverifiable.
+    cross_account: Callable[[LedgerEntry], RegistryApi | None] | None = None
 
 
 @dataclass

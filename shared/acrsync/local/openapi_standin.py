@@ -1,0 +1,165 @@
+"""A loopback HTTP server for tea-openapi SDK clients: the transport the FC and EventBridge stand-ins share.
+
+Every ``alibabacloud-*`` client built on ``alibabacloud-tea-openapi`` 0.4.x sends its calls through
+``Client.do_request`` ([SDK] ``alibabacloud_tea_openapi/client.py``): ROA and RPC alike carry
+``x-acs-action``, ``x-acs-version``, ``x-acs-date``, ``x-acs-signature-nonce``, ``x-acs-content-sha256``
+and an ``Authorization: ACS3-HMAC-SHA256 ...`` header over the method, path, query and signed
+headers.
+So the check is the ACR emulator's (``acr_signing.verify_request``); what differs per API is the routing,
+which each stand-in supplies as ``route(method, path, params, headers, body) -> dict``. Errors are JSON
+``{"Code","Message","RequestId"}`` with the HTTP status: the SDK reads ``Code``/``code`` and
+``Message``/``message`` from any JSON error body (``do_request``, status >= 400).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Mapping
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+from acrsync.local.acr_signing import KeyStore, verify_request
+from acrsync.local.acr_state import AcrApiError
+
+ApiError = AcrApiError  # the same shape (code, message, http_status) for every stand-in
+DEFAULT_ACCESS_KEY_ID = "LTAI5tStandinKey000000000"
+DEFAULT_ACCESS_KEY_SECRET = "standin-secret-do-not-use-anywhere"
+
+
+class Router(Protocol):
+    """What a stand-in answers: a JSON document (HTTP 200) or an ``ApiError``."""
+
+    def __call__(
+        self, method: str, path: str, params: Mapping[str, str], headers: Message, body: bytes
+    ) -> dict[str, Any]: ...
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    standin: OpenApiStandin
+
+
+class OpenApiStandin:
+    """Serve ``router`` on 127.0.0.1 with signatures checked; ``with OpenApiStandin(...) as s: s.url``."""
+
+    def __init__(
+        self,
+        router: Router,
+        *,
+        name: str,
+        credentials: Mapping[str, str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.router = router
+        self.name = name
+        self.keys = KeyStore(dict(credentials or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}))
+        self.requests: list[tuple[str, str, int]] = []  # (method, path, status) of every request
+        self._address = (host, port)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def access_key_id(self) -> str:
+        """The first configured AccessKey id."""
+        return next(iter(self.keys.secrets))
+
+    @property
+    def access_key_secret(self) -> str:
+        """Its secret."""
+        return self.keys.secrets[self.access_key_id]
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``: what the endpoint override variables take."""
+        if self._server is None:
+            raise RuntimeError(f"{self.name} stand-in not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> OpenApiStandin:
+        """Bind (port 0 = any free port) and serve in a daemon thread."""
+        self._server = _Server(self._address, _Handler)
+        self._server.standin = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name=f"{self.name}-standin", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Shut the server down and close its socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> OpenApiStandin:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the stdlib's per-request stderr line (``standin.requests`` records every call)."""
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        standin = self.server.standin
+        request_id = str(uuid.uuid4()).upper()
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        split = urlsplit(self.path)
+        params = dict(parse_qsl(split.query, keep_blank_values=True))
+        try:
+            verify_request(
+                standin.keys,
+                method=self.command,
+                path=split.path,
+                params=params,
+                headers=self.headers,
+                body=body,
+            )
+            doc = standin.router(self.command, split.path, params, self.headers, body)
+        except ApiError as err:
+            standin.requests.append((self.command, split.path, err.http_status))
+            self._send(err.http_status, {"Code": err.code, "Message": err.message, "RequestId": request_id})
+            return
+        standin.requests.append((self.command, split.path, 200))
+        self._send(200, {**doc, "RequestId": doc.get("RequestId", request_id)})
+
+    def _send(self, status: int, doc: dict[str, Any]) -> None:
+        payload = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("x-acs-request-id", str(doc.get("RequestId", "")))
+        self.end_headers()
+        self.wfile.write(payload)

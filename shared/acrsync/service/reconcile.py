@@ -1,0 +1,321 @@
+"""The reconciler: level-triggered conformance. Events make acr-sync fast; this makes it correct.
+
+A *pass* walks every source repository the enabled rules select (``ListRepository`` per source instance,
+in listing order) and audits each (``reconcile_repo``). An invocation runs a *slice* of a pass and stops
+well before its deadline; a durable cursor (``StateStore``) records the pass, its position (instance,
+repositories done) and its counts after every repository, so the next invocation resumes where the last
+one stopped — a killed invocation re-audits at most the repository it was in. When a pass completes its
+summary becomes ``last_pass`` (``acr-sync status``) and, if it repaired images no event had brought, one
+"events missed" notice goes to the alert lane.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from acrsync.domain.events import TimerTick, parse_events
+from acrsync.domain.images import DestinationImage, SourceImage, SyncRequest
+from acrsync.domain.patterns import compile_pattern
+from acrsync.domain.reconcile import Finding, Kind, RulePolicy
+from acrsync.domain.registry import Repository
+from acrsync.domain.rules_eval import CompiledRule, RuleIndex
+from acrsync.errors import ConflictError, InvalidEvent, RetryableError, UpstreamRejected
+from acrsync.logging import get_logger
+from acrsync.ports import Clock, Ledger, RegistryApi, StateStore
+from acrsync.service.gate import CallGate
+from acrsync.service.reconcile_act import Actor, Tally
+from acrsync.service.reconcile_repo import RepoAudit, selecting_rules
+from acrsync.service.replicate import ReplicatorDeps
+from acrsync.service.submit import Submitter
+
+log = get_logger(__name__)
+
+CURSOR_KEY = "reconciler:cursor"
+LAST_PASS_KEY = "reconciler:last_pass"  # noqa: S105 - a state key, not a secret
+# Stop starting repositories this long before the deadline: one repository's audit (a few pages and any
+# repairs) fits in it, and the cursor write after it too.
+SLICE_MARGIN_S = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileDeps:
+    """What a reconciler slice needs; ``policies`` also scopes the pass (rules not in it are skipped)."""
+
+    index: RuleIndex
+    policies: Mapping[str, RulePolicy]
+    ledger: Ledger
+    registry: Callable[[str], RegistryApi]
+    gate: CallGate
+    clock: Clock
+    submitter: Submitter
+    state: StateStore
+    region: str
+    role_registry: Callable[[str, str], RegistryApi] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """``write`` false = dry run; ``prune`` allows deletions (rules must still say ``prune: true``)."""
+
+    write: bool = True
+    prune: bool = True
+    repository: str = ""
+    cursor: bool = True  # the function resumes a pass; the CLI audits a whole pass on its own
+    margin_s: float = SLICE_MARGIN_S
+
+
+@dataclass
+class SliceReport:
+    """One slice: the pass it belongs to, what it did, and whether the pass completed."""
+
+    pass_id: str
+    repositories: int = 0
+    pass_repositories: int = 0
+    completed: bool = False
+    stopped: str = ""
+    tally: Tally = field(default_factory=Tally)
+    api_calls: int = 0
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The handler's response and ``audit --json``'s summary."""
+        return {
+            "pass_id": self.pass_id,
+            "repositories": self.repositories,
+            "pass_repositories": self.pass_repositories,
+            "completed": self.completed,
+            "stopped": self.stopped,
+            "api_calls": self.api_calls,
+            **self.tally.as_dict(),
+        }
+
+
+def handle_tick(raw: bytes | str, deps: ReconcileDeps, *, deadline: float) -> dict[str, Any]:
+    """The reconciler function: a timer tick runs one slice; anything else is refused with a reason."""
+    try:
+        events = parse_events(raw, allowed_accounts=frozenset())
+    except InvalidEvent as exc:
+        log.warning("event_refused", reason=exc.reason, field=exc.field, error=str(exc))
+        return {"status": "refused", "reason": f"{exc.reason}: {exc}"}
+    if not any(isinstance(e, TimerTick) for e in events):
+        log.warning("event_refused", reason="unsupported_type", kinds=[type(e).__name__ for e in events])
+        return {"status": "refused", "reason": "unsupported_type: the reconciler takes timer ticks"}
+    report = run_slice(deps, deadline=deadline)
+    log.info("reconcile_handled", **report.as_dict())
+    return {"status": "ok", **report.as_dict()}
+
+
+def run_slice(
+    deps: ReconcileDeps,
+    *,
+    deadline: float,
+    options: Options = Options(),
+    on_finding: Callable[[Finding], None] | None = None,
+    on_repository: Callable[[SliceReport], None] | None = None,
+) -> SliceReport:
+    """Audit repositories from the cursor on until the pass completes or the deadline nears."""
+    cursor, revision = deps.state.read(CURSOR_KEY) if options.cursor else ({}, 0)
+    instances = sorted({r.instance for r in deps.index.rules if r.enabled and r.name in deps.policies})
+    if cursor.get("pass_id") and cursor.get("instances") != instances:
+        # The rules changed the source instances mid-pass: positions no longer mean the same; start over.
+        log.info("reconcile_pass_restarted", pass_id=cursor["pass_id"], reason="source instances changed")
+        cursor = {}
+    if not cursor.get("pass_id"):
+        cursor = {**_new_pass(deps.clock.now()), "instances": instances}
+    report = SliceReport(str(cursor["pass_id"]), tally=Tally.from_dict(cursor.get("tally", {})))
+    report.pass_repositories = int(cursor.get("repositories", 0))
+    calls_before = deps.gate.calls
+    actor = _actor(deps, options, report, deadline)
+    audit = RepoAudit(
+        deps.index,
+        deps.policies,
+        deps.registry,
+        actor,
+        deps.region,
+        _emitter(report, on_finding),
+        role_registry=deps.role_registry,
+    )
+    only = compile_pattern(options.repository) if options.repository else None
+    try:
+        while int(cursor["instance"]) < len(instances):
+            instance = instances[int(cursor["instance"])]
+            for position, repo in enumerate(_repositories(audit, instance)):
+                if position < int(cursor["done"]):
+                    continue  # audited by an earlier slice of this pass
+                if deps.clock.monotonic() > deadline - options.margin_s:
+                    report.stopped = "deadline"
+                    return report
+                repository = f"{repo.namespace}/{repo.name}"
+                rules = selecting_rules(deps.index, deps.policies, instance, repository)
+                if rules and (only is None or only.matches(repository)):
+                    _audit_one(audit, instance, repo, rules, report)
+                cursor["done"] = position + 1
+                revision = _save(deps, options, cursor, report, revision)
+                if on_repository is not None:
+                    on_repository(report)
+            cursor["instance"], cursor["done"] = int(cursor["instance"]) + 1, 0
+            revision = _save(deps, options, cursor, report, revision)
+    except (
+        RetryableError
+    ) as exc:  # throttling that outlasted the retries: the cursor holds, next slice resumes
+        report.stopped = f"stopped: {exc}"
+        log.warning("reconcile_slice_interrupted", pass_id=report.pass_id, error=str(exc))
+        return report
+    finally:
+        report.api_calls = deps.gate.calls - calls_before
+    _finish(deps, options, cursor, report, revision=revision, actor=actor)
+    return report
+
+
+def _audit_one(
+    audit: RepoAudit, instance: str, repo: Repository, rules: tuple[CompiledRule, ...], report: SliceReport
+) -> None:
+    try:
+        audit.audit(instance, repo, rules)
+    except UpstreamRejected as exc:  # e.g. no permission on this repository: a finding, then the next one
+        log.error("reconcile_repository_unreadable", instance=instance, repository=repo.name, error=str(exc))
+        audit.emit(_unreadable(instance, repo, audit.region, str(exc)))
+    report.repositories += 1
+    report.pass_repositories += 1
+
+
+def _unreadable(instance: str, repo: Repository, region: str, why: str) -> Finding:
+    src = SourceImage(instance, region, repo.namespace, repo.name, "*")
+    return Finding(Kind.UNREACHABLE, "", src.ref, "", detail=f"source repository unreadable: {why}")
+
+
+def _repositories(audit: RepoAudit, instance: str) -> Iterator[Repository]:
+    api = audit.registry(audit.region)
+    return audit.listing(functools.partial(api.list_repositories, instance), "ListRepository")
+
+
+def _new_pass(now: float) -> dict[str, Any]:
+    pass_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + secrets.token_hex(2)  # unique
+    return {"pass_id": pass_id, "started_at": now, "instance": 0, "done": 0, "repositories": 0, "slices": 0}
+
+
+def _emitter(report: SliceReport, on_finding: Callable[[Finding], None] | None) -> Callable[[Finding], None]:
+    def emit(finding: Finding) -> None:
+        report.tally.add(finding)
+        if on_finding is not None:
+            on_finding(finding)
+
+    return emit
+
+
+def _actor(deps: ReconcileDeps, options: Options, report: SliceReport, deadline: float) -> Actor:
+    replicator = ReplicatorDeps(
+        rules=lambda: deps.index,
+        ledger=deps.ledger,
+        registry=deps.registry,
+        gate=deps.gate,
+        clock=deps.clock,
+        allowed_accounts=frozenset(),
+        submitter=deps.submitter,
+    )
+    return Actor(
+        deps.ledger,
+        deps.registry,
+        deps.gate,
+        deps.clock,
+        replicator,
+        f"reconcile:{report.pass_id}",
+        deadline,
+        options.write,
+        options.prune,
+        report.tally,
+    )
+
+
+def _save(
+    deps: ReconcileDeps, options: Options, cursor: dict[str, Any], report: SliceReport, revision: int
+) -> int:
+    if not options.cursor:
+        return revision
+    cursor["tally"] = report.tally.as_dict()
+    cursor["repositories"] = report.pass_repositories
+    try:
+        return deps.state.write(CURSOR_KEY, cursor, expected_revision=revision)
+    except ConflictError:
+        # Another reconciler moved the cursor (s.yaml allows one instance; a manual run may race): stop.
+        raise _Lost() from None
+
+
+class _Lost(RetryableError):
+    def __init__(self) -> None:
+        super().__init__("the reconcile cursor was moved by another run; this slice stops")
+
+
+def _finish(
+    deps: ReconcileDeps,
+    options: Options,
+    cursor: dict[str, Any],
+    report: SliceReport,
+    *,
+    revision: int,
+    actor: Actor,
+) -> None:
+    now = deps.clock.now()
+    report.completed = True
+    tally = report.tally
+    if tally.events_missed and options.write:
+        _events_missed(actor, tally, report.pass_id)
+    report.summary = {
+        "pass_id": report.pass_id,
+        "started_at": float(cursor.get("started_at", now)),
+        "finished_at": now,
+        "duration_s": round(now - float(cursor.get("started_at", now)), 3),
+        "repositories": report.pass_repositories,
+        "dry_run": not options.write,
+        **tally.as_dict(),
+    }
+    log.info("reconcile_pass_completed", **report.summary)
+    if options.cursor:
+        _write_last(deps, LAST_PASS_KEY, report.summary)
+        deps.state.write(CURSOR_KEY, {}, expected_revision=revision)
+    else:
+        _write_last(deps, "audit:last_pass", report.summary)
+
+
+def _write_last(deps: ReconcileDeps, key: str, doc: dict[str, Any]) -> None:
+    _, revision = deps.state.read(key)
+    try:
+        deps.state.write(key, doc, expected_revision=revision)
+    except ConflictError:
+        log.warning("reconcile_last_pass_not_recorded", key=key)
+
+
+def _events_missed(actor: Actor, tally: Tally, pass_id: str) -> None:
+    """One notice per pass: the alert lane sends it to the default channel."""
+    first = tally.examples[0] if tally.examples else "? -> ?"
+    src, _, dst = first.partition(" -> ")
+    instance, namespace, repo, tag = _split_ref(src)
+    source = SourceImage(instance, "", namespace, repo, tag)
+    dest = DestinationImage(*_split_dest(dst))
+    request = SyncRequest("reconciler", source, dest)
+    why = (
+        f"the reconciler repaired {tally.events_missed} image(s) that no push event brought "
+        f"(e.g. {'; '.join(tally.examples)}): the push trigger may be broken or the payload unparseable "
+        "— check `acr-sync doctor` and the replicator's event_refused log lines"
+    )
+    actor.notice(request, "events_missed", why, pass_id)
+
+
+def _split_ref(ref: str) -> tuple[str, str, str, str]:
+    instance, _, rest = ref.partition("/")
+    namespace, _, rest = rest.partition("/")
+    repo, _, tag = rest.partition(":")
+    return instance, namespace, repo, tag
+
+
+def _split_dest(ref: str) -> tuple[str, str, str, str, str]:
+    place, _, rest = ref.partition("/")
+    instance, _, region = place.partition("@")
+    namespace, _, rest = rest.partition("/")
+    repo, _, tag = rest.partition(":")
+    return instance, region, namespace, repo, tag

@@ -1,0 +1,301 @@
+"""Auditing one source repository: its tags through the rules (desired), each destination repository's
+tags (actual), and a decision per difference (``domain.reconcile``), acted on by ``reconcile_act.Actor``.
+
+API calls per source repository: ⌈tags/100⌉ ``ListRepoTag`` pages at the source, and per destination
+repository ⌈tags/100⌉ ``ListRepoTag`` pages (its RepoId comes from one ``ListRepository`` listing per
+destination instance and slice). Ledger reads happen only where a difference is found.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+from acrsync.domain.images import DestinationImage, SourceImage, SyncRequest
+from acrsync.domain.reconcile import (
+    Action,
+    DesiredRepo,
+    DestRepoKey,
+    Finding,
+    Kind,
+    RulePolicy,
+    decide_extra,
+    decide_missing,
+    decide_present,
+    invert_tag,
+    is_backup_tag,
+    repo_key,
+)
+from acrsync.domain.registry import Repository, TagInfo
+from acrsync.domain.rules_eval import (
+    CompiledDestination,
+    CompiledRule,
+    RuleIndex,
+    evaluate,
+    repository_selects,
+    request_for,
+    resolve,
+)
+from acrsync.errors import UpstreamRejected, UpstreamUnavailable
+from acrsync.logging import get_logger
+from acrsync.ports import RegistryApi
+from acrsync.service.gate import CallGate
+from acrsync.service.reconcile_act import Actor, standard_claim
+
+T = TypeVar("T")
+log = get_logger(__name__)
+
+PAGE_ITEMS = 100  # WireRegistry pages at MaxResults=100 (reference §2.6): one budget token per page
+LISTING_RETRIES = 3
+
+
+@dataclass
+class RepoAudit:
+    """The slice-wide context an audit of one source repository needs."""
+
+    index: RuleIndex
+    policies: Mapping[str, RulePolicy]
+    registry: Callable[[str], RegistryApi]
+    actor: Actor
+    region: str
+    emit: Callable[[Finding], None]
+    role_registry: Callable[[str, str], RegistryApi] | None = None
+    # (instance, region) -> {(namespace, repo): repo_id}, or the reason the instance cannot be listed.
+    dest_repos: dict[tuple[str, str, str], dict[tuple[str, str], str] | str] = field(default_factory=dict)
+    current: SourceImage = field(default_factory=lambda: SourceImage("", "", "", "", ""))  # being audited
+
+    def listing(self, make: Callable[[], Iterator[T]], what: str) -> Iterator[T]:
+        """A NextToken listing under the budget, one token per page request; transient failures restart
+        it, skipping what was already yielded (the listing order is stable for a quiet repository).
+
+        The first page is paid before it is asked for; a later page only once it has come (its first item
+        arrives after a full page), because whether the iterator asks for another page is known only then
+        — paying ahead would spend a token on every listing whose last page is exactly full.
+        """
+        gate, deadline, clock = self.actor.gate, self.actor.deadline, self.actor.clock
+        yielded = 0
+        for attempt in range(LISTING_RETRIES + 1):
+            seen = 0
+            try:
+                items = make()
+                self._pay(gate, deadline)
+                while True:
+                    try:
+                        item = next(items)
+                    except StopIteration:
+                        return
+                    if seen and seen % PAGE_ITEMS == 0:
+                        self._pay(gate, deadline)
+                    seen += 1
+                    if seen > yielded:
+                        yielded = seen
+                        yield item
+            except UpstreamUnavailable as exc:
+                if attempt == LISTING_RETRIES:
+                    raise
+                log.warning("reconcile_listing_retry", call=what, attempt=attempt + 1, error=str(exc))
+                clock.sleep(min(5.0, 0.5 * 2**attempt))
+
+    @staticmethod
+    def _pay(gate: CallGate, deadline: float) -> None:
+        gate.acquire(deadline)
+        gate.calls += 1
+
+    # ------------------------------------------------------------------ one source repository
+    def audit(self, instance: str, repo: Repository, rules: tuple[CompiledRule, ...]) -> None:
+        """Compare one source repository's desired images with its destinations and act on differences."""
+        self.current = SourceImage(instance, self.region, repo.namespace, repo.name, "x", "", repo.repo_id)
+        desired, contexts = self._desired(instance, repo, rules)
+        for key in list(desired.by_dest):
+            self._destination(key, desired, contexts.get(key, []))
+
+    def _desired(
+        self, instance: str, repo: Repository, rules: tuple[CompiledRule, ...]
+    ) -> tuple[DesiredRepo, dict[DestRepoKey, list[tuple[CompiledRule, CompiledDestination]]]]:
+        desired = DesiredRepo()
+        contexts: dict[DestRepoKey, list[tuple[CompiledRule, CompiledDestination]]] = {}
+        base = self.current
+        for rule in rules:  # destination repositories to list even when no tag asks for them (extras)
+            for dest in rule.destinations:
+                if "{tag}" in dest.namespace.source + dest.repository.source:
+                    continue
+                to, _ = resolve(dest, base)
+                if to is not None:
+                    desired.ensure(repo_key(to))
+                    contexts.setdefault(repo_key(to), []).append((rule, dest))
+        api = self.registry(self.region)
+        tags = self.listing(functools.partial(api.list_repo_tags, instance, repo.repo_id), "ListRepoTag")
+        for tag in tags:
+            desired.source_tags.add(tag.tag)
+            image = SourceImage(
+                instance, self.region, repo.namespace, repo.name, tag.tag, tag.digest, repo.repo_id
+            )
+            for request in evaluate(self.index, image):
+                if request.rule in self.policies:
+                    desired.add(request)
+        return desired, contexts
+
+    def _destination(
+        self, key: DestRepoKey, desired: DesiredRepo, contexts: list[tuple[CompiledRule, CompiledDestination]]
+    ) -> None:
+        instance, region, namespace, name = key
+        wanted = desired.by_dest.get(key, {})
+        sample = next(iter(wanted.values()), None)
+        policy = self.policies.get(
+            sample.rule if sample else contexts[0][0].name if contexts else "", RulePolicy()
+        )
+        dest_policy = policy.destination(DestinationImage(instance, region, namespace, name, "x"))
+        api = self.registry(region)
+        if dest_policy.account:
+            if not dest_policy.role_arn or self.role_registry is None:
+                self._unverifiable(desired.remaining(key))
+                return
+            api = self.role_registry(
+                region, dest_policy.role_arn
+            )  # read (and prune, back up) as that account
+        own = self.actor.registry
+        self.actor.registry = lambda _region: api
+        try:
+            self._compare(key, desired, contexts, api, dest_policy.role_arn)
+        finally:
+            self.actor.registry = own
+
+    def _compare(
+        self,
+        key: DestRepoKey,
+        desired: DesiredRepo,
+        contexts: list[tuple[CompiledRule, CompiledDestination]],
+        api: RegistryApi,
+        role: str,
+    ) -> None:
+        instance, region, namespace, name = key
+        repo_id = self._repo_id(instance, region, api, role)
+        repo_id = (
+            repo_id if repo_id.startswith("!") else self._lookup(instance, region, role, namespace, name)
+        )
+        if repo_id.startswith("!"):
+            self._unreachable(desired.remaining(key), repo_id[1:], f"{instance}@{region}")
+            return
+        if repo_id:
+            listed = self.listing(functools.partial(api.list_repo_tags, instance, repo_id), "ListRepoTag")
+            try:
+                for tag in listed:
+                    self._seen(key, tag, desired, contexts)
+            except UpstreamRejected as exc:
+                self._unreachable(desired.remaining(key), str(exc), f"{instance}@{region}/{namespace}/{name}")
+                return
+        detail = "" if repo_id else "the destination repository does not exist yet"
+        for request in desired.remaining(key):
+            row = self.actor.ledger.get(request.claim_id)
+            kind, action, why = decide_missing(row)
+            self.emit(
+                self.actor.act(request, kind, action, row, detail="; ".join(filter(None, (why, detail))))
+            )
+
+    def _seen(
+        self,
+        key: DestRepoKey,
+        tag: TagInfo,
+        desired: DesiredRepo,
+        contexts: list[tuple[CompiledRule, CompiledDestination]],
+    ) -> None:
+        request = desired.take(key, tag.tag)
+        if request is not None:
+            self._present(request, tag.digest)
+        elif not is_backup_tag(tag.tag):
+            self._extra(key, tag, desired.source_tags, contexts)
+
+    def _present(self, request: SyncRequest, actual: str) -> None:
+        if actual == request.source.digest:
+            src, dst, digest = request.source.ref, request.destination.ref, actual
+            self.emit(Finding(Kind.IN_SYNC, request.rule, src, dst, digest, digest))
+            return
+        row = self.actor.ledger.get(request.claim_id)
+        before = None
+        if row is None:
+            before = self.actor.ledger.get(standard_claim(request, request.source.tag, actual))
+        policy = self.policies.get(request.rule, RulePolicy()).destination(request.destination)
+        kind, action, why = decide_present(request, actual, row, before, policy)
+        self.emit(self.actor.act(request, kind, action, row, actual=actual, detail=why))
+
+    def _extra(
+        self,
+        key: DestRepoKey,
+        tag: TagInfo,
+        source_tags: set[str],
+        contexts: list[tuple[CompiledRule, CompiledDestination]],
+    ) -> None:
+        instance, region, namespace, name = key
+        to = DestinationImage(instance, region, namespace, name, tag.tag)
+        for rule, dest in contexts or []:
+            source_tag = invert_tag(dest.tag, tag.tag)
+            if source_tag is None:
+                continue
+            request = request_for(rule, dest, replace(self.current, tag=source_tag, digest=tag.digest), to)
+            row = None if source_tag in source_tags else self.actor.ledger.get(request.claim_id)
+            policy = self.policies.get(rule.name, RulePolicy())
+            _, action, why = decide_extra(source_tag, source_tags, row, policy, self.actor.clock.now())
+            self.emit(self.actor.on_extra(request, action, row, policy, why))
+            return
+        rule_name = contexts[0][0].name if contexts else ""
+        self.emit(
+            Finding(
+                Kind.EXTRA, rule_name, "", to.ref, "", tag.digest, detail="no rule's tag template gives it"
+            )
+        )
+
+    def _unreachable(self, requests: Iterator[SyncRequest], why: str, scope: str) -> None:
+        """Every image there is a finding; one notice per destination and UTC day goes to the alert lane."""
+        first = True
+        for request in requests:
+            finding = self.actor.act(request, Kind.UNREACHABLE, Action.NONE, None, detail=why)
+            if first:
+                day = time.strftime("%Y-%m-%d", time.gmtime(self.actor.clock.now()))
+                outcome = self.actor.notice(request, "unreachable", f"{scope}: {why}", day, scope=scope)
+                finding = replace(finding, outcome=outcome)
+                first = False
+            self.emit(finding)
+
+    def _unverifiable(self, requests: Iterator[SyncRequest]) -> None:
+        """A destination acr-sync cannot read: nothing is known about it, but an image the ledger never saw
+        was surely missed by the events, so it is submitted (a sync without Override cannot clobber)."""
+        detail = "cross-account destination without role_arn: acr-sync cannot read it (add role_arn)"
+        for request in requests:
+            row = self.actor.ledger.get(request.claim_id)
+            action = Action.REPAIR if row is None else Action.NONE
+            self.emit(self.actor.act(request, Kind.UNVERIFIABLE, action, row, detail=detail))
+
+    def _lookup(self, instance: str, region: str, role: str, namespace: str, name: str) -> str:
+        """The destination repository's id from the instance's listing; ``""`` if it does not exist."""
+        listed = self.dest_repos.get((instance, region, role))
+        return listed.get((namespace, name), "") if isinstance(listed, dict) else ""
+
+    def _repo_id(self, instance: str, region: str, api: RegistryApi, role: str) -> str:
+        """List the destination instance once per slice and identity (own, or a role): ``"!reason"`` if it
+        cannot be listed (what one identity may see, another may not)."""
+        listed = self.dest_repos.get((instance, region, role))
+        if listed is None:
+            try:
+                repos = self.listing(functools.partial(api.list_repositories, instance), "ListRepository")
+                listed = {(r.namespace, r.name): r.repo_id for r in repos}
+            except UpstreamRejected as exc:
+                listed = f"destination instance {instance} in {region} cannot be listed: {exc}"
+                log.error(
+                    "reconcile_destination_unreachable", instance=instance, region=region, error=str(exc)
+                )
+            self.dest_repos[(instance, region, role)] = listed
+        return "!" + listed if isinstance(listed, str) else ""
+
+
+def selecting_rules(
+    index: RuleIndex, policies: Mapping[str, RulePolicy], instance: str, repository: str
+) -> tuple[CompiledRule, ...]:
+    """Enabled rules in scope whose repository clause admits ``NAMESPACE/REPO`` on ``instance``."""
+    return tuple(
+        r
+        for r in index.rules
+        if r.enabled and r.instance == instance and r.name in policies and repository_selects(r, repository)
+    )
