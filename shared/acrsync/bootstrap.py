@@ -376,7 +376,11 @@ def state_store(context: Any = None) -> StateStore:
             from acrsync.adapters.sqlite_store import SqliteDatabase
             from acrsync.adapters.state_store import SqliteStateStore
 
-            _cache["state"] = SqliteStateStore(SqliteDatabase(cfg.store.location))
+            # Inside ``read_only()`` (``status`` prints the last pass) the file is opened ``mode=ro`` too.
+            db = SqliteDatabase(
+                cfg.store.location, read_only=bool(_cache.get("read_only")), time_left=_time_left
+            )
+            _cache["state"] = SqliteStateStore(db)
         else:
             from acrsync.adapters.tablestore_state import TablestoreStateStore
 
