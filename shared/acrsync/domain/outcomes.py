@@ -19,7 +19,7 @@ from acrsync.domain.ledger import ALERT_LANE, LedgerEntry, State, owes_alert
 
 OUTBOX = "outbox"
 PUBLISHED = "published"
-OUTCOMES = ("verified", "failed", "mismatch", "stuck", "canceled", "resolved")
+OUTCOMES = ("verified", "failed", "mismatch", "stuck", "canceled", "resolved", "unverifiable")
 TROUBLE = frozenset({"failed", "mismatch", "stuck", "canceled"})
 SOURCE = "acr-sync"
 TYPE_PREFIX = "acrsync:Replication:"
@@ -28,6 +28,7 @@ _STATE_OUTCOME = {
     State.FAILED: "failed",
     State.MISMATCH: "mismatch",
     State.CANCELED: "canceled",
+    State.UNVERIFIABLE: "unverifiable",  # final too: a consumer waiting on this image must hear of it
 }
 
 
@@ -57,7 +58,10 @@ def owed(entry: LedgerEntry) -> dict[str, float]:
 
 def reached(entry: LedgerEntry, history: Iterable[str]) -> list[str]:
     """The outcomes ``entry`` stands at now: its final state's, "stuck" for a stuck open task, and
-    "resolved" for a verification after any trouble outcome in ``history``."""
+    "resolved" for a verification after any trouble outcome in ``history``. A reconciler's drift notice
+    (``extra["notice"]``: a failed row under its own key, alerted once) is no replication: it has none."""
+    if "notice" in entry.extra:
+        return []
     found = []
     outcome = _STATE_OUTCOME.get(entry.state)
     if outcome:
