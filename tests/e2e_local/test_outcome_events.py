@@ -3,22 +3,31 @@ a crash between publish and the outbox update."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from acrsync.adapters.eventbridge import EventBridgeBus, build_eventbridge_client
 from acrsync.adapters.memory import MemoryLedger
-from acrsync.domain.ledger import LedgerEntry, State
+from acrsync.domain.ledger import FINAL_STATES, LedgerEntry, State
 from acrsync.domain.outcomes import event_id, owed
 from acrsync.local import demo
 from acrsync.local.eventbridge_api import EventBridgeState, eventbridge_standin
 from acrsync.local.openapi_standin import OpenApiStandin
-from acrsync.ports import Ledger
+from acrsync.ports import Ledger, RowResult
 from acrsync.service.clock import ManualClock
 from acrsync.service.outcomes import OutboxLedger, publish_outcomes
+from acrsync.service.replicate import handle_push
+from acrsync.service.submit import Submitter
+from acrsync.service.watch import handle_watch
+from tests.fixtures import load_event
+from tests.harness import make_world
 
 pytestmark = pytest.mark.loopback
 
@@ -216,3 +225,67 @@ def test_the_demo_publishes_one_event_per_outcome_through_the_handlers(tmp_path:
     assert len({e["Id"] for e in report.events}) == len(report.events)
     # AND the deployment it checked first passed every check
     assert {c.status for c in report.deployed} == {"PASS"}
+
+
+class BatchCountingLedger(MemoryLedger):
+    """A memory ledger that records each batched write it is asked for (and whether it was lazy)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[tuple[int, bool]] = []
+
+    def update_many(
+        self, updates: Sequence[tuple[LedgerEntry, int]], *, lazy: bool = False
+    ) -> list[RowResult]:
+        self.batches.append((len(updates), lazy))
+        return super().update_many(updates, lazy=lazy)
+
+
+def test_the_batched_watcher_publishes_each_outcome_once(
+    bus: tuple[EventBridgeState, OpenApiStandin],
+) -> None:
+    # GIVEN the replicator and watcher services over an outbox ledger (ACRSYNC_EVENT_BUS set) whose watcher
+    # publishes on every tick to the loopback bus; Beijing's team-a is broken, so its tasks fail
+    state, standin = bus
+    state.fail_rate = 0.0
+    world = make_world()
+    world.model.fail_destination("cri-demo-bj", "team-a", "namespace not exist")
+    inner = BatchCountingLedger()
+    world.ledger = inner
+    ledger = OutboxLedger(inner)
+    submitter = Submitter(ledger, world.registry, world.gate, world.clock)
+    pushes = replace(world.replicator(), ledger=ledger, submitter=submitter)
+    publish = partial(publish_outcomes, ledger, client(standin), BUS, world.clock)
+    watcher = replace(
+        world.watcher(),
+        ledger=ledger,
+        submitter=submitter,
+        publish=lambda deadline: publish(deadline=deadline),
+    )
+    completions: list[dict[str, Any]] = []
+    world.model.on_sync_completed(completions.append)
+    for name in ("push_completed.json", "push_completed.v1.3.0.json", "push_completed.dated.json"):
+        handle_push(load_event(f"acs.cr/{name}"), pushes, deadline=world.clock.monotonic() + 55)
+    # WHEN ACR finishes: the first push's completion events arrive, the others' are lost (the sweep's turn)
+    world.model.run_pending()
+    first = {r.task_id for r in inner.scan() if r.source_tag == "v1.2.3"}
+    for event in completions:
+        if event["data"].get("SyncTaskId") in first:
+            handle_watch(json.dumps(event), watcher, deadline=world.clock.monotonic() + 100)
+    for _ in range(12):  # twelve minutes of timer ticks: the sweep, the alert windows, the publisher
+        world.clock.advance(61)
+        tick = json.dumps({"triggerTime": "2026-11-28T00:00:00Z", "triggerName": "sweep", "payload": "{}"})
+        handle_watch(tick, watcher, deadline=world.clock.monotonic() + 115)
+    # THEN both batched paths ran (completion events: lazy; the sweep: not lazy)
+    assert {lazy for _, lazy in inner.batches} == {True, False}
+    # AND the bus got exactly one event per final row, typed by its state, each id once
+    rows = list(inner.scan())
+    assert all(r.state in FINAL_STATES for r in rows)
+    got = state.received[BUS]
+    assert Counter(str(e["Type"]).rsplit(":", 1)[1].lower() for e in got) == Counter(
+        r.state.value for r in rows
+    )
+    assert Counter(str(e["Id"]) for e in got) == Counter(event_id(r.claim_id, r.state.value) for r in rows)
+    assert {r.state for r in rows} == {State.VERIFIED, State.FAILED, State.UNVERIFIABLE}
+    # AND nothing is owed any more
+    assert all(not owed(r) for r in rows)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from acrsync.adapters.memory import MemoryLedger
 from acrsync.domain.ledger import ALERT_LANE, LedgerEntry, State, needs_watch
 from acrsync.domain.outcomes import after_publish, owed, published, reached, with_outbox
+from acrsync.ports import RowResult
 from acrsync.service.outcomes import OutboxLedger
 
 NOW = 1_800_000_000.0
@@ -104,3 +106,94 @@ def test_recording_a_publish_does_not_move_the_row_in_time() -> None:
     # alert windows group failures by updated_at: publishing must not split a group
     stored = with_outbox(row(state=State.FAILED, updated_at=NOW + 7), None)
     assert after_publish(stored, {"failed"}, NOW + 99).updated_at == NOW + 7
+
+
+def test_an_unverifiable_row_reaches_its_own_outcome_and_a_drift_notice_none() -> None:
+    # a cross-account row nobody can read is final too: a consumer waiting on that image hears of it
+    assert reached(row(state=State.UNVERIFIABLE), ()) == ["unverifiable"]
+    # the reconciler's drift notices are failed rows under their own keys, alerted, but no replication
+    assert reached(row(state=State.FAILED, extra={"notice": "conflict"}), ()) == []
+    assert owed(with_outbox(row(state=State.FAILED, extra={"notice": "events_missed"}), None)) == {}
+
+
+class CountingLedger(MemoryLedger):
+    """A memory ledger that counts calls to its batched and single-row methods."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made: list[str] = []
+
+    def update(self, entry: LedgerEntry, *, expected_revision: int) -> None:
+        self.made.append("update")
+        super().update(entry, expected_revision=expected_revision)
+
+    def get(self, claim_id: str) -> LedgerEntry | None:
+        self.made.append("get")
+        return super().get(claim_id)
+
+    def update_many(
+        self, updates: Sequence[tuple[LedgerEntry, int]], *, lazy: bool = False
+    ) -> list[RowResult]:
+        self.made.append(f"update_many(lazy={lazy})")
+        return super().update_many(updates, lazy=lazy)
+
+    def get_many(self, claim_ids: Sequence[str]) -> dict[str, LedgerEntry]:
+        self.made.append("get_many")
+        return super().get_many(claim_ids)
+
+    def claim_many(self, entries: Sequence[LedgerEntry]) -> list[RowResult]:
+        self.made.append("claim_many")
+        return super().claim_many(entries)
+
+
+def test_the_outbox_ledger_batches_through_the_wrapped_ledger_and_fills_every_outbox() -> None:
+    # GIVEN three claims made in one batch through the outbox ledger, over a ledger counting its calls
+    inner = CountingLedger()
+    ledger = OutboxLedger(inner)
+    claims = [row(claim_id=f"{n:032x}", state=State.SUCCEEDED) for n in range(3)]
+    assert all(r.ok for r in ledger.claim_many(claims))
+    # WHEN one batch verifies the first, fails the second (tasks done), and the third loses its race
+    moves = [
+        (claims[0].moved_to(State.VERIFIED, NOW + 1), claims[0].revision),
+        (claims[1].moved_to(State.FAILED, NOW + 2), claims[1].revision),
+        (claims[2].moved_to(State.FAILED, NOW + 3), claims[2].revision + 7),
+    ]
+    results = ledger.update_many(moves, lazy=True)
+    # THEN the wrapped ledger saw batched calls only: no single-row write, and one batched read for the row
+    # whose expected revision it had not seen (as ``update`` reads on a miss)
+    assert inner.made == ["claim_many", "get_many", "update_many(lazy=True)"]
+    assert [r.status for r in results] == ["ok", "ok", "conflict"]
+    # AND each written row owes exactly its outcome, as a single update would have made it owe
+    stored = ledger.get_many([c.claim_id for c in claims])
+    assert owed(stored[claims[0].claim_id]) == {"verified": NOW + 1}
+    assert owed(stored[claims[1].claim_id]) == {"failed": NOW + 2}
+    assert owed(stored[claims[2].claim_id]) == {}
+
+
+def test_the_outbox_ledger_reads_rows_it_missed_in_one_batch_and_keeps_their_outbox() -> None:
+    # GIVEN two rows that owe events, written by another instance (this wrapper never saw them)
+    inner = CountingLedger()
+    other = OutboxLedger(inner)
+    claims = [row(claim_id=f"{n:032x}") for n in range(2)]
+    other.claim_many(claims)
+    other.update_many([(c.moved_to(State.FAILED, NOW + 1), c.revision) for c in claims])
+    stale = [inner.get(c.claim_id) for c in claims]
+    # WHEN this instance writes copies that lack the outbox (the alert flush marking them alerted)
+    ledger = OutboxLedger(inner)
+    inner.made.clear()
+    copies = [replace(r, extra={}) for r in stale if r is not None]
+    ledger.update_many([(c.moved_to(State.FAILED, NOW + 2, alerted=True), c.revision) for c in copies])
+    # THEN one batched read found what they owe, and they still owe exactly "failed"
+    assert inner.made == ["get_many", "update_many(lazy=False)"]
+    for c in claims:
+        stored = inner.get(c.claim_id)
+        assert stored is not None
+        assert list(owed(stored)) == ["failed"]
+        assert stored.alerted
+
+
+def test_the_outbox_ledger_passes_the_events_marks_through() -> None:
+    ledger = OutboxLedger(MemoryLedger())
+    ledger.note_events("cri-src", NOW)
+    ledger.flush_event_notes()
+    assert ledger.events_seen() == {"cri-src": NOW}
