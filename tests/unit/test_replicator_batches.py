@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from acrsync.adapters.memory import MemoryLedger
+from acrsync.domain.images import DestinationImage, SourceImage, SyncRequest
 from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.errors import UpstreamUnavailable
 from acrsync.ports import RowResult
+from acrsync.service.replicate import replicate_requests
 from tests.fixtures import load_event
 from tests.harness import World, make_world
 
@@ -74,3 +76,24 @@ def test_a_task_id_record_refused_as_busy_is_retried_alone_at_once() -> None:
     rows = world.rows()
     assert {r.state for r in rows} == {State.SUBMITTED}
     assert sorted(r.task_id for r in rows) == sorted(world.model.tasks)
+
+
+def test_a_bad_destination_name_in_a_batch_fails_alone_without_reaching_acr() -> None:
+    # GIVEN two requests in one batch (as backfill or `acr-sync replicate` make them): one name is outside
+    # the registry's grammar ("a._b", a row an older version could have asked for)
+    world = make_world()
+    digest = "sha256:c9fd511dff7c6ae7e43ba71bb87bac9fff9b8343ad181dff20552110e3093dba"  # in the seed
+    source = SourceImage(
+        "cri-demo-src", "cn-hangzhou", "team-a", "web", "v1.2.3", digest, "crr-27b8bb35e5852239"
+    )
+    good = SyncRequest("r", source, DestinationImage("cri-demo-sh", "cn-shanghai", "team-a", "web", "v1.2.3"))
+    bad = SyncRequest("r", source, DestinationImage("cri-demo-bj", "cn-beijing", "a._b", "web", "v1.2.3"))
+    # WHEN both are claimed and submitted in one batch
+    results = replicate_requests([bad, good], "evt-1", world.replicator(), world.clock.monotonic() + 55)
+    # THEN the bad one failed as invalid_name without reaching ACR; the good one was created
+    assert [r["outcome"] for r in results] == ["failed", "submitted"]
+    assert [r.params["TargetInstanceId"] for r in world.creates()] == ["cri-demo-sh"]
+    failed = world.ledger.get(bad.claim_id)
+    assert failed is not None
+    assert (failed.state, failed.error_class) == (State.FAILED, "invalid_name")
+    assert all(r.params.get("TargetInstanceId") != "cri-demo-bj" for r in world.model.requests)
