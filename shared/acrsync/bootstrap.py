@@ -376,7 +376,9 @@ def state_store(context: Any = None) -> StateStore:
             from acrsync.adapters.sqlite_store import SqliteDatabase
             from acrsync.adapters.state_store import SqliteStateStore
 
-            _cache["state"] = SqliteStateStore(SqliteDatabase(cfg.store.location))
+            read_only = bool(_cache.get("read_only"))  # `status` reads the last pass inside read_only()
+            db = SqliteDatabase(cfg.store.location, read_only=read_only, time_left=_time_left)
+            _cache["state"] = SqliteStateStore(db)
         else:
             from acrsync.adapters.tablestore_state import TablestoreStateStore
 
