@@ -26,6 +26,7 @@ from acrsync.service.submit import Submitter
 
 if TYPE_CHECKING:  # each function instance imports only the use case it runs (cold start)
     from acrsync.service.backfill import BackfillDeps
+    from acrsync.service.copy_jobs import CopyDeps
     from acrsync.service.doctor import DoctorDeps
     from acrsync.service.watch import WatchDeps
 
@@ -50,6 +51,7 @@ class Stores:
 
 def reset(environ: Mapping[str, str] | None = None) -> None:
     """Forget every built object (tests; the CLI's ``--env`` switches). Optionally pin an environment."""
+    close_copy_clients()
     _cache.clear()
     if environ is not None:
         _cache["environ"] = dict(environ)
@@ -252,6 +254,7 @@ def watcher_deps(context: Any = None) -> WatchDeps:
             notifier=notifier(context),
             channels=channels(context),
             allowed_accounts=settings(context).allowed_account_ids,
+            copies=copy_deps(context),
         )
     result: WatchDeps = _cache["watcher"]
     return result
@@ -268,6 +271,7 @@ def operator_deps(context: Any = None) -> ReplicatorDeps:
         clock=clock(),
         allowed_accounts=cfg.allowed_account_ids,
         submitter=submitter(context),
+        copies=copy_deps(context),
     )
 
 
@@ -383,3 +387,108 @@ def invocation(function: str, context: Any) -> Iterator[None]:
             function=function,
             duration_ms=round((time.monotonic() - started) * 1000, 1),
         )
+
+
+# --- Copy jobs (``registry:`` destinations): the copier, its launcher, registry clients. ---
+COPIER_FUNCTION_ENV = "ACRSYNC_COPIER_FUNCTION"  # the copier's FC function name; unset: copy in-process
+
+
+def copy_deps(context: Any = None) -> CopyDeps:
+    """Launcher, source (ACR EE) and destination registry clients; built once, clients on first use."""
+    if "copies" not in _cache:
+        from acrsync.adapters.acr_registry_access import AcrRegistryClients
+        from acrsync.service.copy_jobs import CopyDeps
+
+        _cache["copies"] = CopyDeps(
+            ledger=stores(context).ledger,
+            clock=clock(),
+            launcher=_copy_launcher(context),
+            source=AcrRegistryClients(registry(context)),
+            destination=_destination_clients(),
+        )
+    result: CopyDeps = _cache["copies"]
+    return result
+
+
+def _copy_launcher(context: Any) -> Any:
+    from acrsync.adapters.copy_launcher import FcCopyLauncher, InProcessCopyLauncher, build_fc_client
+
+    function = _environ().get(COPIER_FUNCTION_ENV, "")
+    if not function:  # local runs and tests: the copier's use case, in this process
+        return InProcessCopyLauncher(lambda event: copier_handle(event, context))
+    cfg = settings(context)
+    creds = cfg.credentials
+    account = _environ().get("FC_ACCOUNT_ID", "") or next(iter(sorted(cfg.allowed_account_ids)), "")
+    client = build_fc_client(
+        cfg.region,
+        account,
+        access_key_id=creds.access_key_id,
+        access_key_secret=creds.access_key_secret,
+        security_token=creds.security_token,
+    )
+    return FcCopyLauncher(client, function)
+
+
+def _destination_clients() -> Callable[[str, str], Any]:
+    """``(registry, credentials_env) -> RegistryClient``; the password is read here, never stored."""
+    from acrsync.adapters.oci_http import RegistryCredentials
+    from acrsync.adapters.oci_registry import HttpRegistryClient
+    from acrsync.domain.oci import parse_registry_target
+    from acrsync.errors import UpstreamRejected
+
+    clients: dict[tuple[str, str], Any] = {}
+
+    class Build:
+        def __call__(self, target_text: str, credentials_env: str) -> Any:
+            return build(target_text, credentials_env)
+
+        def close(self) -> None:
+            for client in list(clients.values()):
+                client.close()
+
+    def build(target_text: str, credentials_env: str) -> Any:
+        key = (target_text, credentials_env)
+        if key not in clients:
+            target = parse_registry_target(target_text)
+            creds = None
+            if credentials_env:
+                value = _environ().get(credentials_env, "")
+                if not value:
+                    raise UpstreamRejected(
+                        f"credentials_env {credentials_env} is not set in the function's environment "
+                        f"(USERNAME:PASSWORD for {target.host})",
+                        code="CREDENTIALS_MISSING",
+                    )
+                creds = RegistryCredentials.parse(value, source=credentials_env)
+                secrets_in([creds.password])
+            clients[key] = HttpRegistryClient(target.base_url, credentials=creds)
+        return clients[key]
+
+    return Build()
+
+
+def copier_handle(event: bytes, context: Any = None) -> dict[str, Any]:
+    """The copier's work for one event ``{"claim_id": ...}``: what ``functions/copier/handler.py`` runs."""
+    import json
+
+    from acrsync.service.copy_jobs import run
+
+    try:
+        claim_id = str(json.loads(event)["claim_id"])
+    except (ValueError, KeyError, TypeError):
+        log.warning("copy_event_refused", reason='expected {"claim_id": ...}')
+        return {"status": "refused", "reason": 'expected {"claim_id": ...}'}
+    deps = copy_deps(context)
+    try:
+        return {"status": "ok", "claim_id": claim_id, "outcome": run(claim_id, deps)}
+    finally:
+        close_copy_clients()
+
+
+def close_copy_clients() -> None:
+    """Close the registry clients' idle connections (after each copy job, and on ``reset``)."""
+    deps = _cache.get("copies")
+    for factory in (deps.source, deps.destination) if deps is not None else ():
+        close = getattr(factory, "close", None)
+        if close is not None:
+            close()

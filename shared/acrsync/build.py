@@ -30,7 +30,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = Path(__file__).resolve().parent
-FUNCTIONS = ("replicator", "watcher")
+FUNCTIONS = ("replicator", "watcher", "copier")
 TARGET_PYTHON = "3.10"
 GLIBC_MINOR = 28  # Debian 10 ships glibc 2.28: every manylinux_2_x up to it runs there
 CLI_ONLY = frozenset({"typer", "click", "rich"})

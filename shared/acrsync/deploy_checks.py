@@ -233,6 +233,9 @@ ACR_RAM_ACTIONS: Mapping[str, str] = {
     "ListRepoTag": "cr:ListRepositoryTag",
     "GetInstance": "cr:GetInstance",
     "GetNamespace": "cr:GetNamespace",
+    # copy destinations read the source through its registry (adapters/acr_registry_access.py)
+    "ListInstanceEndpoint": "cr:ListInstanceEndpoint",
+    "GetAuthorizationToken": "cr:GetAuthorizationToken",
 }
 
 # OTSClient method -> Tablestore API (tablestore/client.py); the RAM action is the API name with "ots:".

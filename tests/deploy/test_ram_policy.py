@@ -37,8 +37,14 @@ def statements(name: str) -> list[dict[str, Any]]:
     return list(policy(name)["Statement"])
 
 
+# The replicator invokes the copier (copy destinations) through FC's API.
+COPIER_ACTIONS = {"fc:InvokeFunction"}
+
+
 def acr_called() -> set[str]:
-    return acr_actions_called((ADAPTERS / "acr.py").read_text(encoding="utf-8"))
+    return acr_actions_called((ADAPTERS / "acr.py").read_text(encoding="utf-8")) | acr_actions_called(
+        (ADAPTERS / "acr_registry_access.py").read_text(encoding="utf-8")
+    )
 
 
 def ots_called() -> set[str]:
@@ -133,7 +139,10 @@ def test_the_async_failure_destination_is_grantable_and_nothing_else_is_extra() 
     expected = {ACR_RAM_ACTIONS[a] for a in acr_called()} | {
         ots_ram_action(a) for a in ots_called() - OTS_ADMIN_APIS
     }
-    assert policy_actions(policy("ram-policy.json")) == expected | {DESTINATION_ACTIONS[service]}
+    assert (
+        policy_actions(policy("ram-policy.json"))
+        == expected | {DESTINATION_ACTIONS[service]} | COPIER_ACTIONS
+    )
 
 
 def test_acr_scan_reads_only_the_action_argument_of_the_dispatch_methods() -> None:

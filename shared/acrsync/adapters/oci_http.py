@@ -223,7 +223,8 @@ class Transport:
                 continue
             if resp.status in TRANSIENT and replayable and attempt < self._retries:
                 resp.release(True)
-                wait = _retry_after(resp) or self._backoff * 2**attempt
+                after = _retry_after(resp)
+                wait = self._backoff * 2**attempt if after is None else after
                 log.info("registry_retry", host=self.host, status=resp.status, wait_s=round(wait, 2))
                 self._sleep(min(wait, _MAX_RETRY_AFTER_S))
                 continue
@@ -275,11 +276,12 @@ class Transport:
         return Response(raw.status, hdrs, data)
 
 
-def _retry_after(resp: Response) -> float:
+def _retry_after(resp: Response) -> float | None:
+    """Seconds from a ``Retry-After: <seconds>`` header; None when absent or a date (then back off)."""
     try:
         return max(float(resp.header("retry-after")), 0.0)
     except ValueError:
-        return 0.0
+        return None
 
 
 def _status_error(resp: Response, what: str) -> Exception:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from acrsync.domain.images import NAME_RE, TAG_RE, DestinationImage, SourceImage, SyncRequest
+from acrsync.domain.images import COPY_REGION, NAME_RE, TAG_RE, DestinationImage, SourceImage, SyncRequest
 from acrsync.domain.patterns import Matcher, is_prerelease_tag
 from acrsync.domain.rules_compile import CompiledDestination, CompiledRule, RuleIndex, Template, compile_rules
 
@@ -46,6 +46,9 @@ def resolve(dest: CompiledDestination, image: SourceImage) -> tuple[DestinationI
                 None,
                 f"{label} template {template.source!r} gives {value!r}, which is not a valid ACR {label}",
             )
+    if dest.registry:  # a copy destination: the registry stands where the instance would
+        out = DestinationImage(dest.registry, COPY_REGION, ns, repo, tag)
+        return out, ""
     out = DestinationImage(dest.instance, dest.region, ns, repo, tag)
     if out.same_place_as(image):
         return None, "destination is the source image itself (self-replication refused)"
@@ -88,6 +91,19 @@ def request_for(
         priority=dest.priority,
         target_account=dest.account,
         alert_channel=rule.alert,
+        copy=copy_options(dest),
+    )
+
+
+def copy_options(dest: CompiledDestination) -> tuple[tuple[str, str], ...]:
+    """What a ledger row needs to run a copy job (``extra`` fields); () for ACR sync destinations."""
+    if not dest.registry:
+        return (("companions", "1"),) if dest.companions else ()
+    return (
+        ("kind", "copy"),
+        ("registry", dest.registry),
+        ("credentials_env", dest.credentials_env),
+        ("companions", "1" if dest.companions else ""),
     )
 
 

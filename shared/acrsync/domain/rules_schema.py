@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from acrsync.domain.images import NAME_RE, TAG_RE
+from acrsync.domain.oci import parse_registry_target
 from acrsync.domain.patterns import PatternError, compile_pattern, split_pattern
 from acrsync.domain.rules_compile import TEMPLATE_FIELD_RE
 from acrsync.errors import RuleConfigError
@@ -34,6 +35,8 @@ _RULE_KEYS = ("name", "enabled", "alert", "source", "tags", "destinations")
 _SOURCE_KEYS = ("instance", "repositories", "exclude_repositories")
 _TAGS_KEYS = ("include", "exclude", "include_prerelease")
 _DEST_KEYS = ("instance", "region", "namespace", "repository", "tag", "override", "priority", "account")
+# Copy destinations (any OCI registry) and their options; see ``_registry_destination``.
+_COPY_KEYS = ("registry", "credentials_env", "companions")
 # Template defaults per destination field, and what a resolved value must look like.
 _DEST_TEMPLATES = (
     ("namespace", "{namespace}", NAME_RE),
@@ -303,7 +306,9 @@ def _destinations(c: _Checker, raw: object, path: str) -> list[dict[str, Any]]:
 
 
 def _destination(c: _Checker, raw: object, path: str) -> dict[str, Any]:
-    m = c.mapping(raw, path, _DEST_KEYS) or {}
+    if isinstance(raw, Mapping) and "registry" in raw:
+        return _registry_destination(c, raw, path)
+    m = c.mapping(raw, path, (*_DEST_KEYS, "companions")) or {}
     dest: dict[str, Any] = {
         "instance": c.string(
             m.get("instance"), f"{path}.instance", INSTANCE_RE, "an ACR EE instance id (cri-...)"
@@ -325,6 +330,30 @@ def _destination(c: _Checker, raw: object, path: str) -> dict[str, Any]:
         c.err(f"{path}.account", f"must be an Alibaba Cloud account id (digits), got {account!r}")
         account = ""
     dest["account"] = account
+    if "companions" in m:  # opt-in for ACR sync destinations
+        dest["companions"] = c.boolean(m.get("companions"), f"{path}.companions", False)
+    return dest
+
+
+def _registry_destination(c: _Checker, m: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """``registry: HOST[/NAMESPACE]`` (+ ``credentials_env``): served by copying over the OCI API."""
+    c.mapping(m, path, (*_COPY_KEYS, "namespace", "repository", "tag"))
+    for key in ("instance", "region"):
+        if key in m:
+            c.err(f"{path}.{key}", "a destination is either an ACR instance or a registry, not both")
+    registry = c.string(m.get("registry"), f"{path}.registry")
+    if registry:
+        try:
+            parse_registry_target(registry)
+        except ValueError as exc:
+            c.err(f"{path}.registry", str(exc))
+    dest: dict[str, Any] = {"registry": registry, "credentials_env": ""}
+    if m.get("credentials_env") is not None:  # optional: anonymous push to a registry that allows it
+        what = "an environment variable name holding USERNAME:PASSWORD (e.g. ACRSYNC_HARBOR_CREDENTIALS)"
+        dest["credentials_env"] = c.string(m["credentials_env"], f"{path}.credentials_env", ENV_NAME_RE, what)
+    for key, default, rx in _DEST_TEMPLATES:
+        dest[key] = _template(c, m.get(key, default), f"{path}.{key}", rx)
+    dest["companions"] = c.boolean(m.get("companions"), f"{path}.companions", True)
     return dest
 
 

@@ -314,3 +314,9 @@ _ACTIONS: dict[str, Callable[[AcrModel, Params], dict[str, Any]]] = {
     "ListRepoSyncTask": _list_repo_sync_task,
     "CancelRepoSyncTask": _cancel_repo_sync_task,
 }
+
+# The registry data plane's actions live in their own module (one registration line here).
+from acrsync.local import acr_registry_actions as _registry_actions  # noqa: E402
+
+_ACTIONS.update(_registry_actions.ACTIONS)
+_REQUIRED.update(_registry_actions.REQUIRED)

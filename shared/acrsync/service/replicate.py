@@ -19,6 +19,8 @@ from acrsync.domain.rules_eval import RuleIndex, evaluate
 from acrsync.errors import AlreadyClaimed, InvalidEvent, UpstreamRejected
 from acrsync.logging import bind, get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi
+from acrsync.service.copy_jobs import CopyDeps, is_copy
+from acrsync.service.copy_jobs import launch as launch_copy
 from acrsync.service.gate import CallGate
 from acrsync.service.submit import Submitter
 
@@ -37,6 +39,7 @@ class ReplicatorDeps:
     allowed_accounts: frozenset[str]
     submitter: Submitter
     max_event_bytes: int = 256 * 1024
+    copies: CopyDeps | None = None  # copy destinations (``registry:``); None when no copier is wired
 
 
 @dataclass
@@ -168,10 +171,26 @@ def replicate_request(
         deps.ledger.claim(entry)
     except AlreadyClaimed:
         return _on_existing_claim(request, deps, deadline)
+    if is_copy(entry):
+        return _launch_copy(request, entry, deps)
     done = deps.submitter.submit(entry, deadline=deadline, held=True)  # the claim made this attempt ours
     return _result(
         request, done.outcome, done.entry, done.entry.last_error if done.outcome == "failed" else ""
     )
+
+
+def _launch_copy(request: SyncRequest, entry: LedgerEntry, deps: ReplicatorDeps) -> dict[str, str]:
+    """A ``registry:`` destination: the claimed row goes to the copier (the watcher follows it)."""
+    if deps.copies is None:
+        reason = "copy destinations need the copier: this function was deployed without one"
+        failed = entry.moved_to(
+            State.FAILED, deps.clock.now(), last_error=reason, error_class="copy_rejected"
+        )
+        deps.ledger.update(failed, expected_revision=entry.revision)
+        log.error("copy_not_configured", claim_id=entry.claim_id, destination=entry.dest_ref)
+        return _result(request, "failed", failed, reason)
+    outcome, row = launch_copy(entry, deps.copies)
+    return _result(request, outcome, row)
 
 
 def _on_existing_claim(request: SyncRequest, deps: ReplicatorDeps, deadline: float) -> dict[str, str]:
@@ -181,6 +200,9 @@ def _on_existing_claim(request: SyncRequest, deps: ReplicatorDeps, deadline: flo
     if is_reverse_of(row, request):
         log.info("loop_guard", image=request.source.ref, came_from=row.source_ref, claim_id=row.claim_id)
         return _result(request, "loop_guard", row)
+    if is_copy(row):  # a copy job's stale claim is the watcher's (copy_jobs.follow), never a sync task's
+        log.info("duplicate_delivery", claim_id=row.claim_id, state=row.state.value, task_id=row.task_id)
+        return _result(request, "duplicate", row)
     if deps.submitter.needs_reconcile(row):
         done = deps.submitter.reconcile(row, deadline=deadline)
         return _result(request, done.outcome, done.entry)

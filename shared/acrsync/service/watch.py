@@ -20,6 +20,8 @@ from acrsync.errors import AcrSyncError, BudgetExhausted, ConflictError, Invalid
 from acrsync.logging import get_logger
 from acrsync.ports import AlertChannel, Clock, Ledger, Notifier, RegistryApi
 from acrsync.service.alerting import flush_alerts
+from acrsync.service.copy_jobs import CopyDeps, is_copy
+from acrsync.service.copy_jobs import follow as follow_copy
 from acrsync.service.gate import CallGate
 from acrsync.service.submit import Submitter
 
@@ -43,6 +45,7 @@ class WatchDeps:
     allowed_accounts: frozenset[str]
     policy: WatchPolicy = field(default_factory=WatchPolicy)
     sweep_limit: int = 500
+    copies: CopyDeps | None = None  # copy jobs (``registry:`` destinations), when a copier is wired
 
 
 @dataclass
@@ -175,6 +178,8 @@ def _push_back(row: LedgerEntry, deps: WatchDeps, reason: str) -> None:
 
 def check_row(row: LedgerEntry, deps: WatchDeps, deadline: float, *, force: bool = False) -> str:  # noqa: PLR0911 - one return per state
     """Move one row forward if it can move; returns what happened (for counting)."""
+    if is_copy(row):  # a copy job: re-launched by the watcher, never reconciled against sync tasks
+        return follow_copy(row, deps.copies) if deps.copies is not None else "skipped"
     now = deps.clock.now()
     submitter = deps.submitter
     if submitter.needs_reconcile(row):
