@@ -125,7 +125,16 @@ def _dest_repo(row: LedgerEntry) -> str:
 
 
 def _finish(row: LedgerEntry, deps: CopyDeps, digest: str, stats: dict[str, str]) -> str:
-    done = _write(row, State.SUCCEEDED, deps, last_error="", error_class="", extra={**row.extra, **stats})
+    # Due at once: should this invocation die before recording the verification, the watcher verifies.
+    done = _write(
+        row,
+        State.SUCCEEDED,
+        deps,
+        last_error="",
+        error_class="",
+        next_check_at=deps.clock.now(),
+        extra={**row.extra, **stats},
+    )
     if done is None:
         return "lost_race"
     if digest != row.digest:
