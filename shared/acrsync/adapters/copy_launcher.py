@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from acrsync.domain.oci import is_loopback
 from acrsync.errors import UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger
 from acrsync.ports import CopyLauncher
@@ -66,9 +67,16 @@ class FcCopyLauncher(CopyLauncher):
 
 
 def build_fc_client(
-    region: str, account_id: str, *, access_key_id: str, access_key_secret: str, security_token: str = ""
+    region: str,
+    account_id: str,
+    *,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: str = "",
+    endpoint: str = "",
 ) -> Any:
-    """The FC 3.0 client for ``<account>.<region>.fc.aliyuncs.com`` (``ACRSYNC_COPIER_FUNCTION`` is set)."""
+    """The FC 3.0 client for ``<account>.<region>.fc.aliyuncs.com``, or ``endpoint`` (``http://127.0.0.1:P``
+    for the loopback stand-in; plain http only there)."""
     from alibabacloud_fc20230330.client import Client
     from alibabacloud_tea_openapi.utils_models import Config
 
@@ -79,4 +87,11 @@ def build_fc_client(
         region_id=region,
         endpoint=f"{account_id}.{region}.fc.aliyuncs.com",
     )
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        if scheme != "https" and not is_loopback(host):
+            raise ValueError(f"{endpoint!r}: the FC endpoint must be https (http only for loopback)")
+        config.endpoint, config.protocol = host, scheme
+        if is_loopback(host):
+            config.no_proxy = host.split(":")[0]
     return Client(config)
