@@ -179,7 +179,9 @@ def gate(context: Any = None) -> CallGate:
 def submitter(context: Any = None) -> Submitter:
     """One Submitter over the ledger, registry and gate."""
     if "submitter" not in _cache:
-        _cache["submitter"] = Submitter(stores(context).ledger, registry(context), gate(context), clock())
+        _cache["submitter"] = Submitter(
+            stores(context).ledger, registry(context), gate(context), clock(), links=_sync_rules(context)
+        )
     result: Submitter = _cache["submitter"]
     return result
 
@@ -492,3 +494,15 @@ def close_copy_clients() -> None:
         close = getattr(factory, "close", None)
         if close is not None:
             close()
+
+
+def _sync_rules(context: Any) -> Callable[[str], Any]:
+    """``region -> SyncRuleApi`` over the same per-region ACR clients (custom-link destinations)."""
+    regions = registry(context)
+
+    def for_region(region: str) -> Any:
+        from acrsync.adapters.acr_links import AcrSyncRules
+
+        return AcrSyncRules(regions(region))
+
+    return for_region

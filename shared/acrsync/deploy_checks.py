@@ -236,6 +236,10 @@ ACR_RAM_ACTIONS: Mapping[str, str] = {
     # copy destinations read the source through its registry (adapters/acr_registry_access.py)
     "ListInstanceEndpoint": "cr:ListInstanceEndpoint",
     "GetAuthorizationToken": "cr:GetAuthorizationToken",
+    # custom replication links (adapters/acr_links.py); reference "ACR OpenAPI additions" and §2.2
+    "CreateRepoSyncRule": "cr:CreateSyncRule",
+    "ListRepoSyncRule": "cr:ListSyncRule",
+    "CreateRepoSyncTaskByRule": "cr:CreateRepositorySync",
 }
 
 # OTSClient method -> Tablestore API (tablestore/client.py); the RAM action is the API name with "ots:".

@@ -284,3 +284,24 @@ class CopyLauncher(abc.ABC):
     @abc.abstractmethod
     def launch(self, claim_id: str) -> None:
         """Hand the job over."""
+
+
+class SyncRuleApi(abc.ABC):
+    """ACR's manual sync rules, for destinations with a custom replication link (``link:`` in the rules).
+
+    Errors as ``RegistryApi``'s.
+    """
+
+    @abc.abstractmethod
+    def find_sync_rule(self, instance_id: str, name: str, *, namespace: str, repo: str) -> str | None:
+        """``ListRepoSyncRule`` (every page): the ``SyncRuleId`` of the rule named ``name``, or None."""
+
+    @abc.abstractmethod
+    def create_sync_rule(self, spec: Mapping[str, str]) -> str:
+        """``CreateRepoSyncRule`` with wire-named parameters; returns the ``SyncRuleId``."""
+
+    @abc.abstractmethod
+    def create_task_by_rule(
+        self, instance_id: str, repo_id: str, tag: str, rule_id: str, priority: int
+    ) -> str:
+        """``CreateRepoSyncTaskByRule``; returns the ``SyncTaskId``."""

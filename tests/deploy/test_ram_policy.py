@@ -42,8 +42,10 @@ COPIER_ACTIONS = {"fc:InvokeFunction"}
 
 
 def acr_called() -> set[str]:
-    return acr_actions_called((ADAPTERS / "acr.py").read_text(encoding="utf-8")) | acr_actions_called(
-        (ADAPTERS / "acr_registry_access.py").read_text(encoding="utf-8")
+    return (
+        acr_actions_called((ADAPTERS / "acr.py").read_text(encoding="utf-8"))
+        | acr_actions_called((ADAPTERS / "acr_registry_access.py").read_text(encoding="utf-8"))
+        | acr_actions_called((ADAPTERS / "acr_links.py").read_text(encoding="utf-8"))
     )
 
 

@@ -207,3 +207,37 @@ def test_given_a_missing_destination_project_when_copied_then_failed_with_the_re
 def test_rules_file_yaml_with_a_registry_destination_validates(world: World) -> None:
     text = yaml.safe_dump(_rules(world.harbor))
     assert validate_document(yaml.safe_load(text)).rules[0]["destinations"][0]["companions"] is True
+
+
+def _companion_event(world: World, subject: str) -> tuple[bytes, str]:
+    """cosign signs after the push: the signature tag is pushed to the source, and its event arrives."""
+    sig = put_cosign_signature(world.source.state, "team-a/web", subject)
+    tag = subject.replace(":", "-") + ".sig"
+    world.cloud.model.push(SOURCE[0], "team-a", "web", tag, sig.digest)
+    doc = json.loads(load_event("acs.cr/push_completed.json"))
+    doc["data"].update(Tag=tag, Digest=sig.digest, RepoId="")
+    doc["id"] = f"evt-{tag}"
+    return json.dumps(doc).encode(), tag
+
+
+def test_given_a_signature_pushed_after_its_image_was_copied_when_its_event_arrives_then_it_follows(
+    world: World,
+) -> None:
+    event, digest = world.push("v6.0.0", signed=False)
+    fc.invoke("replicator", event, world.env)
+    sig_event, sig_tag = _companion_event(world, digest)
+    response = fc.invoke("replicator", sig_event, world.env)
+    assert [r["outcome"] for r in response["results"]] == ["submitted"]
+    assert sig_tag in world.harbor.state.tags["dr/team-a/web"]
+    assert {r.state for r in world.rows()} == {State.VERIFIED}
+
+
+def test_given_a_signature_whose_image_went_nowhere_when_its_event_arrives_then_it_is_ignored(
+    world: World,
+) -> None:
+    index = put_index(world.source.state, "team-a/web", "", layer_sizes=(100,))  # never pushed as a tag
+    sig_event, _ = _companion_event(world, index.digest)
+    response = fc.invoke("replicator", sig_event, world.env)
+    assert response["results"] == []
+    assert world.rows() == []
+    assert "dr/team-a/web" not in world.harbor.state.tags

@@ -57,6 +57,7 @@ class CompiledDestination:
     registry: str = ""  # a copy destination: ``[http://]HOST[/NAMESPACE]`` instead of an ACR instance
     credentials_env: str = ""
     companions: bool = False
+    link: str = ""  # a custom replication link: CreateRepoSyncTaskByRule through a manual sync rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +174,7 @@ def _compile_destination(d: Mapping[str, Any]) -> CompiledDestination:
         registry=str(d.get("registry") or ""),
         credentials_env=str(d.get("credentials_env") or ""),
         companions=bool(d.get("companions", bool(d.get("registry")))),
+        link=str(d.get("link") or ""),
     )
 
 

@@ -98,7 +98,10 @@ def request_for(
 def copy_options(dest: CompiledDestination) -> tuple[tuple[str, str], ...]:
     """What a ledger row needs to run a copy job (``extra`` fields); () for ACR sync destinations."""
     if not dest.registry:
-        return (("companions", "1"),) if dest.companions else ()
+        options = [("companions", "1")] if dest.companions else []
+        if dest.link:
+            options.append(("link", dest.link))
+        return tuple(options)
     return (
         ("kind", "copy"),
         ("registry", dest.registry),

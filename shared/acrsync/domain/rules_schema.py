@@ -25,6 +25,7 @@ INSTANCE_RE = re.compile(r"^cri-[A-Za-z0-9][A-Za-z0-9-]*$")
 REGION_RE = re.compile(r"^[a-z]{2,}-[a-z0-9-]+$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ACCOUNT_RE = re.compile(r"^[0-9]{1,32}$")
+LINK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MOBILE_RE = re.compile(r"^\+?[0-9]{5,20}$")
 TEMPLATE_FIELDS = ("namespace", "repo", "tag")
 
@@ -308,7 +309,7 @@ def _destinations(c: _Checker, raw: object, path: str) -> list[dict[str, Any]]:
 def _destination(c: _Checker, raw: object, path: str) -> dict[str, Any]:
     if isinstance(raw, Mapping) and "registry" in raw:
         return _registry_destination(c, raw, path)
-    m = c.mapping(raw, path, (*_DEST_KEYS, "companions")) or {}
+    m = c.mapping(raw, path, (*_DEST_KEYS, "companions", "link")) or {}
     dest: dict[str, Any] = {
         "instance": c.string(
             m.get("instance"), f"{path}.instance", INSTANCE_RE, "an ACR EE instance id (cri-...)"
@@ -332,7 +333,24 @@ def _destination(c: _Checker, raw: object, path: str) -> dict[str, Any]:
     dest["account"] = account
     if "companions" in m:  # opt-in for ACR sync destinations
         dest["companions"] = c.boolean(m.get("companions"), f"{path}.companions", False)
+    if m.get("link") is not None:
+        dest["link"] = _link(c, m, dest, path)
     return dest
+
+
+def _link(c: _Checker, m: Mapping[str, Any], dest: Mapping[str, Any], path: str) -> str:
+    """``link: <LinkId>``: submitted with ``CreateRepoSyncTaskByRule``, which cannot rename anything."""
+    link = c.string(m.get("link"), f"{path}.link", LINK_RE, "a custom link id (letters, digits, '-', '_')")
+    renamed = [k for k, default, _ in _DEST_TEMPLATES if k != "namespace" and dest.get(k) != default]
+    if link and renamed:
+        c.err(
+            f"{path}.link",
+            f"a custom link submits with CreateRepoSyncTaskByRule, which cannot rename tags or repositories: "
+            f"remove {' and '.join(renamed)} (or the link)",
+        )
+    if link and dest.get("account"):
+        c.err(f"{path}.link", "a custom link cannot be combined with a cross-account destination (account)")
+    return link
 
 
 def _registry_destination(c: _Checker, m: Mapping[str, Any], path: str) -> dict[str, Any]:

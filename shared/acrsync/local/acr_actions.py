@@ -320,3 +320,8 @@ from acrsync.local import acr_registry_actions as _registry_actions  # noqa: E40
 
 _ACTIONS.update(_registry_actions.ACTIONS)
 _REQUIRED.update(_registry_actions.REQUIRED)
+
+from acrsync.local import acr_link_actions as _link_actions  # noqa: E402
+
+_ACTIONS.update(_link_actions.ACTIONS)
+_REQUIRED.update(_link_actions.REQUIRED)

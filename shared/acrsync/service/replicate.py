@@ -15,10 +15,12 @@ from typing import Any
 from acrsync.domain.events import PushCompleted, describe_shape, parse_events
 from acrsync.domain.images import SourceImage, SyncRequest
 from acrsync.domain.ledger import LedgerEntry, State, is_reverse_of, new_claim
+from acrsync.domain.oci import companion_subject
 from acrsync.domain.rules_eval import RuleIndex, evaluate
 from acrsync.errors import AlreadyClaimed, InvalidEvent, UpstreamRejected
 from acrsync.logging import bind, get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi
+from acrsync.service.companions import existing_companions, requests_for_companion_push
 from acrsync.service.copy_jobs import CopyDeps, is_copy
 from acrsync.service.copy_jobs import launch as launch_copy
 from acrsync.service.gate import CallGate
@@ -104,6 +106,9 @@ def _replicate_push(
 ) -> None:
     image = event.source_image
     bind(image=image.ref)
+    if companion_subject(image.tag):  # a cosign signature/attestation/SBOM: it follows its subject
+        _replicate_companion(event, deps, deadline, outcome)
+        return
     requests = evaluate(deps.rules(), image)
     if not requests:
         log.info("no_rule_matched", image=image.ref)
@@ -115,9 +120,39 @@ def _replicate_push(
         for request in requests:
             outcome.results.append(_record_unreplicable(request, event.event_id, str(exc), deps))
         return
+    requests = [replace(request, source=image) for request in requests]
     for request in requests:
-        done = replicate_request(replace(request, source=image), event.event_id, deps, deadline)
-        outcome.results.append(done)
+        outcome.results.append(replicate_request(request, event.event_id, deps, deadline))
+    api = deps.registry(image.region)
+
+    def lookup(tag: str) -> str | None:
+        found = deps.gate.call(
+            lambda: api.get_repo_tag(image.instance_id, image.repo_id, tag),
+            deadline=deadline,
+            what="GetRepoTag",
+        )
+        return found.digest if found is not None else None
+
+    for request in existing_companions(image, requests, lookup):
+        outcome.results.append(replicate_request(request, event.event_id, deps, deadline))
+
+
+def _replicate_companion(
+    event: PushCompleted, deps: ReplicatorDeps, deadline: float, outcome: PushOutcome
+) -> None:
+    try:
+        image = complete_source(event.source_image, deps, deadline)
+    except UpstreamRejected as exc:
+        log.warning("companion_source_missing", image=event.source_image.ref, error=str(exc))
+        return
+    api = deps.registry(image.region)
+    tags = deps.gate.call(
+        lambda: list(api.list_repo_tags(image.instance_id, image.repo_id)),
+        deadline=deadline,
+        what="ListRepoTag",
+    )
+    for request in requests_for_companion_push(image, deps.rules(), deps.ledger, tags):
+        outcome.results.append(replicate_request(request, event.event_id, deps, deadline))
 
 
 def complete_source(image: SourceImage, deps: ReplicatorDeps, deadline: float) -> SourceImage:
