@@ -506,3 +506,17 @@ def _sync_rules(context: Any) -> Callable[[str], Any]:
         return AcrSyncRules(regions(region))
 
     return for_region
+
+
+def canary_deps(context: Any = None) -> Any:
+    """What ``acr-sync canary`` needs: the ledger, the rules, and registry clients to push and clean up."""
+    from acrsync.service.canary import CanaryDeps
+
+    copies = copy_deps(context)
+    return CanaryDeps(
+        ledger=stores(context).ledger,
+        clock=clock(),
+        rules=rules_cache(context).index,
+        acr=copies.source,
+        registry=copies.destination,
+    )

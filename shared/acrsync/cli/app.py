@@ -10,7 +10,7 @@ import sys
 import typer
 
 from acrsync import __version__
-from acrsync.cli import invoke, local, ops, rules, tables
+from acrsync.cli import canary, invoke, local, ops, rules, tables
 from acrsync.cli.common import console_logging
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ invoke.register(app)
 local.register(app)
 ops.register(app)
 tables.register(app)
+canary.register(app)
 
 
 def _version(value: bool) -> None:

@@ -85,6 +85,9 @@ def _manifest_put(r: Req) -> Result:
     headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest}
     if subject:  # end-7 with a subject: "OCI-Subject" says the registry indexed the referrer
         headers["OCI-Subject"] = subject
+    if not is_digest(ref):
+        for notify in list(reg.on_push):
+            notify(name, ref, digest)
     return 201, headers, b""
 
 

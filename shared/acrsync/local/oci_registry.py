@@ -25,7 +25,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -68,6 +68,9 @@ class OciRegistry:
         self.token_ttl_s = token_ttl_s
         self.state = RegistryState(projects=projects)
         self.tokens: dict[str, tuple[frozenset[tuple[str, str]], float]] = {}
+        # Called with (repository, tag, digest) after a tagged manifest PUT: how a registry's push
+        # notifications (ACR's push event, Harbor's webhook) are emulated.
+        self.on_push: list[Callable[[str, str, str], None]] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
