@@ -5,8 +5,10 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.markup import escape
 
 from acrsync.cli.common import out
 from acrsync.local import fc
@@ -57,6 +59,7 @@ def demo() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="acrsync-demo-") as tmp:
         report = scenario.run(Path(tmp), say=lambda line: out.print(f"[dim]•[/] {line}", markup=True))
+        dataplane = _dataplane(Path(tmp) / "dataplane")
     table = Table(title="Replications", show_lines=False)
     for column in ("tag", "rule", "destination", "task", "attempts", "outcome"):
         table.add_column(column, overflow="fold")
@@ -83,4 +86,37 @@ def demo() -> None:
         out.print(Panel(Markdown(text), title=f"DingTalk received: {title}", expand=False))
     calls = ", ".join(f"{k} {v}" for k, v in sorted(report.acr_calls.items()))
     out.print(f"ACR OpenAPI calls (real SDK, signed, to the emulator): {calls}")
-    out.print(f"[green]done[/] in {report.seconds:.1f} s; everything stopped.", markup=True)
+    _print_dataplane(dataplane)
+    out.print(
+        f"[green]done[/] in {report.seconds + dataplane.seconds:.1f} s; everything stopped.", markup=True
+    )
+
+
+def _dataplane(workdir: Path) -> Any:
+    from acrsync.local import demo_dataplane
+
+    out.print("\n[bold]registry data plane[/] — copy destinations, signatures, canary", markup=True)
+    return demo_dataplane.run(workdir, say=lambda line: out.print(f"[dim]•[/] {escape(line)}", markup=True))
+
+
+def _print_dataplane(report: Any) -> None:
+    from rich.table import Table
+
+    from acrsync.service.canary import STAGES, iter_stage_rows
+
+    row = report.row
+    if row is not None:
+        copied = (
+            f"{row.source_namespace}/{row.source_repo}:{row.source_tag} → {row.dest_ref}: {row.state.value}"
+        )
+        out.print(escape(copied + f" ({row.extra.get('copy_blobs_sent', '?')} blobs sent)"))
+    out.print(escape(f"Harbor dr/team-a/web tags: {', '.join(report.harbor_tags)}"))
+    canary = report.canary
+    if canary is not None:
+        table = Table("destination", *STAGES, "detail", title=escape(f"canary {canary.image}"))
+        for cells in iter_stage_rows(canary):
+            table.add_row(*(escape(c) for c in cells))
+        out.print(table)
+        out.print(
+            "canary: " + ("passed" if canary.passed else f"BROKEN at {canary.broken or 'a destination'}")
+        )
