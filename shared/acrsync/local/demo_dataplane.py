@@ -2,9 +2,9 @@
 
 A source registry stand-in behind the emulated source instance (reached the cloud's way:
 ``ListInstanceEndpoint`` + ``GetAuthorizationToken``), a "Harbor" stand-in with a ``dr`` project and a
-robot account, and a rule copying ``team-a/*`` releases there. A signed multi-arch image is pushed and copied with its
-signature; then ``acr-sync canary`` pushes its own image through the source registry, whose push becomes an
-event for the replicator (as EventBridge would deliver it), and times every stage.
+robot account, and a rule copying ``team-a/*`` releases there. A signed multi-arch image is pushed and
+copied with its signature; then ``acr-sync canary`` pushes its own image through the source registry,
+whose push becomes an event for the replicator (as EventBridge would deliver it), and times every stage.
 """
 
 from __future__ import annotations
@@ -58,14 +58,10 @@ def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DataPlane
         bootstrap.reset(env)
         try:
             _apply_rules(harbor)
-            say(
-                f"a Harbor stand-in at {harbor.url} (project dr, robot account); rule dr-to-harbor copies there"
-            )
+            say(f"a Harbor stand-in at {harbor.url} (project dr, robot account); rule dr-to-harbor")
             report.row = _copy_signed_image(cloud, source, env)
             report.harbor_tags = sorted(harbor.state.tags.get("dr/team-a/web", {}))
-            say(
-                f"pushed a signed 2-platform team-a/web:{TAG}; the copier sent it with its signature to Harbor"
-            )
+            say(f"pushed a signed 2-platform team-a/web:{TAG}; copied with its signature to Harbor")
             events = PushEvents(source, cloud.model, SOURCE[0], SOURCE[1], env).start()
             canary_source = SourceImage(
                 SOURCE[0], SOURCE[1], "team-a", "web", f"{CANARY_PREFIX}{int(time.time())}"
