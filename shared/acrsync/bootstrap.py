@@ -295,8 +295,9 @@ def backfill_deps(*, rule: str = "", max_qps: int = 0, context: Any = None) -> B
         registry=registry(context),
         gate=run_gate,
         clock=clock(),
-        submitter=Submitter(built.ledger, registry(context), run_gate, clock()),
+        submitter=Submitter(built.ledger, registry(context), run_gate, clock(), links=_sync_rules(context)),
         region=cfg.region,
+        copies=copy_deps(context),
     )
 
 

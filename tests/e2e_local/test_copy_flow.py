@@ -241,3 +241,14 @@ def test_given_a_signature_whose_image_went_nowhere_when_its_event_arrives_then_
     assert response["results"] == []
     assert world.rows() == []
     assert "dr/team-a/web" not in world.harbor.state.tags
+
+
+def test_given_an_image_pushed_before_the_rule_when_backfilled_then_it_is_copied(world: World) -> None:
+    from acrsync.service import backfill
+
+    _event, digest = world.push("v7.0.0", signed=False)  # no event: it predates the rule
+    report = backfill.run(bootstrap.backfill_deps(), repository="team-a/*")
+    assert report.actions.get("submitted") == 1
+    assert world.harbor.state.tags["dr/team-a/web"]["v7.0.0"] == digest
+    again = backfill.run(bootstrap.backfill_deps(), repository="team-a/*")
+    assert again.actions.get("duplicate") == 1

@@ -24,6 +24,7 @@ from acrsync.domain.rules_schema import REGION_RE
 from acrsync.errors import ConflictError, RetryableError, UpstreamRejected
 from acrsync.logging import get_logger
 from acrsync.ports import Clock, Ledger
+from acrsync.service.copy_jobs import is_copy
 
 # The replicator's own steps (fill RepoId/digest; claim then submit). Private there; the report proposes
 # making them public so manual replication and backfill share them by name.
@@ -174,7 +175,7 @@ def retry_now(rows: Iterable[LedgerEntry], submitter: Submitter, *, deadline: fl
     """
     done: list[Submission] = []
     for row in rows:
-        if row.state is not State.RETRYING:
+        if row.state is not State.RETRYING or is_copy(row):  # copy jobs: the watcher re-launches them
             continue
         try:
             done.append(submitter.submit(row, deadline=deadline))
