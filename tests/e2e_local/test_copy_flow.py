@@ -252,3 +252,25 @@ def test_given_an_image_pushed_before_the_rule_when_backfilled_then_it_is_copied
     assert world.harbor.state.tags["dr/team-a/web"]["v7.0.0"] == digest
     again = backfill.run(bootstrap.backfill_deps(), repository="team-a/*")
     assert again.actions.get("duplicate") == 1
+
+
+def test_given_registry_passwords_when_copies_run_and_fail_then_no_log_line_carries_them(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bootstrap.reset({**world.env, "ACRSYNC_LOG_LEVEL": "DEBUG"})
+    event, _ = world.push("v8.0.0")
+    fc.invoke("replicator", event, world.env)
+    world.harbor.users[HARBOR_USER] = "rotated"  # the next copy is refused: error paths log too
+    issued = list(world.harbor.tokens)
+    world.harbor.tokens.clear()  # tokens issued before the rotation are revoked
+    event, _ = world.push("v8.0.1", signed=False)
+    fc.invoke("replicator", event, world.env)
+    temp_password = world.source.users["cr_temp_user"]  # GetAuthorizationToken's, for the source registry
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "copy_failed" in text  # the failure was logged...
+    assert HARBOR_PW not in text  # ...without the destination password
+    assert temp_password not in text  # nor the source's temporary one
+    tokens = issued + list(world.source.tokens)
+    assert tokens
+    assert not any(t in text for t in tokens)  # nor any bearer token
