@@ -422,14 +422,16 @@ def _copy_launcher(context: Any) -> Any:
     cfg = settings(context)
     creds = cfg.credentials
     account = _environ().get("FC_ACCOUNT_ID", "") or next(iter(sorted(cfg.allowed_account_ids)), "")
-    client = build_fc_client(
-        cfg.region,
-        account,
-        access_key_id=creds.access_key_id,
-        access_key_secret=creds.access_key_secret,
-        security_token=creds.security_token,
+    return FcCopyLauncher(
+        lambda: build_fc_client(
+            cfg.region,
+            account,
+            access_key_id=creds.access_key_id,
+            access_key_secret=creds.access_key_secret,
+            security_token=creds.security_token,
+        ),
+        function,
     )
-    return FcCopyLauncher(client, function)
 
 
 def _destination_clients() -> Callable[[str, str], Any]:

@@ -44,3 +44,25 @@ def test_given_wrong_keys_when_launched_then_rejected_without_the_secret_in_the_
             FcCopyLauncher(client, "acr-sync-copier").launch("claim-0123")
     assert "wrong-Planted-9" not in str(err.value)
     assert fc.invocations == []
+
+
+def test_given_a_client_factory_when_launched_then_the_client_is_built_on_first_use_only() -> None:
+    built: list[int] = []
+    with FcInvokeStandin({AK: SK}) as fc:
+
+        def factory() -> object:
+            built.append(1)
+            return build_fc_client(
+                "cn-hangzhou",
+                "1234567890123456",
+                access_key_id=AK,
+                access_key_secret=SK,
+                endpoint=f"http://{fc.endpoint}",
+            )
+
+        launcher = FcCopyLauncher(factory, "acr-sync-copier")
+        assert built == []
+        launcher.launch("a")
+        launcher.launch("b")
+    assert built == [1]
+    assert [json.loads(i.body)["claim_id"] for i in fc.invocations] == ["a", "b"]

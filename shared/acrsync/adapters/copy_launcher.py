@@ -40,6 +40,8 @@ class FcCopyLauncher(CopyLauncher):
     """Invokes the copier function asynchronously through the FC 3.0 OpenAPI."""
 
     def __init__(self, client: Any, function_name: str, *, qualifier: str = "LATEST") -> None:
+        # ``client`` may be a zero-argument factory: the FC SDK is then imported on the first launch only
+        # (cold start: most pushes go to ACR destinations and never need it).
         self._client = client
         self._function = function_name
         self._qualifier = qualifier
@@ -49,6 +51,8 @@ class FcCopyLauncher(CopyLauncher):
         from darabonba.runtime import RuntimeOptions
         from Tea.exceptions import TeaException
 
+        if callable(self._client) and not hasattr(self._client, "invoke_function_with_options"):
+            self._client = self._client()
         request = fc_models.InvokeFunctionRequest(body=copier_event(claim_id), qualifier=self._qualifier)
         headers = fc_models.InvokeFunctionHeaders(x_fc_invocation_type="Async")
         try:
