@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Any
 from acrsync.config import Settings, load_settings
 from acrsync.errors import ConfigError, PermanentError, RetryableError
 from acrsync.logging import configure, get_logger, secrets_in
-from acrsync.ports import AlertChannel, BudgetStore, Clock, Ledger, Notifier, RegistryApi, RuleStore
+from acrsync.ports import (
+    AlertChannel,
+    BudgetStore,
+    Clock,
+    CopyLauncher,
+    Ledger,
+    Notifier,
+    RegistryApi,
+    RuleStore,
+)
 from acrsync.service.clock import SystemClock
 from acrsync.service.gate import CallGate
 from acrsync.service.replicate import ReplicatorDeps
@@ -399,18 +408,48 @@ COPIER_FUNCTION_ENV = "ACRSYNC_COPIER_FUNCTION"  # the copier's FC function name
 def copy_deps(context: Any = None) -> CopyDeps:
     """Launcher, source (ACR EE) and destination registry clients; built once, clients on first use."""
     if "copies" not in _cache:
-        from acrsync.adapters.acr_registry_access import AcrRegistryClients
         from acrsync.service.copy_jobs import CopyDeps
 
+        # Adapters are built on first use: a replicator whose rules copy nothing never imports them.
         _cache["copies"] = CopyDeps(
             ledger=stores(context).ledger,
             clock=clock(),
-            launcher=_copy_launcher(context),
-            source=AcrRegistryClients(registry(context)),
+            launcher=_LazyLauncher(lambda: _copy_launcher(context)),
+            source=_LazySource(context),
             destination=_destination_clients(),
         )
     result: CopyDeps = _cache["copies"]
     return result
+
+
+class _LazyLauncher(CopyLauncher):
+    def __init__(self, build: Callable[[], CopyLauncher]) -> None:
+        self._build = build
+        self._real: CopyLauncher | None = None
+
+    def launch(self, claim_id: str) -> None:
+        if self._real is None:
+            self._real = self._build()
+        self._real.launch(claim_id)
+
+
+class _LazySource:
+    """``(instance, region) -> RegistryClient`` for ACR EE sources, built on the first copy."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self._real: Any = None
+
+    def __call__(self, instance_id: str, region: str) -> Any:
+        if self._real is None:
+            from acrsync.adapters.acr_registry_access import AcrRegistryClients
+
+            self._real = AcrRegistryClients(registry(self._context))
+        return self._real(instance_id, region)
+
+    def close(self) -> None:
+        if self._real is not None:
+            self._real.close()
 
 
 def _copy_launcher(context: Any) -> Any:
@@ -436,11 +475,6 @@ def _copy_launcher(context: Any) -> Any:
 
 def _destination_clients() -> Callable[[str, str], Any]:
     """``(registry, credentials_env) -> RegistryClient``; the password is read here, never stored."""
-    from acrsync.adapters.oci_http import RegistryCredentials
-    from acrsync.adapters.oci_registry import HttpRegistryClient
-    from acrsync.domain.oci import parse_registry_target
-    from acrsync.errors import UpstreamRejected
-
     clients: dict[tuple[str, str], Any] = {}
 
     class Build:
@@ -452,6 +486,11 @@ def _destination_clients() -> Callable[[str, str], Any]:
                 client.close()
 
     def build(target_text: str, credentials_env: str) -> Any:
+        from acrsync.adapters.oci_http import RegistryCredentials
+        from acrsync.adapters.oci_registry import HttpRegistryClient
+        from acrsync.domain.oci import parse_registry_target
+        from acrsync.errors import UpstreamRejected
+
         key = (target_text, credentials_env)
         if key not in clients:
             target = parse_registry_target(target_text)

@@ -13,7 +13,6 @@ of the image's digest follow it.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from acrsync.domain.oci import Descriptor, Manifest, companion_tags, references
@@ -142,6 +141,8 @@ def _copy_blobs(src: Place, dst: Place, blobs: tuple[Descriptor, ...], stats: Co
     if len(blobs) <= 1:
         outcomes = [copy_blob(src, dst, b) for b in blobs]
     else:
+        from concurrent.futures import ThreadPoolExecutor  # only multi-blob copies pay for its import
+
         with ThreadPoolExecutor(max_workers=min(PARALLEL_BLOBS, len(blobs))) as pool:
             outcomes = list(pool.map(lambda b: copy_blob(src, dst, b), blobs))
     for outcome, blob in zip(outcomes, blobs, strict=True):

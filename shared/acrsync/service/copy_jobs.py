@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from acrsync.domain.images import COPY_REGION
+from acrsync.domain.copies import is_copy
 from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.oci import parse_registry_target
 from acrsync.domain.watch import backoff
@@ -25,16 +25,13 @@ from acrsync.ports import Clock, CopyLauncher, Ledger, RegistryClient
 from acrsync.service.copy import Place, copy_image
 from acrsync.service.submit import CLAIM_STALE_S
 
+__all__ = ["CopyDeps", "follow", "is_copy", "launch", "run"]
+
 log = get_logger(__name__)
 
 # Longer than the copier's FC timeout (s.yaml: 3600 s): a submitted copy older than this died unreported.
 COPY_TIMEOUT_S = 3900.0
 RETRY_BASE_S, RETRY_CAP_S = 60.0, 900.0
-
-
-def is_copy(entry: LedgerEntry) -> bool:
-    """A row served by the copier (a ``registry:`` destination), not by ``CreateRepoSyncTask``."""
-    return entry.extra.get("kind") == "copy" or entry.dest_region == COPY_REGION
 
 
 @dataclass(frozen=True, slots=True)

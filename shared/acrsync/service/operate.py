@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from acrsync.domain.copies import is_copy
 from acrsync.domain.images import (
     INSTANCE_RE,
     NAME_RE,
@@ -24,7 +25,6 @@ from acrsync.domain.rules_schema import REGION_RE
 from acrsync.errors import ConflictError, RetryableError, UpstreamRejected
 from acrsync.logging import get_logger
 from acrsync.ports import Clock, Ledger
-from acrsync.service.copy_jobs import is_copy
 
 # The replicator's own steps (fill RepoId/digest; claim then submit). Private there; the report proposes
 # making them public so manual replication and backfill share them by name.

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from acrsync.domain.copies import is_copy
 from acrsync.domain.events import PushCompleted, describe_shape, parse_events
 from acrsync.domain.images import SourceImage, SyncRequest
 from acrsync.domain.ledger import LedgerEntry, State, is_reverse_of, new_claim
@@ -21,10 +22,11 @@ from acrsync.errors import AlreadyClaimed, InvalidEvent, UpstreamRejected
 from acrsync.logging import bind, get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi
 from acrsync.service.companions import existing_companions, requests_for_companion_push
-from acrsync.service.copy_jobs import CopyDeps, is_copy
-from acrsync.service.copy_jobs import launch as launch_copy
 from acrsync.service.gate import CallGate
 from acrsync.service.submit import Submitter
+
+if TYPE_CHECKING:
+    from acrsync.service.copy_jobs import CopyDeps
 
 log = get_logger(__name__)
 
@@ -224,7 +226,9 @@ def _launch_copy(request: SyncRequest, entry: LedgerEntry, deps: ReplicatorDeps)
         deps.ledger.update(failed, expected_revision=entry.revision)
         log.error("copy_not_configured", claim_id=entry.claim_id, destination=entry.dest_ref)
         return _result(request, "failed", failed, reason)
-    outcome, row = launch_copy(entry, deps.copies)
+    from acrsync.service.copy_jobs import launch  # only when a rule has a copy destination (cold start)
+
+    outcome, row = launch(entry, deps.copies)
     return _result(request, outcome, row)
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acrsync.domain.alerts import DEADLINE_KEY
+from acrsync.domain.copies import is_copy
 from acrsync.domain.events import PushCompleted, SyncCompleted, TimerTick, parse_events
 from acrsync.domain.ledger import ALERT_LANE, LedgerEntry, State
 from acrsync.domain.watch import Decision, WatchPolicy, decide, is_due, verification
@@ -20,10 +21,11 @@ from acrsync.errors import AcrSyncError, BudgetExhausted, ConflictError, Invalid
 from acrsync.logging import get_logger
 from acrsync.ports import AlertChannel, Clock, Ledger, Notifier, RegistryApi
 from acrsync.service.alerting import flush_alerts
-from acrsync.service.copy_jobs import CopyDeps, is_copy
-from acrsync.service.copy_jobs import follow as follow_copy
 from acrsync.service.gate import CallGate
 from acrsync.service.submit import Submitter
+
+if TYPE_CHECKING:
+    from acrsync.service.copy_jobs import CopyDeps
 
 log = get_logger(__name__)
 
@@ -179,7 +181,9 @@ def _push_back(row: LedgerEntry, deps: WatchDeps, reason: str) -> None:
 def check_row(row: LedgerEntry, deps: WatchDeps, deadline: float, *, force: bool = False) -> str:  # noqa: PLR0911 - one return per state
     """Move one row forward if it can move; returns what happened (for counting)."""
     if is_copy(row):  # a copy job: re-launched by the watcher, never reconciled against sync tasks
-        return follow_copy(row, deps.copies) if deps.copies is not None else "skipped"
+        from acrsync.service.copy_jobs import follow
+
+        return follow(row, deps.copies) if deps.copies is not None else "skipped"
     now = deps.clock.now()
     submitter = deps.submitter
     if submitter.needs_reconcile(row):
