@@ -348,6 +348,7 @@ def doctor_deps(context: Any = None) -> DoctorDeps:
         store_probe=lambda: probe_store(context),
         channels=channels(context),
         notifier=lambda: notifier(context),
+        registries=_destination_clients(),
     )
 
 

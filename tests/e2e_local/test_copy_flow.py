@@ -274,3 +274,19 @@ def test_given_registry_passwords_when_copies_run_and_fail_then_no_log_line_carr
     tokens = issued + list(world.source.tokens)
     assert tokens
     assert not any(t in text for t in tokens)  # nor any bearer token
+
+
+def test_given_copy_destinations_when_doctor_runs_then_it_checks_each_registrys_credentials(
+    world: World,
+) -> None:
+    from acrsync.service.doctor import run_checks
+
+    checks = {c.name: c for c in run_checks(bootstrap.doctor_deps())}
+    check = checks[f"registry {world.harbor.url}/dr"]
+    assert check.status == "PASS"
+    assert not any(name.startswith("destination region") for name in checks)  # a registry has no region
+    bootstrap.reset({**world.env, CRED_ENV: f"{HARBOR_USER}:wrong-Planted-5"})
+    check = {c.name: c for c in run_checks(bootstrap.doctor_deps())}[f"registry {world.harbor.url}/dr"]
+    assert check.status == "FAIL"
+    assert CRED_ENV in check.fix
+    assert "wrong-Planted-5" not in check.detail + check.fix

@@ -64,6 +64,7 @@ class DoctorDeps:
     store_probe: Callable[[], str]
     channels: Callable[[str], AlertChannel | None]
     notifier: Callable[[], Notifier] | None = None
+    registries: Callable[[str, str], Any] | None = None  # copy destinations' clients (registry, env)
 
 
 def failed(checks: list[Check]) -> bool:
@@ -84,6 +85,10 @@ def run_checks(deps: DoctorDeps, *, send_test_alert: bool = False) -> list[Check
     checks.extend(_regions(enabled))
     if cred.status == PASS:
         checks.extend(_Destinations(deps).checks(enabled))
+    if deps.registries is not None:
+        from acrsync.service.doctor_registries import registry_checks
+
+        checks.extend(registry_checks(enabled, deps.registries, Check))
     channels = index.channels if index is not None else {}
     checks.extend(_alerts(deps, enabled, channels, send_test_alert))
     log.info("doctor_finished", failed=sum(c.status == FAIL for c in checks), checks=len(checks))
@@ -166,7 +171,7 @@ def _sources(deps: DoctorDeps, sources: list[str]) -> Iterator[Check]:
 
 
 def _regions(enabled: list[CompiledRule]) -> Iterator[Check]:
-    for region in sorted({d.region for r in enabled for d in r.destinations}):
+    for region in sorted({d.region for r in enabled for d in r.destinations if not d.registry}):
         cloud = cloud_of(region)
         if cloud == "public":
             yield Check(f"destination region {region}", PASS, "public cloud")
