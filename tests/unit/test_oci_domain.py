@@ -118,3 +118,27 @@ def test_given_an_image_with_a_subject_when_read_then_config_layers_and_subject_
 def test_given_a_malformed_manifest_when_read_then_manifest_error_names_the_field(doc: object) -> None:
     with pytest.raises(ManifestError, match="config"):
         references(Manifest(OCI_MANIFEST, json.dumps(doc).encode(), ""))
+
+
+@given(st.text(max_size=200))
+def test_parsers_never_crash_on_arbitrary_headers_and_values(text: str) -> None:
+    challenge = parse_challenge(text)  # a header from a stranger's registry: never an exception
+    assert challenge.scheme == challenge.scheme.lower()
+    assert isinstance(next_link(text), str)
+    try:
+        target = parse_registry_target(text)
+    except ValueError as exc:
+        assert str(exc)  # a refusal always says why
+    else:
+        assert target.scheme in ("http", "https")
+        assert target.scheme == "https" or is_loopback(target.host)
+
+
+@given(st.binary(max_size=300))
+def test_manifest_reading_refuses_garbage_with_manifest_error_only(body: bytes) -> None:
+    try:
+        refs = references(Manifest(OCI_MANIFEST, body, ""))
+    except ManifestError as exc:
+        assert str(exc)  # says what is wrong
+    else:
+        assert all(d.digest.startswith("sha256:") and d.size >= 0 for d in (*refs.blobs, *refs.manifests))
