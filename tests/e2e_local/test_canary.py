@@ -20,6 +20,7 @@ from acrsync.cli.app import app
 from acrsync.domain.rules_schema import validate_document
 from acrsync.local.acr_faults import UNAVAILABLE
 from acrsync.local.acr_registry_actions import attach_registry
+from acrsync.local.oci_images import put_image
 from acrsync.local.oci_registry import OciRegistry
 from acrsync.local.push_events import PushEvents
 from acrsync.local.stack import BEIJING, SOURCE, LocalCloud
@@ -138,3 +139,21 @@ def test_given_no_rule_covering_the_repository_when_the_canary_runs_then_it_says
     result = stack.canary(f"{SOURCE[0]}/platform/api", timeout=1)
     assert result.exit_code == 1
     assert "broken stage: rules: no enabled rule selects" in result.output
+
+
+def test_given_a_destination_that_serves_another_digest_when_the_canary_runs_then_verified_is_named(
+    stack: Stack,
+) -> None:
+    # Harbor moves every pushed canary tag to another image right away (a misbehaving replication proxy)
+    other = put_image(stack.harbor.state, "dr/team-a/web", "decoy", layer_sizes=(8,))
+
+    def repoint(repo: str, tag: str, _digest: str) -> None:
+        if tag.startswith("acrsync-canary-"):
+            stack.harbor.state.tags[repo][tag] = other.digest
+
+    stack.harbor.on_push.append(repoint)
+    stack.rules(_harbor(stack))
+    stack.trigger()
+    result = stack.canary(f"{SOURCE[0]}/team-a/web")
+    assert result.exit_code == 1
+    assert "broken stage: verified: destination tag reads " + other.digest in result.output

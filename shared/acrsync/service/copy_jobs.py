@@ -135,7 +135,7 @@ def _finish(row: LedgerEntry, deps: CopyDeps, digest: str, stats: dict[str, str]
     if done is None:
         return "lost_race"
     if digest != row.digest:
-        reason = f"destination has {digest}, source pushed {row.digest}"
+        reason = f"destination tag reads {digest or 'nothing'} after the copy, source pushed {row.digest}"
         _write(done, State.MISMATCH, deps, last_error=reason, error_class="mismatch", alerted=False)
         log.error("copy_mismatch", claim_id=row.claim_id, error=reason)
         return "mismatch"
