@@ -56,8 +56,8 @@ class DemoReport:
 def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DemoReport:
     """Run the scenario in ``workdir``; everything started here is stopped before returning."""
     started = time.monotonic()
-    # Real "now" (DingTalk signatures must be fresh), taken back to the start of an alert window: windows are
-    # aligned to the epoch, so an unaligned start would split the demo's failures over two windows on some runs.
+    # Real "now" (DingTalk signatures must be fresh), taken back to the start of an alert window: windows
+    # are aligned to the epoch, so an unaligned start would split the failures over two windows on some runs.
     now = time.time()
     clock = ManualClock(start=now - now % DEFAULT_WINDOW_S)
     model = AcrModel(account_id=ACCOUNT_ID, clock=clock.now)

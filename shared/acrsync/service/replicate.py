@@ -10,18 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from acrsync.domain.copies import is_copy
 from acrsync.domain.events import PushCompleted, RawDataPolicy
 from acrsync.domain.images import SourceImage, SyncRequest
 from acrsync.domain.ledger import LedgerEntry, State, is_reverse_of, new_claim
+from acrsync.domain.oci import companion_subject
 from acrsync.domain.rules_eval import RuleIndex, evaluate
 from acrsync.errors import AlreadyClaimed, UpstreamRejected
 from acrsync.logging import bind, get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi
+from acrsync.service.companions import existing_companions, requests_for_companion_push
 from acrsync.service.gate import CallGate
 from acrsync.service.intake import Refusal, read_delivery
 from acrsync.service.submit import Submitter
+
+if TYPE_CHECKING:
+    from acrsync.service.copy_jobs import CopyDeps
 
 log = get_logger(__name__)
 
@@ -39,6 +45,7 @@ class ReplicatorDeps:
     submitter: Submitter
     max_event_bytes: int = 256 * 1024
     raw_data: RawDataPolicy = field(default_factory=RawDataPolicy)
+    copies: CopyDeps | None = None  # copy destinations (``registry:``); None when no copier is wired
 
 
 @dataclass
@@ -96,6 +103,9 @@ def _replicate_push(
 ) -> None:
     image = event.source_image
     bind(image=image.ref)
+    if companion_subject(image.tag):  # a cosign signature/attestation/SBOM: it follows its subject
+        _replicate_companion(event, deps, deadline, outcome)
+        return
     refused: list[tuple[SyncRequest, str]] = []
     requests = evaluate(deps.rules(), image, refused)
     for request, why in refused:  # a template gave a bad name: recorded and alerted, never submitted
@@ -113,9 +123,39 @@ def _replicate_push(
         for request in requests:
             outcome.results.append(_record_unreplicable(request, event.event_id, str(exc), deps))
         return
+    requests = [replace(request, source=image) for request in requests]
     for request in requests:
-        done = replicate_request(replace(request, source=image), event.event_id, deps, deadline)
-        outcome.results.append(done)
+        outcome.results.append(replicate_request(request, event.event_id, deps, deadline))
+    api = deps.registry(image.region)
+
+    def lookup(tag: str) -> str | None:
+        found = deps.gate.call(
+            lambda: api.get_repo_tag(image.instance_id, image.repo_id, tag),
+            deadline=deadline,
+            what="GetRepoTag",
+        )
+        return found.digest if found is not None else None
+
+    for request in existing_companions(image, requests, lookup):
+        outcome.results.append(replicate_request(request, event.event_id, deps, deadline))
+
+
+def _replicate_companion(
+    event: PushCompleted, deps: ReplicatorDeps, deadline: float, outcome: PushOutcome
+) -> None:
+    try:
+        image = complete_source(event.source_image, deps, deadline)
+    except UpstreamRejected as exc:
+        log.warning("companion_source_missing", image=event.source_image.ref, error=str(exc))
+        return
+    api = deps.registry(image.region)
+    tags = deps.gate.call(
+        lambda: list(api.list_repo_tags(image.instance_id, image.repo_id)),
+        deadline=deadline,
+        what="ListRepoTag",
+    )
+    for request in requests_for_companion_push(image, deps.rules(), deps.ledger, tags):
+        outcome.results.append(replicate_request(request, event.event_id, deps, deadline))
 
 
 def complete_source(image: SourceImage, deps: ReplicatorDeps, deadline: float) -> SourceImage:
@@ -169,10 +209,28 @@ def replicate_request(
         deps.ledger.claim(entry)
     except AlreadyClaimed:
         return _on_existing_claim(request, deps, deadline)
+    if is_copy(entry):
+        return _launch_copy(request, entry, deps)
     done = deps.submitter.submit(entry, deadline=deadline, held=True)  # the claim made this attempt ours
     return _result(
         request, done.outcome, done.entry, done.entry.last_error if done.outcome == "failed" else ""
     )
+
+
+def _launch_copy(request: SyncRequest, entry: LedgerEntry, deps: ReplicatorDeps) -> dict[str, str]:
+    """A ``registry:`` destination: the claimed row goes to the copier (the watcher follows it)."""
+    if deps.copies is None:
+        reason = "copy destinations need the copier: this function was deployed without one"
+        failed = entry.moved_to(
+            State.FAILED, deps.clock.now(), last_error=reason, error_class="copy_rejected"
+        )
+        deps.ledger.update(failed, expected_revision=entry.revision)
+        log.error("copy_not_configured", claim_id=entry.claim_id, destination=entry.dest_ref)
+        return _result(request, "failed", failed, reason)
+    from acrsync.service.copy_jobs import launch  # only when a rule has a copy destination (cold start)
+
+    outcome, row = launch(entry, deps.copies)
+    return _result(request, outcome, row)
 
 
 def _on_existing_claim(request: SyncRequest, deps: ReplicatorDeps, deadline: float) -> dict[str, str]:
@@ -182,6 +240,9 @@ def _on_existing_claim(request: SyncRequest, deps: ReplicatorDeps, deadline: flo
     if is_reverse_of(row, request):
         log.info("loop_guard", image=request.source.ref, came_from=row.source_ref, claim_id=row.claim_id)
         return _result(request, "loop_guard", row)
+    if is_copy(row):  # a copy job's stale claim is the watcher's (copy_jobs.follow), never a sync task's
+        log.info("duplicate_delivery", claim_id=row.claim_id, state=row.state.value, task_id=row.task_id)
+        return _result(request, "duplicate", row)
     if deps.submitter.needs_reconcile(row):
         done = deps.submitter.reconcile(row, deadline=deadline)
         return _result(request, done.outcome, done.entry)

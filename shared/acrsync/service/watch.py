@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acrsync.domain.alerts import DEADLINE_KEY
+from acrsync.domain.copies import is_copy
 from acrsync.domain.events import PushCompleted, RawDataPolicy, SyncCompleted, TimerTick
 from acrsync.domain.ledger import ALERT_LANE, LedgerEntry, State
 from acrsync.domain.watch import Decision, WatchPolicy, decide, is_due, verification
@@ -23,6 +24,9 @@ from acrsync.service.alerting import flush_alerts
 from acrsync.service.gate import CallGate
 from acrsync.service.intake import Refusal, read_delivery
 from acrsync.service.submit import Submitter
+
+if TYPE_CHECKING:
+    from acrsync.service.copy_jobs import CopyDeps
 
 log = get_logger(__name__)
 
@@ -50,6 +54,7 @@ class WatchDeps:
     publish: Callable[[float], int] | None = None
     # A reader for a cross-account row's destination (through its rule's role_arn), or None: unverifiable.
     cross_account: Callable[[LedgerEntry], RegistryApi | None] | None = None
+    copies: CopyDeps | None = None  # copy jobs (``registry:`` destinations), when a copier is wired
 
 
 @dataclass
@@ -182,6 +187,10 @@ def _push_back(row: LedgerEntry, deps: WatchDeps, reason: str) -> None:
 
 def check_row(row: LedgerEntry, deps: WatchDeps, deadline: float, *, force: bool = False) -> str:  # noqa: PLR0911 - one return per state
     """Move one row forward if it can move; returns what happened (for counting)."""
+    if is_copy(row):  # a copy job: re-launched by the watcher, never reconciled against sync tasks
+        from acrsync.service.copy_jobs import follow
+
+        return follow(row, deps.copies) if deps.copies is not None else "skipped"
     now = deps.clock.now()
     submitter = deps.submitter
     if submitter.needs_reconcile(row):
