@@ -24,6 +24,7 @@ from acrsync.ports import (
     AlertChannel,
     BudgetStore,
     Clock,
+    CopyLauncher,
     Ledger,
     Notifier,
     RegistryApi,
@@ -38,6 +39,7 @@ from acrsync.service.submit import Submitter
 
 if TYPE_CHECKING:  # each function instance imports only the use case it runs (cold start)
     from acrsync.service.backfill import BackfillDeps
+    from acrsync.service.copy_jobs import CopyDeps
     from acrsync.service.doctor import DoctorDeps
     from acrsync.service.reconcile import ReconcileDeps
     from acrsync.service.watch import WatchDeps
@@ -63,6 +65,7 @@ class Stores:
 
 def reset(environ: Mapping[str, str] | None = None) -> None:
     """Forget every built object (tests; the CLI's ``--env`` switches). Optionally pin an environment."""
+    close_copy_clients()
     _cache.clear()
     if environ is not None:
         _cache["environ"] = dict(environ)
@@ -228,7 +231,9 @@ def gate(context: Any = None) -> CallGate:
 def submitter(context: Any = None) -> Submitter:
     """One Submitter over the ledger, registry and gate."""
     if "submitter" not in _cache:
-        _cache["submitter"] = Submitter(stores(context).ledger, registry(context), gate(context), clock())
+        _cache["submitter"] = Submitter(
+            stores(context).ledger, registry(context), gate(context), clock(), links=_sync_rules(context)
+        )
     result: Submitter = _cache["submitter"]
     return result
 
@@ -320,6 +325,7 @@ def watcher_deps(context: Any = None) -> WatchDeps:
             raw_data=raw_data_policy(settings(context)),
             publish=outcome_publisher(context),
             cross_account=cross_account_reader(context),
+            copies=copy_deps(context),
         )
     result: WatchDeps = _cache["watcher"]
     return result
@@ -337,6 +343,7 @@ def operator_deps(context: Any = None) -> ReplicatorDeps:
         allowed_accounts=cfg.allowed_account_ids,
         submitter=submitter(context),
         raw_data=raw_data_policy(cfg),
+        copies=copy_deps(context),
     )
 
 
@@ -363,8 +370,9 @@ def backfill_deps(*, rule: str = "", max_qps: int = 0, context: Any = None) -> B
         registry=registry(context),
         gate=run_gate,
         clock=clock(),
-        submitter=Submitter(built.ledger, registry(context), run_gate, clock()),
+        submitter=Submitter(built.ledger, registry(context), run_gate, clock(), links=_sync_rules(context)),
         region=cfg.region,
+        copies=copy_deps(context),
     )
 
 
@@ -376,10 +384,8 @@ def state_store(context: Any = None) -> StateStore:
             from acrsync.adapters.sqlite_store import SqliteDatabase
             from acrsync.adapters.state_store import SqliteStateStore
 
-            # Inside ``read_only()`` (``status`` prints the last pass) the file is opened ``mode=ro`` too.
-            db = SqliteDatabase(
-                cfg.store.location, read_only=bool(_cache.get("read_only")), time_left=_time_left
-            )
+            read_only = bool(_cache.get("read_only"))  # `status` reads the last pass inside read_only()
+            db = SqliteDatabase(cfg.store.location, read_only=read_only, time_left=_time_left)
             _cache["state"] = SqliteStateStore(db)
         else:
             from acrsync.adapters.tablestore_state import TablestoreStateStore
@@ -521,6 +527,7 @@ def doctor_deps(context: Any = None) -> DoctorDeps:
         store_probe=lambda: probe_store(context),
         channels=channels(context),
         notifier=lambda: notifier(context),
+        registries=_destination_clients(),
     )
 
 
@@ -687,3 +694,174 @@ def deployed_checks(path: Path) -> list[Any]:
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return run_deployed_checks(deps)
+
+
+# --- Copy jobs (``registry:`` destinations): the copier, its launcher, registry clients. ---
+COPIER_FUNCTION_ENV = "ACRSYNC_COPIER_FUNCTION"  # the copier's FC function name; unset: copy in-process
+
+
+def copy_deps(context: Any = None) -> CopyDeps:
+    """Launcher, source (ACR EE) and destination registry clients; built once, clients on first use."""
+    if "copies" not in _cache:
+        from acrsync.service.copy_jobs import CopyDeps
+
+        # Adapters are built on first use: a replicator whose rules copy nothing never imports them.
+        _cache["copies"] = CopyDeps(
+            ledger=stores(context).ledger,
+            clock=clock(),
+            launcher=_LazyLauncher(lambda: _copy_launcher(context)),
+            source=_LazySource(context),
+            destination=_destination_clients(),
+        )
+    result: CopyDeps = _cache["copies"]
+    return result
+
+
+class _LazyLauncher(CopyLauncher):
+    def __init__(self, build: Callable[[], CopyLauncher]) -> None:
+        self._build = build
+        self._real: CopyLauncher | None = None
+
+    def launch(self, claim_id: str) -> None:
+        if self._real is None:
+            self._real = self._build()
+        self._real.launch(claim_id)
+
+
+class _LazySource:
+    """``(instance, region) -> RegistryClient`` for ACR EE sources, built on the first copy."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self._real: Any = None
+
+    def __call__(self, instance_id: str, region: str) -> Any:
+        if self._real is None:
+            from acrsync.adapters.acr_registry_access import AcrRegistryClients
+
+            self._real = AcrRegistryClients(registry(self._context))
+        return self._real(instance_id, region)
+
+    def close(self) -> None:
+        if self._real is not None:
+            self._real.close()
+
+
+def _copy_launcher(context: Any) -> Any:
+    from acrsync.adapters.copy_launcher import FcCopyLauncher, InProcessCopyLauncher, build_fc_client
+
+    function = _environ().get(COPIER_FUNCTION_ENV, "")
+    if not function:  # local runs and tests: the copier's use case, in this process
+        return InProcessCopyLauncher(lambda event: copier_handle(event, context))
+    cfg = settings(context)
+    creds = cfg.credentials
+    account = _environ().get("FC_ACCOUNT_ID", "") or next(iter(sorted(cfg.allowed_account_ids)), "")
+    return FcCopyLauncher(
+        lambda: build_fc_client(
+            cfg.region,
+            account,
+            access_key_id=creds.access_key_id,
+            access_key_secret=creds.access_key_secret,
+            security_token=creds.security_token,
+        ),
+        function,
+    )
+
+
+def _destination_clients() -> Callable[[str, str], Any]:
+    """``(registry, credentials_env) -> RegistryClient``; the password is read here, never stored."""
+    clients: dict[tuple[str, str], Any] = {}
+
+    class Build:
+        def __call__(self, target_text: str, credentials_env: str) -> Any:
+            return build(target_text, credentials_env)
+
+        def close(self) -> None:
+            for client in list(clients.values()):
+                client.close()
+
+    def build(target_text: str, credentials_env: str) -> Any:
+        from acrsync.adapters.oci_http import RegistryCredentials
+        from acrsync.adapters.oci_registry import HttpRegistryClient
+        from acrsync.domain.oci import parse_registry_target
+        from acrsync.domain.rules_schema import REGISTRY_ENV_PREFIX, REGISTRY_ENV_RE
+        from acrsync.errors import UpstreamRejected
+
+        key = (target_text, credentials_env)
+        if key not in clients:
+            target = parse_registry_target(target_text)
+            creds = None
+            if credentials_env and not REGISTRY_ENV_RE.fullmatch(credentials_env):
+                # Rules stored before the prefix rule: never read (and so never send) another variable.
+                raise UpstreamRejected(
+                    f"credentials_env {credentials_env[:64]} is not an {REGISTRY_ENV_PREFIX}* variable: "
+                    "rename it and re-apply the rules",
+                    code="CREDENTIALS_REFUSED",
+                )
+            if credentials_env:
+                value = _environ().get(credentials_env, "")
+                if not value:
+                    raise UpstreamRejected(
+                        f"credentials_env {credentials_env} is not set in the function's environment "
+                        f"(USERNAME:PASSWORD for {target.host})",
+                        code="CREDENTIALS_MISSING",
+                    )
+                creds = RegistryCredentials.parse(value, source=credentials_env)
+                secrets_in([creds.password])
+            clients[key] = HttpRegistryClient(target.base_url, credentials=creds)
+        return clients[key]
+
+    return Build()
+
+
+def copier_handle(event: bytes, context: Any = None) -> dict[str, Any]:
+    """The copier's work for one event ``{"claim_id": ...}``: what ``functions/copier/handler.py`` runs."""
+    import json
+
+    from acrsync.service.copy_jobs import run
+
+    try:
+        claim_id = str(json.loads(event)["claim_id"])
+    except (ValueError, KeyError, TypeError):
+        log.warning("copy_event_refused", reason='expected {"claim_id": ...}')
+        return {"status": "refused", "reason": 'expected {"claim_id": ...}'}
+    deps = copy_deps(context)
+    try:
+        return {"status": "ok", "claim_id": claim_id, "outcome": run(claim_id, deps)}
+    finally:
+        close_copy_clients()
+
+
+def close_copy_clients() -> None:
+    """Close the registry clients' idle connections (after each copy job, and on ``reset``)."""
+    deps = _cache.get("copies")
+    for factory in (deps.source, deps.destination) if deps is not None else ():
+        close = getattr(factory, "close", None)
+        if close is not None:
+            close()
+
+
+def _sync_rules(context: Any) -> Callable[[str], Any]:
+    """``region -> SyncRuleApi`` over the same per-region ACR clients (custom-link destinations)."""
+    regions = registry(context)
+
+    def for_region(region: str) -> Any:
+        from acrsync.adapters.acr_links import AcrSyncRules
+
+        return AcrSyncRules(regions(region))
+
+    return for_region
+
+
+def canary_deps(context: Any = None) -> Any:
+    """What ``acr-sync canary`` needs: the ledger, the rules, and registry clients to push and clean up."""
+    from acrsync.service.canary import CanaryDeps
+
+    copies = copy_deps(context)
+    return CanaryDeps(
+        ledger=stores(context).ledger,
+        clock=clock(),
+        rules=rules_cache(context).index,
+        acr=copies.source,
+        registry=copies.destination,
+    )

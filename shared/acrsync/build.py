@@ -30,7 +30,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = Path(__file__).resolve().parent
-FUNCTIONS = ("replicator", "watcher", "reconciler")
+FUNCTIONS = ("replicator", "watcher", "reconciler", "copier")
 TARGET_PYTHON = "3.10"
 GLIBC_MINOR = 28  # Debian 10 ships glibc 2.28: every manylinux_2_x up to it runs there
 # The FC 3.0 SDK serves `doctor --deployed` only (an operator's command): the functions never call FC's API.

@@ -40,6 +40,7 @@ KNOWN_VARIABLES: Mapping[str, str] = {
     "ACRSYNC_EVENT_BUS": "custom EventBridge bus that receives outcome events (unset: none are published)",
     "ACRSYNC_STS_ENDPOINT": "override of the STS endpoint for role_arn reads, HOST[:PORT] (always HTTPS)",
     "ACRSYNC_RECONCILER_SHARE": "percent of ACRSYNC_ACR_QPS the reconciler may take when free (default 50)",
+    "ACRSYNC_COPIER_FUNCTION": "the copier function name (copy destinations); unset: copies run in-process",
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_SECURITY_TOKEN": "STS token (FC sets it from the function role)",

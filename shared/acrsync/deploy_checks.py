@@ -237,6 +237,13 @@ ACR_RAM_ACTIONS: Mapping[str, str] = {
     "DeleteRepoTag": "cr:DeleteRepositoryTag",
     # ⚠ by analogy with DeleteRepoTag (the CreateRepoTag page was not read): check before granting.
     "CreateRepoTag": "cr:CreateRepositoryTag",
+    # copy destinations read the source through its registry (adapters/acr_registry_access.py)
+    "ListInstanceEndpoint": "cr:ListInstanceEndpoint",
+    "GetAuthorizationToken": "cr:GetAuthorizationToken",
+    # custom replication links (adapters/acr_links.py); reference "ACR OpenAPI additions" and §2.2
+    "CreateRepoSyncRule": "cr:CreateSyncRule",
+    "ListRepoSyncRule": "cr:ListSyncRule",
+    "CreateRepoSyncTaskByRule": "cr:CreateRepositorySync",
 }
 
 # OTSClient method -> Tablestore API (tablestore/client.py); the RAM action is the API name with "ots:".

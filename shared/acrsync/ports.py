@@ -360,3 +360,116 @@ class EventBus(abc.ABC):
     def put_events(self, bus: str, events: Sequence[Mapping[str, Any]]) -> set[str]:
         """Send up to ``max_batch`` events; return the ids accepted. Raise ``UpstreamUnavailable`` when the
         call itself failed (then nothing is known to be accepted), ``UpstreamRejected`` for configuration."""
+
+
+# --- The registry data plane (OCI distribution API): copy destinations beyond ACR's own sync. ---
+
+from acrsync.domain.oci import Descriptor, Manifest  # noqa: E402  (appended section: keep merges local)
+
+
+class BlobReader(abc.ABC):
+    """An open blob download: iterate the bytes once, in chunks; always ``close`` (a context manager)."""
+
+    size: int
+
+    @abc.abstractmethod
+    def __iter__(self) -> Iterator[bytes]:
+        """The blob's bytes, in chunks of bounded size (streamed: never the whole blob in memory)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    def __enter__(self) -> BlobReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RegistryClient(abc.ABC):
+    """One OCI distribution-spec registry, authenticated (token or basic) for the repositories it touches.
+
+    Errors: ``UpstreamUnavailable`` (429, 5xx, network, after bounded retries) and ``UpstreamRejected``
+    (401/403 with the credentials given, a name the registry refuses, a digest mismatch). Lookups of what
+    does not exist return None.
+    """
+
+    host: str
+
+    @abc.abstractmethod
+    def get_manifest(self, repo: str, reference: str) -> Manifest | None:
+        """``GET /v2/<repo>/manifests/<tag|digest>``; None if unknown. The digest is checked for digests."""
+
+    @abc.abstractmethod
+    def head_manifest(self, repo: str, reference: str) -> str | None:
+        """``HEAD /v2/<repo>/manifests/<ref>``: its digest, or None."""
+
+    @abc.abstractmethod
+    def put_manifest(self, repo: str, reference: str, manifest: Manifest) -> str:
+        """``PUT /v2/<repo>/manifests/<ref>`` with the manifest's exact bytes; returns the stored digest."""
+
+    @abc.abstractmethod
+    def delete_manifest(self, repo: str, digest: str) -> bool:
+        """``DELETE /v2/<repo>/manifests/<digest>``; False if it was not there."""
+
+    @abc.abstractmethod
+    def blob_size(self, repo: str, digest: str) -> int | None:
+        """``HEAD /v2/<repo>/blobs/<digest>``: its size, or None when the repository does not have it."""
+
+    @abc.abstractmethod
+    def open_blob(self, repo: str, digest: str) -> BlobReader:
+        """``GET /v2/<repo>/blobs/<digest>``, streamed (follows the redirect registries use for storage)."""
+
+    @abc.abstractmethod
+    def upload_blob(self, repo: str, digest: str, size: int, chunks: Iterator[bytes]) -> None:
+        """Push ``size`` bytes whose sha256 must be ``digest``, streamed; ``UpstreamRejected`` on mismatch.
+
+        The upload is committed (the final ``PUT ?digest=``) only after the bytes were hashed here, so a
+        corrupt source never becomes a blob.
+        """
+
+    @abc.abstractmethod
+    def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:
+        """Cross-repository mount (``POST /v2/<repo>/blobs/uploads/?mount=&from=``); False if not mounted."""
+
+    @abc.abstractmethod
+    def list_tags(self, repo: str, *, page_size: int = 100) -> Iterator[str]:
+        """``GET /v2/<repo>/tags/list``, every page (``Link: rel=next``); empty if the repo is unknown."""
+
+    @abc.abstractmethod
+    def referrers(self, repo: str, digest: str) -> list[Descriptor]:
+        """``GET /v2/<repo>/referrers/<digest>`` (OCI 1.1); [] when none or when the API is unsupported."""
+
+
+class CopyLauncher(abc.ABC):
+    """Starts one copy job (a ledger row's claim id) on the copier, asynchronously; returns at once.
+
+    Production: FC ``InvokeFunction`` with ``x-fc-invocation-type: Async``; locally: in-process.
+    Raises ``UpstreamUnavailable`` when the job could not be handed over (the row stays for the watcher).
+    """
+
+    @abc.abstractmethod
+    def launch(self, claim_id: str) -> None:
+        """Hand the job over."""
+
+
+class SyncRuleApi(abc.ABC):
+    """ACR's manual sync rules, for destinations with a custom replication link (``link:`` in the rules).
+
+    Errors as ``RegistryApi``'s.
+    """
+
+    @abc.abstractmethod
+    def find_sync_rule(self, instance_id: str, name: str, *, namespace: str, repo: str) -> str | None:
+        """``ListRepoSyncRule`` (every page): the ``SyncRuleId`` of the rule named ``name``, or None."""
+
+    @abc.abstractmethod
+    def create_sync_rule(self, spec: Mapping[str, str]) -> str:
+        """``CreateRepoSyncRule`` with wire-named parameters; returns the ``SyncRuleId``."""
+
+    @abc.abstractmethod
+    def create_task_by_rule(
+        self, instance_id: str, repo_id: str, tag: str, rule_id: str, priority: int
+    ) -> str:
+        """``CreateRepoSyncTaskByRule``; returns the ``SyncTaskId``."""

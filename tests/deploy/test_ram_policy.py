@@ -37,8 +37,16 @@ def statements(name: str) -> list[dict[str, Any]]:
     return list(policy(name)["Statement"])
 
 
+# The replicator invokes the copier (copy destinations) through FC's API.
+COPIER_ACTIONS = {"fc:InvokeFunction"}
+
+
 def acr_called() -> set[str]:
-    return acr_actions_called((ADAPTERS / "acr.py").read_text(encoding="utf-8"))
+    return (
+        acr_actions_called((ADAPTERS / "acr.py").read_text(encoding="utf-8"))
+        | acr_actions_called((ADAPTERS / "acr_registry_access.py").read_text(encoding="utf-8"))
+        | acr_actions_called((ADAPTERS / "acr_links.py").read_text(encoding="utf-8"))
+    )
 
 
 def ots_called() -> set[str]:
@@ -136,7 +144,10 @@ def test_the_async_failure_destination_is_grantable_and_nothing_else_is_extra() 
     # role_arn reads: the RAM-role credentials provider calls STS AssumeRole (adapters/role_credentials.py)
     if "RamRoleArnCredentialsProvider" in (ADAPTERS / "role_credentials.py").read_text(encoding="utf-8"):
         expected.add("sts:AssumeRole")
-    assert policy_actions(policy("ram-policy.json")) == expected | {DESTINATION_ACTIONS[service], PUT_EVENTS}
+    assert (
+        policy_actions(policy("ram-policy.json"))
+        == expected | {DESTINATION_ACTIONS[service], PUT_EVENTS} | COPIER_ACTIONS
+    )
 
 
 PUT_EVENTS = "eventbridge:PutEvents"

@@ -1,4 +1,4 @@
-"""s.yaml: ACRSYNC_ACCEPT_RAWDATA agrees with the EventBridge triggers' eventSchema, in both functions."""
+"""s.yaml: ACRSYNC_ACCEPT_RAWDATA agrees with the EventBridge triggers' eventSchema, in every function."""
 
 from __future__ import annotations
 
@@ -35,4 +35,7 @@ def test_rawdata_is_accepted_exactly_when_a_trigger_delivers_rawdata(name: str) 
     # THEN the variable is set explicitly, as a string FC passes through, and says what the triggers send
     assert isinstance(function["environmentVariables"]["ACRSYNC_ACCEPT_RAWDATA"], str)
     accepted = load_settings({**env, "ACRSYNC_REGION": "cn-hangzhou"}).accept_raw_data
-    assert schemas == ({"RawData"} if accepted else {"CloudEvents"})
+    if accepted:
+        assert schemas == {"RawData"}
+    else:  # CloudEvents only; a function without EventBridge triggers (the reconciler's timer) has none
+        assert schemas <= {"CloudEvents"}

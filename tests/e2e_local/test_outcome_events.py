@@ -221,7 +221,11 @@ def test_the_demo_publishes_one_event_per_outcome_through_the_handlers(tmp_path:
     report = demo.run(tmp_path)
     # THEN its subscriber got exactly one event per final row, typed by the row's outcome, no id twice
     types = Counter(str(e["Type"]).rsplit(":", 1)[1].lower() for e in report.events)
-    assert types == Counter(r.state.value for r in report.rows)
+    expected = Counter(r.state.value for r in report.rows)
+    expected.update(n.extra["notice"] for n in report.notices if n.extra["notice"] in ("conflict", "pruned"))
+    assert types == expected
+    assert expected["unverifiable"] == 1  # the cross-account destination without a role_arn
+    assert expected["conflict"] == 1  # the tag overwritten behind acr-sync's back
     assert len({e["Id"] for e in report.events}) == len(report.events)
     # AND the deployment it checked first passed every check
     assert {c.status for c in report.deployed} == {"PASS"}

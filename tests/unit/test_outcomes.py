@@ -108,11 +108,11 @@ def test_recording_a_publish_does_not_move_the_row_in_time() -> None:
     assert after_publish(stored, {"failed"}, NOW + 99).updated_at == NOW + 7
 
 
-def test_an_unverifiable_row_reaches_its_own_outcome_and_a_drift_notice_none() -> None:
+def test_an_unverifiable_row_reaches_its_own_outcome_and_only_image_notices_reach_one() -> None:
     # a cross-account row nobody can read is final too: a consumer waiting on that image hears of it
     assert reached(row(state=State.UNVERIFIABLE), ()) == ["unverifiable"]
-    # the reconciler's drift notices are failed rows under their own keys, alerted, but no replication
-    assert reached(row(state=State.FAILED, extra={"notice": "conflict"}), ()) == []
+    # drift notices about one image are outcomes; those about the pipeline (events missed) are alerts only
+    assert reached(row(state=State.FAILED, extra={"notice": "conflict"}), ()) == ["conflict"]
     assert owed(with_outbox(row(state=State.FAILED, extra={"notice": "events_missed"}), None)) == {}
 
 

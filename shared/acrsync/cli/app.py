@@ -10,7 +10,7 @@ import sys
 import typer
 
 from acrsync import __version__
-from acrsync.cli import audit, invoke, local, ops, rules, tables
+from acrsync.cli import audit, canary, invoke, local, ops, rules, tables
 from acrsync.cli.common import console_logging
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ local.register(app)
 ops.register(app)
 audit.register(app)
 tables.register(app)
+canary.register(app)
 
 
 def _version(value: bool) -> None:

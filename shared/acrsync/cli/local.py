@@ -5,9 +5,10 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from acrsync.cli.common import out
 from acrsync.local import fc
@@ -70,6 +71,7 @@ def demo() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="acrsync-demo-") as tmp:
         report = scenario.run(Path(tmp), say=lambda line: out.print(f"[dim]•[/] {line}", markup=True))
+        dataplane = _dataplane(Path(tmp) / "dataplane")
     table = Table(title="Replications", show_lines=False)
     for column in ("tag", "rule", "destination", "task", "attempts", "outcome"):
         table.add_column(column, overflow="fold")
@@ -110,7 +112,10 @@ def demo() -> None:
     out.print(events)
     calls = ", ".join(f"{k} {v}" for k, v in sorted(report.acr_calls.items()))
     out.print(f"ACR OpenAPI calls (real SDK, signed, to the emulator): {calls}")
-    out.print(f"[green]done[/] in {report.seconds:.1f} s; everything stopped.", markup=True)
+    _print_dataplane(dataplane)
+    out.print(
+        f"[green]done[/] in {report.seconds + dataplane.seconds:.1f} s; everything stopped.", markup=True
+    )
 
 
 def _print_reconcile(report: DemoReport) -> None:
@@ -126,3 +131,33 @@ def _print_reconcile(report: DemoReport) -> None:
     for row in report.notices:
         table.add_row(row.error_class, row.dest_ref, row.last_error)
     out.print(table)
+
+
+def _dataplane(workdir: Path) -> Any:
+    from acrsync.local import demo_dataplane
+
+    out.print("\n[bold]registry data plane[/] — copy destinations, signatures, canary", markup=True)
+    return demo_dataplane.run(workdir, say=lambda line: out.print(f"[dim]•[/] {escape(line)}", markup=True))
+
+
+def _print_dataplane(report: Any) -> None:
+    from rich.table import Table
+
+    from acrsync.service.canary import STAGES, iter_stage_rows
+
+    row = report.row
+    if row is not None:
+        copied = (
+            f"{row.source_namespace}/{row.source_repo}:{row.source_tag} → {row.dest_ref}: {row.state.value}"
+        )
+        out.print(escape(copied + f" ({row.extra.get('copy_blobs_sent', '?')} blobs sent)"))
+    out.print(escape(f"Harbor dr/team-a/web tags: {', '.join(report.harbor_tags)}"))
+    canary = report.canary
+    if canary is not None:
+        table = Table("destination", *STAGES, "detail", title=escape(f"canary {canary.image}"))
+        for cells in iter_stage_rows(canary):
+            table.add_row(*(escape(c) for c in cells))
+        out.print(table)
+        out.print(
+            "canary: " + ("passed" if canary.passed else f"BROKEN at {canary.broken or 'a destination'}")
+        )

@@ -204,9 +204,8 @@ def status(
         clock = bootstrap.clock()
         report = operate.recent_status(bootstrap.stores().ledger, clock, since_s=since_s, failed_only=failed)
         now = clock.now()
-    data = report.as_dict(now)
-    with friendly_errors(), bootstrap.read_only():  # the reconciler's state is read like the ledger: mode=ro
         reconciler = audit_cli.last_pass()
+    data = report.as_dict(now)
     if as_json:
         print_json({"since": since, **data, "reconciler": reconciler})
         return

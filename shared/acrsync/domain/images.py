@@ -15,6 +15,8 @@ TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 NAME_RE = re.compile(r"^(?=.{1,64}\Z)[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\Z")
 INSTANCE_RE = re.compile(r"^cri-[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?\Z")
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}\Z")
+# The ``region`` of a copy destination (``registry:`` in the rules): it has a registry, not a region.
+COPY_REGION = "oci"
 
 
 def name_problem(namespace: str, repo: str, tag: str) -> str:
@@ -94,6 +96,8 @@ class SyncRequest:
     priority: int = 3
     target_account: str = ""
     alert_channel: str = ""
+    # Copy jobs (``registry:`` destinations): the ledger row's ``extra`` fields; () for ACR sync.
+    copy: tuple[tuple[str, str], ...] = ()
 
     @property
     def claim_id(self) -> str:

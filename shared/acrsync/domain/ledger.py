@@ -194,6 +194,7 @@ def new_claim(request: SyncRequest, *, event_id: str, now: float, max_attempts: 
         created_at=now,
         updated_at=now,
         next_check_at=now,
+        extra=dict(request.copy),
     )
 
 

@@ -19,7 +19,17 @@ from acrsync.domain.ledger import ALERT_LANE, LedgerEntry, State, owes_alert
 
 OUTBOX = "outbox"
 PUBLISHED = "published"
-OUTCOMES = ("verified", "failed", "mismatch", "stuck", "canceled", "resolved", "unverifiable")
+OUTCOMES = (
+    "verified",
+    "failed",
+    "mismatch",
+    "stuck",
+    "canceled",
+    "resolved",
+    "unverifiable",
+    "conflict",
+    "pruned",
+)
 TROUBLE = frozenset({"failed", "mismatch", "stuck", "canceled"})
 SOURCE = "acr-sync"
 TYPE_PREFIX = "acrsync:Replication:"
@@ -28,8 +38,12 @@ _STATE_OUTCOME = {
     State.FAILED: "failed",
     State.MISMATCH: "mismatch",
     State.CANCELED: "canceled",
-    State.UNVERIFIABLE: "unverifiable",  # final too: a consumer waiting on this image must hear of it
+    State.UNVERIFIABLE: "unverifiable",  # replicated, but no role to read the other account's destination
 }
+# Reconciler drift notices (rows whose ``extra["notice"]`` names the kind) that are outcomes of an image:
+# a tag acr-sync did not put there (conflict) and a tag it deleted because the rule prunes (pruned). The
+# other notices (events missed, unreachable, backup) are about the pipeline, not one image: alerts only.
+_NOTICE_OUTCOMES = frozenset({"conflict", "pruned"})
 
 
 def parse_outbox(text: str) -> dict[str, float]:
@@ -58,10 +72,10 @@ def owed(entry: LedgerEntry) -> dict[str, float]:
 
 def reached(entry: LedgerEntry, history: Iterable[str]) -> list[str]:
     """The outcomes ``entry`` stands at now: its final state's, "stuck" for a stuck open task, and
-    "resolved" for a verification after any trouble outcome in ``history``. A reconciler's drift notice
-    (``extra["notice"]``: a failed row under its own key, alerted once) is no replication: it has none."""
-    if "notice" in entry.extra:
-        return []
+    "resolved" for a verification after any trouble outcome in ``history``."""
+    notice = entry.extra.get("notice")
+    if notice:
+        return [notice] if notice in _NOTICE_OUTCOMES else []
     found = []
     outcome = _STATE_OUTCOME.get(entry.state)
     if outcome:

@@ -54,6 +54,10 @@ class CompiledDestination:
     override: bool
     priority: int
     account: str
+    registry: str = ""  # a copy destination: ``[http://]HOST[/NAMESPACE]`` instead of an ACR instance
+    credentials_env: str = ""
+    companions: bool = False
+    link: str = ""  # a custom replication link: CreateRepoSyncTaskByRule through a manual sync rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,14 +163,18 @@ def _literal_repositories(patterns: Sequence[str]) -> frozenset[str] | None:
 
 def _compile_destination(d: Mapping[str, Any]) -> CompiledDestination:
     return CompiledDestination(
-        instance=d["instance"],
-        region=d["region"],
+        instance=str(d.get("instance") or ""),
+        region=str(d.get("region") or ""),
         namespace=Template.parse(d.get("namespace", "{namespace}")),
         repository=Template.parse(d.get("repository", "{repo}")),
         tag=Template.parse(d.get("tag", "{tag}")),
         override=bool(d.get("override", False)),
         priority=int(d.get("priority", 3)),
         account=str(d.get("account") or ""),
+        registry=str(d.get("registry") or ""),
+        credentials_env=str(d.get("credentials_env") or ""),
+        companions=bool(d.get("companions", bool(d.get("registry")))),
+        link=str(d.get("link") or ""),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from acrsync.domain.images import NAME_RE, TAG_RE, DestinationImage, SourceImage, SyncRequest
+from acrsync.domain.images import COPY_REGION, NAME_RE, TAG_RE, DestinationImage, SourceImage, SyncRequest
 from acrsync.domain.patterns import Matcher, is_prerelease_tag
 from acrsync.domain.rules_compile import CompiledDestination, CompiledRule, RuleIndex, Template, compile_rules
 
@@ -35,9 +35,11 @@ def first_match(matchers: Sequence[Matcher], text: str) -> Matcher | None:
 def render(dest: CompiledDestination, image: SourceImage) -> DestinationImage:
     """A destination's templates filled in for ``image``, not yet checked (``resolve`` checks)."""
     values = {"namespace": image.namespace, "repo": image.repo, "tag": image.tag}
+    # A copy destination: the registry stands where the instance would, with no region (``COPY_REGION``).
+    instance, region = (dest.registry, COPY_REGION) if dest.registry else (dest.instance, dest.region)
     return DestinationImage(
-        dest.instance,
-        dest.region,
+        instance,
+        region,
         dest.namespace.render(values),
         dest.repository.render(values),
         dest.tag.render(values),
@@ -63,6 +65,8 @@ def resolve(dest: CompiledDestination, image: SourceImage) -> tuple[DestinationI
     why = name_refusal(dest, out)
     if why:
         return None, why
+    if dest.registry:  # a copy destination: another registry, never the source image itself
+        return out, ""
     if out.same_place_as(image):
         return None, "destination is the source image itself (self-replication refused)"
     return out, ""
@@ -104,6 +108,22 @@ def request_for(
         priority=dest.priority,
         target_account=dest.account,
         alert_channel=rule.alert,
+        copy=copy_options(dest),
+    )
+
+
+def copy_options(dest: CompiledDestination) -> tuple[tuple[str, str], ...]:
+    """What a ledger row needs to run a copy job (``extra`` fields); () for ACR sync destinations."""
+    if not dest.registry:
+        options = [("companions", "1")] if dest.companions else []
+        if dest.link:
+            options.append(("link", dest.link))
+        return tuple(options)
+    return (
+        ("kind", "copy"),
+        ("registry", dest.registry),
+        ("credentials_env", dest.credentials_env),
+        ("companions", "1" if dest.companions else ""),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from acrsync.domain.durations import parse_duration
 from acrsync.domain.images import NAME_RE, TAG_RE
+from acrsync.domain.oci import parse_registry_target
 from acrsync.domain.patterns import split_pattern
 from acrsync.domain.quote import clip, show
 from acrsync.domain.rules_compile import TEMPLATE_FIELD_RE
@@ -26,13 +27,17 @@ RULE_NAME_RE = re.compile(r"^[a-z0-9-]{1,63}$")
 # it here (proposed change to images.INSTANCE_RE in the report).
 INSTANCE_RE = re.compile(r"^cri-[A-Za-z0-9][A-Za-z0-9-]*$")
 REGION_RE = re.compile(r"^[a-z]{2,}-[a-z0-9-]+$")
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A rules file names the variables holding a channel's secrets; it may only name these, so a file (or
 # whoever can apply one) can never make the functions read, send or print credentials such as
 # ALIBABA_CLOUD_ACCESS_KEY_SECRET. Every *_env key of a channel follows this rule.
 CHANNEL_ENV_PREFIX = "ACRSYNC_DINGTALK_"
 CHANNEL_ENV_RE = re.compile(r"^ACRSYNC_DINGTALK_[A-Z0-9_]+$")
+# The same for a copy destination's registry credentials (issue 10 #6: a rules file must not be able to point
+# acr-sync at ALIBABA_CLOUD_ACCESS_KEY_SECRET or any other variable and have it sent to a registry).
+REGISTRY_ENV_PREFIX = "ACRSYNC_REGISTRY_"
+REGISTRY_ENV_RE = re.compile(r"^ACRSYNC_REGISTRY_[A-Z0-9_]+\Z")
 ACCOUNT_RE = re.compile(r"^[0-9]{1,32}$")
+LINK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MOBILE_RE = re.compile(r"^\+?[0-9]{5,20}$")
 TEMPLATE_FIELDS = ("namespace", "repo", "tag")
 
@@ -46,6 +51,8 @@ _DEST_KEYS = (
     "instance", "region", "namespace", "repository", "tag", "override", "priority", "account",
     "on_conflict", "role_arn",
 )  # fmt: skip
+# Copy destinations (any OCI registry) and their options; see ``_registry_destination``.
+_COPY_KEYS = ("registry", "credentials_env", "companions")
 # Template defaults per destination field, and what a resolved value must look like.
 _DEST_TEMPLATES = (
     ("namespace", "{namespace}", NAME_RE),
@@ -355,7 +362,9 @@ def _destinations(c: _Checker, raw: object, path: str) -> list[dict[str, Any]]:
 
 
 def _destination(c: _Checker, raw: object, path: str) -> dict[str, Any]:
-    m = c.mapping(raw, path, _DEST_KEYS) or {}
+    if isinstance(raw, Mapping) and "registry" in raw:
+        return _registry_destination(c, raw, path)
+    m = c.mapping(raw, path, (*_DEST_KEYS, "companions", "link")) or {}
     dest: dict[str, Any] = {
         "instance": c.string(
             m.get("instance"), f"{path}.instance", INSTANCE_RE, "an ACR EE instance id (cri-...)"
@@ -377,6 +386,52 @@ def _destination(c: _Checker, raw: object, path: str) -> dict[str, Any]:
         account = ""
     dest["account"] = account
     dest.update(reconcile_destination_keys(c, m, path, account))
+    if "companions" in m:  # opt-in for ACR sync destinations
+        dest["companions"] = c.boolean(m.get("companions"), f"{path}.companions", False)
+    if m.get("link") is not None:
+        dest["link"] = _link(c, m, dest, path)
+    return dest
+
+
+def _link(c: _Checker, m: Mapping[str, Any], dest: Mapping[str, Any], path: str) -> str:
+    """``link: <LinkId>``: submitted with ``CreateRepoSyncTaskByRule``, which cannot rename anything."""
+    link = c.string(m.get("link"), f"{path}.link", LINK_RE, "a custom link id (letters, digits, '-', '_')")
+    renamed = [k for k, default, _ in _DEST_TEMPLATES if k != "namespace" and dest.get(k) != default]
+    if link and renamed:
+        c.err(
+            f"{path}.link",
+            f"a custom link submits with CreateRepoSyncTaskByRule, which cannot rename tags or repositories: "
+            f"remove {' and '.join(renamed)} (or the link)",
+        )
+    if link and dest.get("account"):
+        c.err(f"{path}.link", "a custom link cannot be combined with a cross-account destination (account)")
+    return link
+
+
+def _registry_destination(c: _Checker, m: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """``registry: HOST[/NAMESPACE]`` (+ ``credentials_env``): served by copying over the OCI API."""
+    c.mapping(m, path, (*_COPY_KEYS, "namespace", "repository", "tag"))
+    for key in ("instance", "region"):
+        if key in m:
+            c.err(f"{path}.{key}", "a destination is either an ACR instance or a registry, not both")
+    registry = c.string(m.get("registry"), f"{path}.registry")
+    if registry:
+        try:
+            parse_registry_target(registry)
+        except ValueError as exc:
+            c.err(f"{path}.registry", str(exc))
+    dest: dict[str, Any] = {"registry": registry, "credentials_env": ""}
+    if m.get("credentials_env") is not None:  # optional: anonymous push to a registry that allows it
+        what = (
+            f"a variable name starting with {REGISTRY_ENV_PREFIX} that holds USERNAME:PASSWORD "
+            f"(e.g. {REGISTRY_ENV_PREFIX}HARBOR): a rules file may not name other variables"
+        )
+        dest["credentials_env"] = c.string(
+            m["credentials_env"], f"{path}.credentials_env", REGISTRY_ENV_RE, what
+        )
+    for key, default, rx in _DEST_TEMPLATES:
+        dest[key] = _template(c, m.get(key, default), f"{path}.{key}", rx)
+    dest["companions"] = c.boolean(m.get("companions"), f"{path}.companions", True)
     return dest
 
 

@@ -326,3 +326,13 @@ from acrsync.local.acr_tag_actions import TAG_ACTIONS, TAG_REQUIRED  # noqa: E40
 
 _ACTIONS.update(TAG_ACTIONS)
 _REQUIRED.update(TAG_REQUIRED)
+# The registry data plane's actions live in their own module (one registration line here).
+from acrsync.local import acr_registry_actions as _registry_actions  # noqa: E402
+
+_ACTIONS.update(_registry_actions.ACTIONS)
+_REQUIRED.update(_registry_actions.REQUIRED)
+
+from acrsync.local import acr_link_actions as _link_actions  # noqa: E402
+
+_ACTIONS.update(_link_actions.ACTIONS)
+_REQUIRED.update(_link_actions.REQUIRED)

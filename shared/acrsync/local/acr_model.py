@@ -72,6 +72,8 @@ class AcrModel(SyncEngine):
     _requests: list[RequestRecord] = field(default_factory=list, init=False, repr=False)
     _ticker: threading.Thread | None = field(default=None, init=False, repr=False)
     _ticker_stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    # instance id -> its registry (an OCI stand-in): ListInstanceEndpoint/GetAuthorizationToken answer from it
+    registries: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from acrsync import bootstrap
+from acrsync.domain.alerts import DEFAULT_WINDOW_S
 from acrsync.domain.ledger import LedgerEntry
 from acrsync.local import fc
 from acrsync.local.acr_model import AcrModel
@@ -55,7 +56,10 @@ class DemoReport:
 def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DemoReport:
     """Run the scenario in ``workdir``; everything started here is stopped before returning."""
     started = time.monotonic()
-    clock = ManualClock(start=time.time())  # real "now": DingTalk signatures must be fresh
+    # Real "now" (DingTalk signatures must be fresh), taken back to the start of an alert window: windows
+    # are aligned to the epoch, so an unaligned start would split the failures over two windows on some runs.
+    now = time.time()
+    clock = ManualClock(start=now - now % DEFAULT_WINDOW_S)
     model = AcrModel(account_id=ACCOUNT_ID, clock=clock.now)
     report = DemoReport()
     with LocalCloud(workdir, model=model) as cloud:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
-FUNCTION_NAMES = ("replicator", "watcher", "reconciler")
+FUNCTION_NAMES = ("replicator", "watcher", "reconciler", "copier")
 # Function settings mirrored from s.yaml (the deployment tests check they agree).
-TIMEOUTS_S = {"replicator": 60, "watcher": 120, "reconciler": 300}
+TIMEOUTS_S = {"replicator": 60, "watcher": 120, "reconciler": 300, "copier": 3600}
 
 
 @dataclass(frozen=True, slots=True)

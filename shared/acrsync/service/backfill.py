@@ -31,6 +31,7 @@ from acrsync.errors import (
 )
 from acrsync.logging import get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi
+from acrsync.service.copy_jobs import CopyDeps
 from acrsync.service.gate import CallGate
 
 # The replicator's claim-then-submit step (existing claims: duplicate, loop guard or reconcile). Private
@@ -59,6 +60,7 @@ class BackfillDeps:
     clock: Clock
     submitter: Submitter
     region: str
+    copies: CopyDeps | None = None  # registry: destinations are copied (None: refused with a reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +195,7 @@ class _Run:
             clock=deps.clock,
             allowed_accounts=frozenset(),
             submitter=deps.submitter,
+            copies=deps.copies,
         )
 
     # ------------------------------------------------------------------ enumeration
@@ -283,7 +286,8 @@ class _Run:
             action="",
         )
         existing = self.deps.ledger.get(request.claim_id)
-        if existing is None and self._holds(request.destination, request.source.digest):
+        copy = dict(request.copy).get("kind") == "copy"  # the copier checks the destination itself
+        if existing is None and not copy and self._holds(request.destination, request.source.digest):
             return replace(item, action="skipped_same_digest")
         if self.report.dry_run:
             if existing is None:

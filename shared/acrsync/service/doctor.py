@@ -55,6 +55,7 @@ class DoctorDeps:
     store_probe: Callable[[], str]
     channels: Callable[[str], AlertChannel | None]
     notifier: Callable[[], Notifier] | None = None
+    registries: Callable[[str, str], Any] | None = None  # copy destinations' clients (registry, env)
 
 
 def failed(checks: list[Check]) -> bool:
@@ -82,6 +83,10 @@ def run_checks(deps: DoctorDeps, *, send_test_alert: bool = False) -> list[Check
 
         cross = lambda: cross_account_checks(deps.rules().rules)  # noqa: E731 - read inside the guard
         checks.extend(guarded("cross-account destinations", "cannot check them", cross))
+    if deps.registries is not None:
+        from acrsync.service.doctor_registries import registry_checks
+
+        checks.extend(registry_checks(enabled, deps.registries, Check))
     channels = index.channels if index is not None else {}
     alerts = partial(_alerts, deps, enabled, channels, send_test_alert)
     checks.extend(guarded("alert channels", "cannot check them", alerts))
@@ -159,7 +164,7 @@ def _sources(deps: DoctorDeps, sources: list[str]) -> Iterator[Check]:
 
 
 def _regions(enabled: list[CompiledRule]) -> Iterator[Check]:
-    for region in sorted({d.region for r in enabled for d in r.destinations}):
+    for region in sorted({d.region for r in enabled for d in r.destinations if not d.registry}):
         cloud = cloud_of(region)
         if cloud == "public":
             yield Check(f"destination region {region}", PASS, "public cloud")

@@ -44,6 +44,8 @@ class DestinationChecks:
         """Every destination's rows; a failing call is that destination's FAIL row, the others go on."""
         for rule in enabled:
             for dest in rule.destinations:
+                if dest.registry:  # a copy destination: no ACR namespace (doctor_registries checks it)
+                    continue
                 name = f"destination namespace {dest.instance}"
                 yield from guarded(name, f"rule {rule.name}", partial(self._destination, rule, dest))
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from acrsync.domain.copies import is_copy
 from acrsync.domain.durations import parse_duration
 from acrsync.domain.images import (
     INSTANCE_RE,
@@ -169,7 +170,7 @@ def retry_now(rows: Iterable[LedgerEntry], submitter: Submitter, *, deadline: fl
     """
     done: list[Submission] = []
     for row in rows:
-        if row.state is not State.RETRYING:
+        if row.state is not State.RETRYING or is_copy(row):  # copy jobs: the watcher re-launches them
             continue
         try:
             done.append(submitter.submit(row, deadline=deadline))

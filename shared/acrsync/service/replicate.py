@@ -10,19 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from acrsync.domain.copies import is_copy
 from acrsync.domain.events import PushCompleted, RawDataPolicy
 from acrsync.domain.images import SourceImage, SyncRequest
 from acrsync.domain.ledger import LedgerEntry, State, is_reverse_of, new_claim
+from acrsync.domain.oci import companion_subject
 from acrsync.domain.rules_eval import RuleIndex, evaluate
 from acrsync.errors import AlreadyClaimed, UpstreamRejected
 from acrsync.logging import bind, get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi
+from acrsync.service.companions import existing_companions, requests_for_companion_push
 from acrsync.service.gate import CallGate
 from acrsync.service.intake import Refusal, read_delivery
 from acrsync.service.submit import FIRST_CHECK_S, Submitter
 from acrsync.service.submit_batch import submit_claimed
+
+if TYPE_CHECKING:
+    from acrsync.service.copy_jobs import CopyDeps
 
 log = get_logger(__name__)
 
@@ -40,6 +46,7 @@ class ReplicatorDeps:
     submitter: Submitter
     max_event_bytes: int = 256 * 1024
     raw_data: RawDataPolicy = field(default_factory=RawDataPolicy)
+    copies: CopyDeps | None = None  # copy destinations (``registry:``); None when no copier is wired
 
 
 @dataclass
@@ -97,6 +104,9 @@ def _replicate_push(
 ) -> None:
     image = event.source_image
     bind(image=image.ref)
+    if companion_subject(image.tag):  # a cosign signature/attestation/SBOM: it follows its subject
+        _replicate_companion(event, deps, deadline, outcome)
+        return
     refused: list[tuple[SyncRequest, str]] = []
     requests = evaluate(deps.rules(), image, refused)
     for request, why in refused:  # a template gave a bad name: recorded and alerted, never submitted
@@ -114,9 +124,40 @@ def _replicate_push(
         for request in requests:
             outcome.results.append(_record_unreplicable(request, event.event_id, str(exc), deps))
         return
-    outcome.results.extend(
-        replicate_requests([replace(r, source=image) for r in requests], event.event_id, deps, deadline)
+    requests = [replace(request, source=image) for request in requests]
+    outcome.results.extend(replicate_requests(requests, event.event_id, deps, deadline))
+    api = deps.registry(image.region)
+
+    def lookup(tag: str) -> str | None:
+        found = deps.gate.call(
+            lambda: api.get_repo_tag(image.instance_id, image.repo_id, tag),
+            deadline=deadline,
+            what="GetRepoTag",
+        )
+        return found.digest if found is not None else None
+
+    companions = list(existing_companions(image, requests, lookup))
+    if companions:
+        outcome.results.extend(replicate_requests(companions, event.event_id, deps, deadline))
+
+
+def _replicate_companion(
+    event: PushCompleted, deps: ReplicatorDeps, deadline: float, outcome: PushOutcome
+) -> None:
+    try:
+        image = complete_source(event.source_image, deps, deadline)
+    except UpstreamRejected as exc:
+        log.warning("companion_source_missing", image=event.source_image.ref, error=str(exc))
+        return
+    api = deps.registry(image.region)
+    tags = deps.gate.call(
+        lambda: list(api.list_repo_tags(image.instance_id, image.repo_id)),
+        deadline=deadline,
+        what="ListRepoTag",
     )
+    found = list(requests_for_companion_push(image, deps.rules(), deps.ledger, tags))
+    if found:
+        outcome.results.extend(replicate_requests(found, event.event_id, deps, deadline))
 
 
 def complete_source(image: SourceImage, deps: ReplicatorDeps, deadline: float) -> SourceImage:
@@ -181,12 +222,16 @@ def replicate_requests(
     entries: dict[str, LedgerEntry] = {}
     for request in requests:
         entry = new_claim(request, event_id=event_id, now=now)
-        entries.setdefault(request.claim_id, replace(entry, next_check_at=now + FIRST_CHECK_S))
+        if not is_copy(entry):  # a copy job's check time is the copier's (copy_jobs.launch)
+            entry = replace(entry, next_check_at=now + FIRST_CHECK_S)
+        entries.setdefault(request.claim_id, entry)
     results = {r.claim_id: r for r in deps.ledger.claim_many(list(entries.values()))}
     taken = [cid for cid, r in results.items() if r.status == "exists"]
     existing = deps.ledger.get_many(taken) if taken else {}
     mine = [entries[cid] for cid, r in results.items() if r.ok]
-    done = {s.entry.claim_id: s for s in submit_claimed(deps.submitter, mine, deadline=deadline)}
+    copies = {e.claim_id: _launch_copy(e, deps) for e in mine if is_copy(e)}
+    syncs = [e for e in mine if not is_copy(e)]
+    done = {s.entry.claim_id: s for s in submit_claimed(deps.submitter, syncs, deadline=deadline)}
     out: list[dict[str, str]] = []
     seen: set[str] = set()
     for request in requests:
@@ -195,7 +240,10 @@ def replicate_requests(
             out.append(_result(request, "duplicate"))
             continue
         seen.add(cid)
-        if cid in done:
+        if cid in copies:
+            copy_outcome, row, error = copies[cid]
+            out.append(_result(request, copy_outcome, row, error))
+        elif cid in done:
             sub = done[cid]
             error = sub.entry.last_error if sub.outcome == "failed" else ""
             out.append(_result(request, sub.outcome, sub.entry, error))
@@ -207,6 +255,22 @@ def replicate_requests(
     return out
 
 
+def _launch_copy(entry: LedgerEntry, deps: ReplicatorDeps) -> tuple[str, LedgerEntry, str]:
+    """A ``registry:`` destination: the claimed row goes to the copier (the watcher follows it)."""
+    if deps.copies is None:
+        reason = "copy destinations need the copier: this function was deployed without one"
+        failed = entry.moved_to(
+            State.FAILED, deps.clock.now(), last_error=reason, error_class="copy_rejected"
+        )
+        deps.ledger.update(failed, expected_revision=entry.revision)
+        log.error("copy_not_configured", claim_id=entry.claim_id, destination=entry.dest_ref)
+        return "failed", failed, reason
+    from acrsync.service.copy_jobs import launch  # only when a rule has a copy destination (cold start)
+
+    outcome, row = launch(entry, deps.copies)
+    return outcome, row, ""
+
+
 def _on_existing_claim(
     request: SyncRequest, row: LedgerEntry | None, deps: ReplicatorDeps, deadline: float
 ) -> dict[str, str]:
@@ -215,6 +279,9 @@ def _on_existing_claim(
     if is_reverse_of(row, request):
         log.info("loop_guard", image=request.source.ref, came_from=row.source_ref, claim_id=row.claim_id)
         return _result(request, "loop_guard", row)
+    if is_copy(row):  # a copy job's stale claim is the watcher's (copy_jobs.follow), never a sync task's
+        log.info("duplicate_delivery", claim_id=row.claim_id, state=row.state.value, task_id=row.task_id)
+        return _result(request, "duplicate", row)
     if deps.submitter.needs_reconcile(row):
         done = deps.submitter.reconcile(row, deadline=deadline)
         return _result(request, done.outcome, done.entry)

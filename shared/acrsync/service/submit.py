@@ -14,7 +14,7 @@ from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.registry import SyncTask, SyncTaskSpec
 from acrsync.errors import ConflictError, RetryableError, UpstreamRejected
 from acrsync.logging import get_logger
-from acrsync.ports import Clock, Ledger, RegistryApi
+from acrsync.ports import Clock, Ledger, RegistryApi, SyncRuleApi
 from acrsync.service.gate import CallGate
 
 log = get_logger(__name__)
@@ -122,12 +122,18 @@ class Submitter:
     """Turns claimed/retrying rows into submitted ones, exactly once per attempt."""
 
     def __init__(
-        self, ledger: Ledger, registry: Callable[[str], RegistryApi], gate: CallGate, clock: Clock
+        self,
+        ledger: Ledger,
+        registry: Callable[[str], RegistryApi],
+        gate: CallGate,
+        clock: Clock,
+        links: Callable[[str], SyncRuleApi] | None = None,
     ) -> None:
         self.ledger = ledger
         self.registry = registry
         self.gate = gate
         self.clock = clock
+        self.links = links  # destinations with a custom link (``link:``) submit by manual sync rule
 
     def submit(self, entry: LedgerEntry, *, deadline: float, held: bool = False) -> Submission:
         """Call ``CreateRepoSyncTask`` for a row, then record the task id.
@@ -153,7 +159,7 @@ class Submitter:
         api = self.registry(entry.source_region)
         try:
             task_id = self.gate.call(
-                lambda: api.create_repo_sync_task(spec_of(entry)),
+                lambda: self.create_task(api, entry),
                 deadline=deadline,
                 what="CreateRepoSyncTask",
                 idempotent=False,
@@ -180,6 +186,20 @@ class Submitter:
             attempt=done.attempts,
         )
         return Submission("submitted", done)
+
+    def create_task(self, api: RegistryApi, entry: LedgerEntry) -> str:
+        """The one create call for a row: ``CreateRepoSyncTask``, or a manual sync rule through its
+        ``link:`` (``service.links``); the batched submitter (``submit_batch``) calls it too."""
+        link = entry.extra.get("link")
+        if not link:
+            return api.create_repo_sync_task(spec_of(entry))
+        if self.links is None:
+            raise UpstreamRejected(
+                f"destination {entry.dest_ref} names link {link}, but no link API is wired"
+            )
+        from acrsync.service.links import submit_by_link
+
+        return submit_by_link(self.links(entry.source_region), entry)
 
     def needs_reconcile(self, entry: LedgerEntry) -> bool:
         """A submission that may or may not have created a task: its owner gave up, or died.

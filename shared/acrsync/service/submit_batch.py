@@ -19,7 +19,6 @@ from acrsync.service.submit import (
     Submitter,
     abandoned_move,
     failed_move,
-    spec_of,
     submitted_move,
 )
 
@@ -62,7 +61,7 @@ def submit_claimed(
         api = submitter.registry(entry.source_region)
         try:
             task_id = gate.call(
-                lambda api=api, entry=entry: api.create_repo_sync_task(spec_of(entry)),  # type: ignore[misc]
+                lambda api=api, entry=entry: submitter.create_task(api, entry),  # type: ignore[misc]
                 deadline=deadline,
                 what="CreateRepoSyncTask",
                 idempotent=False,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from acrsync.domain.alerts import DEADLINE_KEY
+from acrsync.domain.copies import is_copy
 from acrsync.domain.events import PushCompleted, SyncCompleted, TimerTick
 from acrsync.domain.ledger import ALERT_LANE, LedgerEntry, State, needs_watch
 from acrsync.errors import AcrSyncError, BudgetExhausted
@@ -182,8 +183,8 @@ def _wait_for_event(row: LedgerEntry, seen: dict[str, float], deps: WatchDeps) -
     and the next ticks meet it in the reads they make anyway (cheaper than moving it, and its event
     usually comes within a tick)."""
     now = deps.clock.now()
-    if row.state is not State.SUBMITTED or not events_flowing(seen, row, now):
-        return False
+    if row.state is not State.SUBMITTED or is_copy(row) or not events_flowing(seen, row, now):
+        return False  # (a copy job has no completion event: the copier's, not ACR's)
     return now < submitted_at(row) + EVENT_SAFETY_S
 
 

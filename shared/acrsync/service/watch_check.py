@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from acrsync.domain.alerts import DEADLINE_KEY
+from acrsync.domain.copies import is_copy
 from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.watch import Decision, decide, is_due, verification
 from acrsync.errors import ConflictError, UpstreamRejected
@@ -28,6 +29,10 @@ def started(row: LedgerEntry) -> float:
 
 def check_row(row: LedgerEntry, deps: WatchDeps, deadline: float, *, force: bool = False) -> str:  # noqa: PLR0911 - one return per state
     """Move one row forward if it can move; returns what happened (for counting)."""
+    if is_copy(row):  # a copy job: re-launched by the watcher, never reconciled against sync tasks
+        from acrsync.service.copy_jobs import follow
+
+        return follow(row, deps.copies) if deps.copies is not None else "skipped"
     now = deps.clock.now()
     submitter = deps.submitter
     if submitter.needs_reconcile(row):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acrsync.domain.events import RawDataPolicy
 from acrsync.domain.ledger import LedgerEntry
@@ -12,6 +12,9 @@ from acrsync.domain.watch import WatchPolicy
 from acrsync.ports import AlertChannel, Clock, Ledger, Notifier, RegistryApi
 from acrsync.service.gate import CallGate
 from acrsync.service.submit import Submitter
+
+if TYPE_CHECKING:
+    from acrsync.service.copy_jobs import CopyDeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class WatchDeps:
     publish: Callable[[float], int] | None = None
     # A reader for a cross-account row's destination (through its rule's role_arn), or None: unverifiable.
     cross_account: Callable[[LedgerEntry], RegistryApi | None] | None = None
+    copies: CopyDeps | None = None  # copy jobs (``registry:`` destinations), when a copier is wired
 
 
 @dataclass
