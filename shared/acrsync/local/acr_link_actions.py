@@ -1,4 +1,7 @@
-"""Emulated manual sync rules: ``CreateRepoSyncRule``, ``ListRepoSyncRule``, ``CreateRepoSyncTaskByRule``.
+"""Emulated sync-rule writes: ``CreateRepoSyncRule`` and ``CreateRepoSyncTaskByRule``.
+
+Rules live in ``AcrModel.sync_rules``, the one list ``acr_sync_rules`` serves ``ListRepoSyncRule`` from (so a
+rule the console made and one acr-sync made for a link are listed alike, with every field the SDK models).
 
 Field names: [SDK] ``alibabacloud_cr20181201/models/_create_repo_sync_rule_request.py`` and
 ``_list_repo_sync_rule_response_body.py``; reference "ACR OpenAPI additions": ``CreateRepoSyncTaskByRule``
@@ -22,54 +25,48 @@ def add_link(model: AcrModel, link_id: str) -> None:
     model.registries.setdefault("_links", set()).add(link_id)
 
 
-def _rules(model: AcrModel) -> dict[str, dict[str, Any]]:
-    rules: dict[str, dict[str, Any]] = model.registries.setdefault("_sync_rules", {})
-    return rules
+def _rule(model: AcrModel, rule_id: str) -> dict[str, Any] | None:
+    return next((r for r in model.sync_rules if r["SyncRuleId"] == rule_id), None)
 
 
 def create_repo_sync_rule(model: AcrModel, p: Params) -> dict[str, Any]:
-    model.instance(p["InstanceId"])
+    local = model.instance(p["InstanceId"])
     link = p.get("LinkId", "")
     if link and link not in model.registries.get("_links", set()):
         raise AcrApiError("LINK_NOT_EXIST", f"link {link} does not exist")
     if p.get("SyncScope", "REPO") == "REPO":
         model.repo_by_name(p["InstanceId"], p["NamespaceName"], p["RepoName"])  # REPO_NOT_EXIST
     rule_id = model.new_id("crsr-")
-    _rules(model)[rule_id] = {
-        "SyncRuleId": rule_id,
-        "SyncRuleName": p["SyncRuleName"],
-        "LocalInstanceId": p["InstanceId"],
-        "LocalNamespaceName": p["NamespaceName"],
-        "LocalRepoName": p.get("RepoName", ""),
-        "TargetInstanceId": p["TargetInstanceId"],
-        "TargetRegionId": p["TargetRegionId"],
-        "TargetNamespaceName": p["TargetNamespaceName"],
-        "TargetRepoName": p.get("TargetRepoName", ""),
-        "SyncScope": p.get("SyncScope", "REPO"),
-        "SyncTrigger": p.get("SyncTrigger", "PASSIVE"),
-        "TagFilter": p.get("TagFilter", ".*"),
-        "LinkId": link,
-        "SyncDirection": "FROM",
-    }
+    model.sync_rules.append(
+        {
+            "SyncRuleId": rule_id,
+            "SyncRuleName": p["SyncRuleName"],
+            "SyncScope": p.get("SyncScope", "REPO"),
+            "SyncTrigger": p.get("SyncTrigger", "PASSIVE"),
+            "SyncDirection": "FROM",
+            "TagFilter": p.get("TagFilter", ".*"),
+            "LocalInstanceId": p["InstanceId"],
+            "LocalRegionId": local.region,
+            "LocalNamespaceName": p["NamespaceName"],
+            "LocalRepoName": p.get("RepoName", ""),
+            "TargetInstanceId": p["TargetInstanceId"],
+            "TargetRegionId": p["TargetRegionId"],
+            "TargetNamespaceName": p["TargetNamespaceName"],
+            "TargetRepoName": p.get("TargetRepoName", ""),
+            "NamespaceNameFilter": p.get("NamespaceNameFilter", ""),
+            "RepoNameFilter": p.get("RepoNameFilter", ""),
+            "CrossUser": bool(p.get("TargetUserId")),
+            "LinkId": link,
+            "Priority": int(p.get("Priority") or 3),
+            "CreateTime": model.now_ms(),
+            "ModifiedTime": model.now_ms(),
+        }
+    )
     return {"SyncRuleId": rule_id}
 
 
-def list_repo_sync_rule(model: AcrModel, p: Params) -> dict[str, Any]:
-    model.instance(p["InstanceId"])
-    found = [
-        r
-        for r in _rules(model).values()
-        if r["LocalInstanceId"] == p["InstanceId"]
-        and (not p.get("NamespaceName") or r["LocalNamespaceName"] == p["NamespaceName"])
-        and (not p.get("RepoName") or r["LocalRepoName"] == p["RepoName"])
-    ]
-    page, size = int(p.get("PageNo") or 1), int(p.get("PageSize") or 30)
-    items = found[(page - 1) * size : page * size]
-    return {"SyncRules": items, "PageNo": page, "PageSize": size, "TotalCount": len(found)}
-
-
 def create_repo_sync_task_by_rule(model: AcrModel, p: Params) -> dict[str, Any]:
-    rule = _rules(model).get(p["SyncRuleId"])
+    rule = _rule(model, p["SyncRuleId"])
     if rule is None or rule["LocalInstanceId"] != p["InstanceId"]:
         raise AcrApiError("SYNC_RULE_NOT_EXIST", f"sync rule {p['SyncRuleId']} does not exist")
     if rule["SyncTrigger"] != "INITIATIVE":
@@ -91,7 +88,6 @@ def create_repo_sync_task_by_rule(model: AcrModel, p: Params) -> dict[str, Any]:
 
 ACTIONS = {
     "CreateRepoSyncRule": create_repo_sync_rule,
-    "ListRepoSyncRule": list_repo_sync_rule,
     "CreateRepoSyncTaskByRule": create_repo_sync_task_by_rule,
 }
 REQUIRED = {
@@ -103,6 +99,5 @@ REQUIRED = {
         "TargetNamespaceName",
         "TargetRegionId",
     ),
-    "ListRepoSyncRule": ("InstanceId",),
     "CreateRepoSyncTaskByRule": ("InstanceId", "RepoId", "SyncRuleId", "Tag"),
 }
