@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
-from acrsync.domain.ledger import LedgerEntry, State
+from acrsync.domain.ledger import LedgerEntry, State, new_claim
+from acrsync.domain.rules_eval import evaluate
 from acrsync.ports import RowResult
 from acrsync.service.watch import handle_watch
 from acrsync.service.watch_batch import EVENT_SAFETY_S
 from tests.fixtures import load_event
 from tests.harness import World, make_world
+from tests.unit.rules_fixtures import image, index, rule
 
 
 @pytest.fixture
@@ -162,3 +164,24 @@ def test_a_sweep_write_that_loses_its_race_is_counted_as_such(world: World) -> N
     # THEN its transitions were not written and are reported as lost races, not as verified
     assert response["actions"] == {"lost_race": 2}
     assert {r.state for r in world.rows()} == {State.SUBMITTED}
+
+
+def test_while_events_flow_a_copy_job_is_still_followed_by_the_sweep(world: World) -> None:
+    # GIVEN completion events flowing for a source instance, and a copy job (a `registry:` destination) of
+    # that instance, submitted a minute ago: the copier, not ACR, finishes it, so no completion event comes
+    (request,) = evaluate(
+        index(rule(destinations=[{"registry": "harbor.example.com/dr"}])), image("team-a/web", "1.2.3")
+    )
+    now = world.clock.now()
+    claimed = new_claim(request, event_id="evt-copy", now=now)
+    submitted = claimed.moved_to(
+        State.SUBMITTED, now, task_id="copy-1", attempts=1, extra={**claimed.extra, "submitted_at": str(now)}
+    )
+    world.ledger.claim(submitted)
+    world.ledger.note_events(submitted.source_instance, now)
+    # WHEN the sweep finds it due, still within EVENT_SAFETY_S of its submission
+    world.clock.advance(60)
+    response = world.tick()
+    # THEN it is not left waiting for an event: the sweep hands it to the copy follower (none wired: skipped)
+    assert "awaiting_event" not in response["actions"]
+    assert response["actions"].get("skipped") == 1
