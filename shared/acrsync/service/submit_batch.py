@@ -38,16 +38,7 @@ def submit_claimed(
     if not entries:
         return []
     clock, gate = submitter.clock, submitter.gate
-    moves: list[tuple[LedgerEntry, LedgerEntry, str]] = []
-    sound: list[LedgerEntry] = []
-    for entry in entries:  # names outside the registry's grammar never reach ACR (as in Submitter.submit)
-        problem = name_problem(entry.dest_namespace, entry.dest_repo, entry.dest_tag)
-        if not problem:
-            sound.append(entry)
-            continue
-        exc = UpstreamRejected(f"destination {problem}")
-        moves.append((entry, failed_move(entry, exc, clock.now(), error_class="invalid_name"), "failed"))
-        _log_rejected(entry, exc)
+    sound, moves = _refuse_bad_names(entries, clock.now())
     error: RetryableError | None = None
     try:
         if sound:
@@ -79,6 +70,24 @@ def submit_claimed(
     if error is not None:
         raise error
     return done
+
+
+def _refuse_bad_names(
+    entries: Sequence[LedgerEntry], now: float
+) -> tuple[list[LedgerEntry], list[tuple[LedgerEntry, LedgerEntry, str]]]:
+    """Names outside the registry's grammar never reach ACR (as in ``Submitter.submit``): those rows fail
+    as ``invalid_name``. Returns the rows to create and the failed moves."""
+    sound: list[LedgerEntry] = []
+    moves: list[tuple[LedgerEntry, LedgerEntry, str]] = []
+    for entry in entries:
+        problem = name_problem(entry.dest_namespace, entry.dest_repo, entry.dest_tag)
+        if not problem:
+            sound.append(entry)
+            continue
+        exc = UpstreamRejected(f"destination {problem}")
+        moves.append((entry, failed_move(entry, exc, now, error_class="invalid_name"), "failed"))
+        _log_rejected(entry, exc)
+    return sound, moves
 
 
 def _record(submitter: Submitter, moves: list[tuple[LedgerEntry, LedgerEntry, str]]) -> list[Submission]:
