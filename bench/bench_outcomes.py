@@ -57,7 +57,7 @@ def _cold(cloud: LocalCloud, workdir: Path) -> dict[str, Any]:
                 env["ACRSYNC_EVENT_BUS"] = EVENT_BUS
             _apply_rules(env)
             code_dir = str(ROOT / "functions" / "replicator")
-            elapsed, out = _timed([sys.executable, "-c", HANDLER_EB, str(event_file), code_dir], env)
+            elapsed, out, _cpu = _timed([sys.executable, "-c", HANDLER_EB, str(event_file), code_dir], env)
             facts = json.loads(out.strip().splitlines()[-1])
             if facts["eventbridge_loaded"]:
                 raise RuntimeError("the replicator imported the EventBridge SDK")
