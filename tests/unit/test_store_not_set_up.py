@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,3 +131,38 @@ def test_timer_tick_against_a_missing_store_is_a_logged_configuration_error(
         invoke("watcher", TICK, env, timeout=120)
     assert not path.exists()
     assert errors_logged(capsys, "store_not_set_up")[0]["level"] == "error"
+
+
+def test_a_store_set_up_by_an_older_version_gains_the_new_tables_on_first_use(tmp_path: Path) -> None:
+    # GIVEN a store set up and used by an older acr-sync: its rules applied, but without the tables added
+    # since (the reconciler's state, the events marks)
+    path = tmp_path / "acrsync.db"
+    env = store_env(path)
+    assert cli(env, "rules", "apply", str(EXAMPLE_RULES)).exit_code == 0
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE reconcile_state")
+        conn.execute("DROP TABLE events_seen")
+    # WHEN a push and a timer tick arrive
+    world = pin(env)
+    invoke("replicator", PUSH, env)
+    invoke("watcher", TICK, env)
+    # THEN they worked (the push created its tasks) and the store has every table again
+    assert world.creates()
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"reconcile_state", "events_seen"} <= tables
+
+
+def test_a_stray_sqlite_file_is_not_turned_into_a_store_by_opening_it(tmp_path: Path) -> None:
+    # GIVEN an SQLite file that was never set up by acr-sync (no rules_meta table)
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE unrelated (x)")
+    env = store_env(path)
+    pin(env)
+    # WHEN a push arrives THEN it is refused as not set up, and no acr-sync table was created
+    with pytest.raises(RetryableError):
+        invoke("replicator", PUSH, env)
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"unrelated"}

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from acrsync.adapters.sqlite_errors import kind_of, missing_file, translate
-from acrsync.adapters.sqlite_schema import SCHEMA
+from acrsync.adapters.sqlite_schema import EXPECTED_TABLES, SCHEMA
 from acrsync.errors import StoreConfigError, StoreUnavailable
 from acrsync.logging import get_logger
 
@@ -58,6 +58,7 @@ class SqliteDatabase:
         self._lock = threading.Lock()
         self._identity: tuple[int, int] | None = None
         self._generation = 0
+        self._upgraded = False
         self.calls = 0
 
     @classmethod
@@ -127,6 +128,7 @@ class SqliteDatabase:
         conn = sqlite3.connect(self._uri(mode), uri=True, isolation_level=None, timeout=self._busy_s())
         if not self.read_only:
             conn.execute("PRAGMA synchronous=NORMAL")
+            self._upgrade(conn)
             return conn
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -141,6 +143,25 @@ class SqliteDatabase:
             conn = sqlite3.connect(self._uri("ro", immutable=True), uri=True, isolation_level=None)
             log.info("store_opened_immutable", store=self.location)
         return conn
+
+    def _upgrade(self, conn: sqlite3.Connection) -> None:
+        """A store set up by an older acr-sync gains the tables added since (the reconciler's state, the
+        events marks), once per instance. Only a store that *was* set up (it has ``rules_meta``) is touched:
+        opening still never turns a stray or empty file into a store."""
+        if self._upgraded:
+            return
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "rules_meta" in tables and not tables >= EXPECTED_TABLES:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in SCHEMA:
+                    conn.execute(statement)
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                _rollback(conn)
+                raise
+            log.info("store_upgraded", store=self.location, added=sorted(EXPECTED_TABLES - tables))
+        self._upgraded = True
 
     def _check_file(self) -> None:
         """Refuse a path that is gone, not a file, or no longer the file this instance opened."""

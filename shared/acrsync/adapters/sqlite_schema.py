@@ -31,3 +31,11 @@ SCHEMA: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS reconcile_state "
     "(state_key TEXT PRIMARY KEY, doc TEXT NOT NULL, revision INTEGER NOT NULL)",
 )
+
+
+# Every table the statements above create: a set-up store missing one was made by an older acr-sync.
+EXPECTED_TABLES = frozenset(
+    statement.split("EXISTS", 1)[1].split("(", 1)[0].strip()
+    for statement in SCHEMA
+    if statement.lstrip().startswith("CREATE TABLE")
+)
