@@ -21,8 +21,10 @@ log = get_logger(__name__)
 # Piped output (CI logs, `| less`) gets a wide page instead of rich's 80-column default.
 # markup=False: user text (globs like team-[ab]/*, TaskIssues) must print as written; styled lines pass
 # markup=True explicitly and escape what they interpolate.
-out = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+out = Console(
+    highlight=False, soft_wrap=True, markup=False, emoji=False, width=None if sys.stdout.isatty() else 160
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 def console_logging(verbose: bool) -> None:

@@ -124,7 +124,7 @@ def claim_id(source: SourceImage, destination: DestinationImage) -> str:
 
 
 _IMAGE_REF_RE = re.compile(
-    r"^(?P<instance>[^/]+)/(?P<namespace>[^/]+)/(?P<repo>[^/:@]+)(?::(?P<tag>[^/:@]+))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+    r"^(?P<instance>[^/]+)/(?P<namespace>[^/]+)/(?P<repo>[^/:@]+)(?::(?P<tag>[^/:@]+))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?\Z"
 )
 
 

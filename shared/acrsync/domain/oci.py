@@ -28,15 +28,15 @@ MANIFEST_TYPES = INDEX_TYPES | IMAGE_TYPES
 ACCEPT_MANIFESTS = ", ".join(sorted(MANIFEST_TYPES))
 # Cosign's companion tags for an image digest: signature, attestation, SBOM.
 COMPANION_SUFFIXES = (".sig", ".att", ".sbom")
-_COMPANION_RE = re.compile(r"^sha256-([0-9a-f]{64})\.(sig|att|sbom)$")
+_COMPANION_RE = re.compile(r"^sha256-([0-9a-f]{64})\.(sig|att|sbom)\Z")
 # Repository names per the spec's <name> grammar ("Pulling manifests": [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
 # separated by '/').
 REPO_NAME_RE = re.compile(
-    r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$"
+    r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*\Z"
 )
 # Tags per the spec's <reference> grammar.
-OCI_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-_HOST_RE = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::[0-9]{1,5})?$")
+OCI_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z")
+_HOST_RE = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::[0-9]{1,5})?\Z")
 
 
 class ManifestError(ValueError):
