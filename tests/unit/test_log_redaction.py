@@ -27,6 +27,9 @@ def _spellings(value: str) -> dict[str, str]:
         "twice encoded": quote(once, safe=""),
         "base64": base64.b64encode(raw).decode(),
         "urlsafe base64, unpadded": base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        "only '=' and '&' encoded": value.replace("=", "%3D").replace("&", "%26"),
+        "only '+' encoded, '/' JSON-escaped": value.replace("+", "%2B").replace("/", "\\/"),
+        "mixed hex case, space as '+'": once.replace("%2F", "%2f").replace("%20", "+").replace("%40", "@"),
     }
 
 
@@ -48,6 +51,7 @@ def test_a_registered_secret_is_masked_in_every_encoding(
     line = stream.getvalue()
     assert text not in line, spelling
     assert json.loads(line)["event"] == "upstream_failed"
+    assert text not in json.loads(line)["error"], spelling  # nor once the line's JSON escapes are read
 
 
 @pytest.mark.parametrize(
