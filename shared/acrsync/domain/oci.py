@@ -120,6 +120,8 @@ def _json(body: bytes) -> dict[str, Any]:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestError(f"manifest is not JSON: {exc}") from None
+    except RecursionError:  # a registry's answer is untrusted bytes: nesting is refused like bad JSON
+        raise ManifestError("manifest is not JSON: nested too deep") from None
     if not isinstance(doc, dict):
         raise ManifestError("manifest is not a JSON object")
     return doc
