@@ -298,3 +298,33 @@ def test_a_value_with_a_trailing_line_break_is_refused_where_it_is(
     # WHEN it is validated THEN that value is refused, named by its place
     result, _ = cli(tmp_path, "validate", yaml.safe_dump(doc, sort_keys=False, width=10**9))
     assert_refused_cleanly(result, f"{place}:")
+
+
+_HUGE = "x" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("place", "rule", "dest"),
+    [
+        ("rules[0].prune_grace", {"prune": True, "prune_grace": _HUGE}, {}),
+        ("rules[0].destinations[0].namespace", {}, {"namespace": "{" + _HUGE + "}"}),
+        ("rules[0].destinations[0].role_arn", {}, {"account": "1234567890123456", "role_arn": _HUGE}),
+        (
+            "rules[0].destinations[0].registry",
+            {},
+            {"registry": _HUGE, "credentials_env": "ACRSYNC_REGISTRY_X"},
+        ),
+    ],
+    ids=["prune_grace", "template field", "role_arn", "registry host"],
+)
+def test_a_100000_character_value_is_refused_in_a_message_of_one_short_line(
+    tmp_path: Path, place: str, rule: dict[str, Any], dest: dict[str, Any]
+) -> None:
+    # GIVEN one value of 100,000 characters (a registry host longer than any DNS name among them)
+    doc = yaml.safe_load(rules_text(tags=["*"], dest=dest, **rule))
+    if "registry" in dest:
+        del doc["rules"][0]["destinations"][0]["instance"], doc["rules"][0]["destinations"][0]["region"]
+    # WHEN it is validated THEN it is refused where it is, quoting only its start
+    result, _ = cli(tmp_path, "validate", yaml.safe_dump(doc, sort_keys=False, width=10**9))
+    assert_refused_cleanly(result, f"{place}:")
+    assert len(result.output) < 600

@@ -442,7 +442,7 @@ def _template(c: _Checker, value: object, path: str, rx: re.Pattern[str]) -> str
     fields = template_fields(text)
     unknown = [f for f in fields if f not in TEMPLATE_FIELDS]
     if unknown:
-        c.err(path, f"unknown template field {{{unknown[0]}}} (use {{namespace}}, {{repo}} or {{tag}})")
+        c.err(path, f"unknown template field {{{clip(unknown[0])}}} (use {{namespace}}, {{repo}} or {{tag}})")
     elif "{" in TEMPLATE_FIELD_RE.sub("", text) or "}" in TEMPLATE_FIELD_RE.sub("", text):
         c.err(path, f"{show(text)} has an unbalanced brace")
     elif not rx.match(sample := TEMPLATE_FIELD_RE.sub("a", text)):
@@ -494,7 +494,7 @@ def reconcile_destination_keys(c: _Checker, m: Mapping[str, Any], path: str, acc
         text = c.string(role, f"{path}.role_arn")
         match = ROLE_ARN_RE.match(text) if text else None
         if text and match is None:
-            c.err(f"{path}.role_arn", f"{text!r} is not a RAM role ARN (acs:ram::ACCOUNT_ID:role/NAME)")
+            c.err(f"{path}.role_arn", f"{show(text)} is not a RAM role ARN (acs:ram::ACCOUNT_ID:role/NAME)")
         elif match is not None and not account:
             c.err(f"{path}.role_arn", "needs account: (the role is read in that account)")
         elif match is not None and match.group(1) != account:
