@@ -814,7 +814,7 @@ def _destination_clients() -> Callable[[str, str], Any]:
                         code="CREDENTIALS_MISSING",
                     )
                 creds = RegistryCredentials.parse(value, source=credentials_env)
-                secrets_in([creds.password])
+                secrets_in([creds.password, value])  # the whole value too: base64 of it is the Basic header
             clients[key] = HttpRegistryClient(target.base_url, credentials=creds)
         return clients[key]
 
