@@ -55,3 +55,20 @@ def test_control_characters_in_an_argument_are_printed_escaped(env: dict[str, st
     assert "\x1b" not in result.output
     assert "\r" not in result.output
     assert "\\x1b[2J\\rFORGED" in result.output
+
+
+def test_text_that_looks_like_an_emoji_code_is_printed_as_written(tmp_path: Path) -> None:
+    # GIVEN a rules file whose role_arn is wrong (rich would print ":ram:" of "acs:ram::" as an emoji)
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "version: 1\nrules:\n  - name: r1\n    source: {instance: cri-a, repositories: ['a/*']}\n"
+        "    destinations:\n      - {instance: cri-b, region: cn-shanghai, account: '1234567890123456',"
+        " role_arn: 'acs:ram::1234567890123456:role/'}\n"
+    )
+    # WHEN it is validated THEN the message shows the ARN and its expected form exactly as written
+    result = cli({"ACRSYNC_REGION": "cn-hangzhou"}, "rules", "validate", str(path))
+    assert result.exit_code == 1
+    assert (
+        "'acs:ram::1234567890123456:role/' is not a RAM role ARN (acs:ram::ACCOUNT_ID:role/NAME)"
+        in result.output
+    )
