@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 from acrsync.config import Settings, load_settings
 from acrsync.domain.events import RawDataPolicy
 from acrsync.domain.ledger import LedgerEntry
-from acrsync.errors import ConfigError, PermanentError, RetryableError, StoreError, StoreNotSetUp
+from acrsync.errors import (
+    ConfigError,
+    InvalidEvent,
+    PermanentError,
+    RetryableError,
+    StoreError,
+    StoreNotSetUp,
+)
 from acrsync.logging import configure, console_owned, get_logger, secrets_in
 from acrsync.ports import (
     AlertChannel,
@@ -807,7 +814,7 @@ def _destination_clients() -> Callable[[str, str], Any]:
                         code="CREDENTIALS_MISSING",
                     )
                 creds = RegistryCredentials.parse(value, source=credentials_env)
-                secrets_in([creds.password])
+                secrets_in([creds.password, value])  # the whole value too: base64 of it is the Basic header
             clients[key] = HttpRegistryClient(target.base_url, credentials=creds)
         return clients[key]
 
@@ -816,15 +823,15 @@ def _destination_clients() -> Callable[[str, str], Any]:
 
 def copier_handle(event: bytes, context: Any = None) -> dict[str, Any]:
     """The copier's work for one event ``{"claim_id": ...}``: what ``functions/copier/handler.py`` runs."""
-    import json
-
+    from acrsync.domain.copies import parse_copy_event
     from acrsync.service.copy_jobs import run
 
     try:
-        claim_id = str(json.loads(event)["claim_id"])
-    except (ValueError, KeyError, TypeError):
-        log.warning("copy_event_refused", reason='expected {"claim_id": ...}')
-        return {"status": "refused", "reason": 'expected {"claim_id": ...}'}
+        claim_id = parse_copy_event(event)
+    except InvalidEvent as exc:  # the same bytes fail every retry: refuse, never raise into FC's retries
+        reason = f"{exc.reason}: {exc}"
+        log.warning("copy_event_refused", reason=exc.reason, error=str(exc))
+        return {"status": "refused", "reason": reason}
     deps = copy_deps(context)
     try:
         return {"status": "ok", "claim_id": claim_id, "outcome": run(claim_id, deps)}

@@ -16,9 +16,9 @@ from acrsync.webhooks import webhook_problem
 
 DEFAULT_STORE = "sqlite:///.acrsync/acrsync.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_REGION_RE = re.compile(r"^[a-z]{2,}-[a-z0-9-]+$")
-_ACCOUNT_RE = re.compile(r"^\d{6,20}$")
-_TS_INSTANCE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,15}$")
+_REGION_RE = re.compile(r"^[a-z]{2,}-[a-z0-9-]+\Z")
+_ACCOUNT_RE = re.compile(r"^\d{6,20}\Z")
+_TS_INSTANCE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,15}\Z")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 SHOWN_MAX = 120  # a value quoted back in an error is cut here: a garbage variable must not flood the log
 
@@ -237,7 +237,7 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
             )
 
     acr_endpoint = environ.get("ACRSYNC_ACR_ENDPOINT", "")
-    if acr_endpoint and not re.match(r"^(https?://)?[A-Za-z0-9.-]+(:\d+)?/?$", acr_endpoint):
+    if acr_endpoint and not re.match(r"^(https?://)?[A-Za-z0-9.-]+(:\d+)?/?\Z", acr_endpoint):
         problems.append("ACRSYNC_ACR_ENDPOINT: expected HOST[:PORT] or http(s)://HOST[:PORT]")
 
     accounts = _accounts(environ, context, problems)

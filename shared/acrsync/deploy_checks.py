@@ -152,7 +152,7 @@ def _cidr(block: str, actual: Any) -> bool:
 
 # -- FC timer trigger expressions -------------------------------------------------------------------------
 
-_EVERY_RE = re.compile(r"^@every ((?:\d+[hms])+)$")
+_EVERY_RE = re.compile(r"^@every ((?:\d+[hms])+)\Z")
 _DURATION_PART_RE = re.compile(r"(\d+)([hms])")
 _UNIT_S = {"h": 3600, "m": 60, "s": 1}
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -333,7 +333,7 @@ def policy_actions(policy: Mapping[str, Any]) -> set[str]:
 # -- s.yaml expressions -----------------------------------------------------------------------------------
 
 _EXPRESSION_RE = re.compile(r"\$\{([^}]*)\}")
-_ENV_RE = re.compile(r"""^env\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\)$""")
+_ENV_RE = re.compile(r"""^env\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\)\Z""")
 
 
 def expressions_in(value: Any) -> list[str]:

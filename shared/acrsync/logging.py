@@ -68,6 +68,7 @@ _TEXT_PATTERNS = (
 )
 
 _registered: set[str] = set()
+_registered_values: set[str] = set()  # as given: matched in any mix of escaped and plain characters
 _registered_re: list[re.Pattern[str] | None] = [None]  # rebuilt lazily after each registration
 _TEXT_MARGIN = 256  # longest text-pattern match worth keeping past a cut (a token value)
 
@@ -88,18 +89,39 @@ def _as_pattern(form: str) -> str:
     return "".join(f"%(?i:{p[1:]})" if re.fullmatch(r"%[0-9A-F]{2}", p) else re.escape(p) for p in parts)
 
 
+def _any_spelling(value: str) -> str:
+    """A pattern for ``value`` with each character as written or escaped in any mix, as partial encoders
+    write it (``ab+cd/ef%3D%3D``: only ``=`` encoded; ``\\/`` from JSON; ``%25..`` when quoted twice)."""
+    parts = []
+    for char in value:
+        if re.fullmatch(r"[A-Za-z0-9_.~-]", char):  # never percent-encoded
+            parts.append(re.escape(char))
+            continue
+        escapes = quote(char, safe="").split("%")[1:]  # one per UTF-8 byte
+        spellings = [
+            re.escape(char),
+            "".join(f"%(?i:{h})" for h in escapes),
+            "".join(f"%25(?i:{h})" for h in escapes),
+        ]
+        spellings += [r"\+"] if char == " " else [r"\\/"] if char == "/" else []
+        parts.append("(?:" + "|".join(spellings) + ")")
+    return "".join(parts)
+
+
 def register_secret(value: str | None) -> None:
     """Remember a secret value so it is masked wherever it shows up, even inside free text or encoded."""
     if value and len(value) >= 6:
         _registered.update(f for f in _encoded_forms(value) if len(f) >= 6)
+        _registered_values.add(value)
         _registered_re[0] = None
 
 
 def _registered_pattern() -> re.Pattern[str] | None:
     if _registered_re[0] is None and _registered:
-        # Longest first: a form that contains another is masked whole.
-        forms = sorted(_registered, key=len, reverse=True)
-        _registered_re[0] = re.compile("|".join(_as_pattern(f) for f in forms))
+        # Longest first: a form that contains another is masked whole; any mix of escapes before the rest.
+        values = [_any_spelling(v) for v in sorted(_registered_values, key=len, reverse=True)]
+        forms = [_as_pattern(f) for f in sorted(_registered, key=len, reverse=True)]
+        _registered_re[0] = re.compile("|".join(values + forms))
     return _registered_re[0]
 
 

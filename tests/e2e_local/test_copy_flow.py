@@ -7,6 +7,7 @@ the variable ``credentials_env`` names.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -19,6 +20,7 @@ import yaml
 
 from acrsync import bootstrap
 from acrsync.domain.ledger import State
+from acrsync.domain.oci import OCI_INDEX
 from acrsync.domain.rules_schema import validate_document
 from acrsync.local import fc
 from acrsync.local.acr_model import AcrModel
@@ -290,3 +292,38 @@ def test_given_copy_destinations_when_doctor_runs_then_it_checks_each_registrys_
     assert check.status == "FAIL"
     assert CRED_ENV in check.fix
     assert "wrong-Planted-5" not in check.detail + check.fix
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deep"),
+        (b"not json", "not JSON"),
+        (
+            b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"digest":"x"}]}',
+            "is not a sha256 digest",
+        ),
+    ],
+    ids=["nested past the recursion limit", "not JSON", "a bad descriptor"],
+)
+def test_given_a_source_manifest_that_cannot_be_read_when_copied_then_the_row_fails_with_why(
+    world: World, body: bytes, needle: str
+) -> None:
+    # GIVEN the source registry serves, for a pushed tag, a manifest nested 100,000 deep, not JSON, or
+    # with a descriptor that is not one
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    world.source.state.manifests.setdefault("team-a/web", {})[digest] = (OCI_INDEX, body)
+    world.source.state.tags.setdefault("team-a/web", {})["v9.9.9"] = digest
+    world.cloud.model.push(SOURCE[0], "team-a", "web", "v9.9.9", digest)
+    doc = json.loads(load_event("acs.cr/push_completed.json"))
+    doc["data"].update(Tag="v9.9.9", Digest=digest, RepoId="")
+    doc["id"] = "evt-unreadable"
+    # WHEN the push is replicated (the copier runs in-process here) THEN nothing raises out of a handler
+    response = fc.invoke("replicator", json.dumps(doc).encode(), world.env)
+    assert response["status"] == "ok"
+    # AND the row failed for good, saying why (the same bytes would fail every attempt), to be alerted
+    (row,) = world.rows()
+    assert row.state is State.FAILED
+    assert row.error_class == "copy_rejected"
+    assert "unreadable manifest" in row.last_error
+    assert needle in row.last_error

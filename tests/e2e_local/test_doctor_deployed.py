@@ -358,3 +358,29 @@ def test_a_deployment_checked_before_rules_apply_warns_that_there_is_no_alert_hi
     assert "rules apply" in checks["alert delivery"]["fix"]
     assert checks[f"function {REPLICATOR}"]["status"] == "PASS"
     assert "Traceback" not in output
+
+
+def test_hostile_answers_from_the_cloud_are_fail_rows_and_the_table_still_prints(
+    deployed: tuple[LocalCloud, Path],
+) -> None:
+    # GIVEN FC answers a trigger config nested past the recursion limit for one function, an EventBridge
+    # filter pattern of 200,000 characters for another, and an environment that is not a mapping
+    cloud, path = deployed
+    nested = "[" * 100_000 + "]" * 100_000
+    cloud.fc_state.triggers[REPLICATOR]["acr-push"]["triggerConfig"] = nested
+    sweep = trigger_config(cloud, WATCHER, "sweep")
+    watcher_triggers = cloud.fc_state.triggers[WATCHER]
+    completed = next(name for name in watcher_triggers if name != "sweep")
+    set_trigger_config(cloud, WATCHER, completed, eventRuleFilterPattern=nested)
+    assert sweep  # the timer is left as deployed
+    # WHEN the doctor checks the deployment
+    code, checks, output = run(path)
+    # THEN it exits 1 with its whole table: each broken answer is a short FAIL row, every other row is there
+    assert code == 1
+    assert checks[f"function {REPLICATOR}"]["status"] == "FAIL"
+    assert "not JSON" in checks[f"function {REPLICATOR}"]["detail"]
+    assert checks[f"trigger {WATCHER}/sweep"]["status"] == "PASS"
+    assert f"environment {WATCHER}" in checks
+    assert "event notification cri-demo-src" in checks
+    assert "RecursionError" not in output
+    assert max(len(c["detail"]) for c in checks.values()) < 1_000

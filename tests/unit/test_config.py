@@ -101,3 +101,23 @@ def test_the_readme_documents_every_variable() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [v for v in KNOWN_VARIABLES if v.split("_SECRET")[0].split("_SECURITY")[0] not in readme]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"ACRSYNC_REGION": "cn-hangzhou\n"}, "ACRSYNC_REGION='cn-hangzhou\\n'"),
+        ({"ACRSYNC_REGION": "cn-hangzhou", "ACRSYNC_STORE": "tablestore://acrsync\n"}, "tablestore://"),
+        (
+            {"ACRSYNC_REGION": "cn-hangzhou", "ACRSYNC_ACR_ENDPOINT": "cr.example.com\n"},
+            "ACRSYNC_ACR_ENDPOINT",
+        ),
+    ],
+    ids=["region", "tablestore instance", "acr endpoint"],
+)
+def test_a_variable_with_a_trailing_line_break_is_refused(env: dict[str, str], needle: str) -> None:
+    # GIVEN a variable pasted with its line break (a regex ending in "$" let it through)
+    # WHEN the configuration is read THEN that variable is named as wrong
+    with pytest.raises(ConfigError) as err:
+        load_settings(env)
+    assert needle in str(err.value)

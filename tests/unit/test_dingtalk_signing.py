@@ -334,3 +334,30 @@ def test_a_token_that_does_not_exist_is_a_permanent_misconfiguration_naming_the_
     with pytest.raises(UpstreamRejected, match="copy the robot's webhook URL again") as info:
         notifier.send(CHANNEL, MESSAGE)
     assert info.value.code == "300005"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"errcode":' + b"[" * 5_000 + b"]" * 5_000 + b"}",
+        b'{"errcode":' + b"9" * 5_000 + b"}",
+        b'{"errcode":"' + b"9" * 5_000 + b'"}',
+        b"\xff\xfe",
+    ],
+    ids=[
+        "nested past the recursion limit",
+        "nested errcode",
+        "5,000-digit errcode",
+        "long text",
+        "not UTF-8",
+    ],
+)
+def test_a_hostile_reply_is_an_upstream_failure_never_a_crash(reply: bytes) -> None:
+    # GIVEN a webhook endpoint answering HTTP 200 with a body nested past the recursion limit, a number
+    # Python will not convert, or bytes that are not UTF-8
+    notifier = DingTalkNotifier(clock=FixedClock(TS / 1000), transport=FakeTransport((200, reply)))
+    # WHEN a message is sent THEN the reply is an upstream failure (retried, alerted), never a RecursionError
+    with pytest.raises(UpstreamUnavailable) as info:
+        notifier.send(CHANNEL, MESSAGE)
+    assert TOKEN not in str(info.value)

@@ -1,4 +1,4 @@
-"""Fuzz tier: any bytes FC could hand either handler end in a documented outcome, quickly.
+"""Fuzz tier: any bytes FC could hand a handler (all four) end in a documented outcome, quickly.
 
 Bodies: arbitrary bytes; arbitrary JSON (unicode, lone surrogates, control characters, NaN, huge numbers);
 the real fixtures (envelopes, RawData, timer ticks) with fields replaced, dropped, case-folded, list-wrapped
@@ -245,6 +245,46 @@ def test_any_body_ends_in_a_documented_outcome_within_the_bound(
     assert elapsed < BOUND_S, f"{elapsed:.3f}s for a {len(body)}-byte body"
     if response is not None:
         _check_response(function, response)
+    for line in lines.getvalue().splitlines():
+        assert len(line) < MAX_LOG_LINE
+        assert isinstance(json.loads(line), dict)
+
+
+COPY_JOB_BODIES = st.one_of(
+    BODIES,
+    st.builds(lambda v: _dumps({"claim_id": v}, True), _json),
+    st.builds(lambda k, v: json.dumps({k: v}).encode(), st.text(max_size=12), st.text(max_size=300)),
+)
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
+@given(body=COPY_JOB_BODIES, function=st.sampled_from(["reconciler", "copier"]))
+def test_any_body_to_the_reconciler_or_the_copier_ends_in_a_documented_outcome(
+    functions: _Functions, body: bytes, function: str
+) -> None:
+    # GIVEN a log buffer WHEN FC hands the reconciler (timer) or the copier (async job) any body
+    lines = io.StringIO()
+    configure(level="DEBUG", stream=lines)
+    started = time.perf_counter()
+    try:
+        response: Any = functions.invoke(function, body)
+    except RetryableError:
+        response = None
+    elapsed = time.perf_counter() - started
+    # THEN a refusal with a documented reason, or "ok" (a tick ran; an unknown claim was looked up), in time
+    assert elapsed < BOUND_S * 5, f"{elapsed:.3f}s for a {len(body)}-byte body"  # a tick audits a slice
+    if response is not None:
+        assert isinstance(response, dict)
+        if response["status"] == "refused":
+            reason, _, message = response["reason"].partition(": ")
+            assert reason in REASONS, response["reason"]
+            assert message
+        else:
+            assert response["status"] == "ok", response
     for line in lines.getvalue().splitlines():
         assert len(line) < MAX_LOG_LINE
         assert isinstance(json.loads(line), dict)

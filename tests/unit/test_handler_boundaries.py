@@ -199,3 +199,39 @@ def test_a_mistyped_rawdata_switch_is_a_configuration_error_not_a_silent_no(
         functions.invoke("replicator", RAW_PUSH)
     lines = log_lines(capsys.readouterr().out)
     assert [line["event"] for line in lines if line["level"] == "error"] == ["configuration_invalid"]
+
+
+COPIER_HOSTILE = {
+    "1,000 nested arrays": (_nested(1_000), "malformed_json"),
+    "nested in the claim": (b'{"claim_id":' + _nested(1_000) + b"}", "malformed_json"),
+    "100,000 nested arrays": (_nested(100_000), "oversize"),
+    "a 200,000-character claim id": (json.dumps({"claim_id": "x" * 200_000}).encode(), "oversize"),
+    "a claim id with control characters": (
+        json.dumps({"claim_id": "a\r\n\x1b[2J"}).encode(),
+        "invalid_value",
+    ),
+    "a repeated key": (b'{"claim_id":"a","claim_id":"b"}', "duplicate_key"),
+    "a number": (b'{"claim_id":NaN}', "wrong_type"),
+    "extra keys": (b'{"claim_id":"a","x":1}', "unrecognised_shape"),
+    "a list": (b'[{"claim_id":"a"}]', "not_an_object"),
+    "not UTF-8": (b'\xff{"claim_id":"a"}', "malformed_json"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COPIER_HOSTILE))
+def test_the_copier_refuses_hostile_job_bodies_with_a_reason_never_a_traceback(
+    functions: OfflineFunctions, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    # GIVEN a copy-job body nested past the recursion limit, huge, repeated, mistyped...
+    body, reason = COPIER_HOSTILE[name]
+    # WHEN FC hands it to the copier THEN it returns a refusal with the reason (nothing for FC to retry)
+    response = functions.invoke("copier", body)
+    assert response["status"] == "refused"
+    assert response["reason"].partition(":")[0] == reason
+    # AND one short structured copy_event_refused line says why; no traceback, no copy job looked up
+    out = capsys.readouterr()
+    lines = log_lines(out.out)
+    assert [line["reason"] for line in lines if line["event"] == "copy_event_refused"] == [reason]
+    assert not [line for line in lines if line["event"].startswith("copy_job")]
+    assert "Traceback" not in out.out + out.err
+    assert max(len(line) for line in out.out.splitlines()) < MAX_LINE

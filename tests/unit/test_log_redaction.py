@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import io
 import json
+from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
 
+from acrsync import bootstrap
 from acrsync.logging import MAX_FIELD_CHARS, configure, get_logger, register_secret
 
 SECRET = "pl@nted/s3cret+key=0042&x y"  # every character class an encoder touches
@@ -27,6 +29,9 @@ def _spellings(value: str) -> dict[str, str]:
         "twice encoded": quote(once, safe=""),
         "base64": base64.b64encode(raw).decode(),
         "urlsafe base64, unpadded": base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        "only '=' and '&' encoded": value.replace("=", "%3D").replace("&", "%26"),
+        "only '+' encoded, '/' JSON-escaped": value.replace("+", "%2B").replace("/", "\\/"),
+        "mixed hex case, space as '+'": once.replace("%2F", "%2f").replace("%20", "+").replace("%40", "@"),
     }
 
 
@@ -48,6 +53,7 @@ def test_a_registered_secret_is_masked_in_every_encoding(
     line = stream.getvalue()
     assert text not in line, spelling
     assert json.loads(line)["event"] == "upstream_failed"
+    assert text not in json.loads(line)["error"], spelling  # nor once the line's JSON escapes are read
 
 
 @pytest.mark.parametrize(
@@ -112,3 +118,29 @@ def test_a_secret_across_the_length_cut_is_masked_not_half_shown(stream: io.Stri
     assert SECRET[:5] not in detail
     assert detail.startswith("x" * (MAX_FIELD_CHARS - 5) + "***")
     assert detail.endswith(f"...(+{len(value) - MAX_FIELD_CHARS} chars)")
+
+
+def test_a_registry_basic_auth_header_is_masked_once_its_credentials_are_read(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # GIVEN a copy destination whose credentials_env holds USERNAME:PASSWORD (a user name of 9 bytes would
+    # align the password's own base64 inside the header's), read by the copier's client
+    env = {
+        "ACRSYNC_STORE": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "ACRSYNC_REGION": "cn-hangzhou",
+        "ACRSYNC_REGISTRY_HARBOR": "robot$ab1:Planted-Pw-991",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    bootstrap.reset(env)
+    try:
+        bootstrap.copy_deps(None).destination("harbor.example.com/dr", "ACRSYNC_REGISTRY_HARBOR")
+        configure(level="DEBUG", stream=stream)
+        header = "Basic " + base64.b64encode(b"robot$ab1:Planted-Pw-991").decode()
+        # WHEN an upstream error quotes the Authorization header it was sent
+        get_logger("test").error("upstream_failed", error=f"echoed Authorization: {header}")
+    finally:
+        bootstrap.reset()
+    # THEN the header's credentials are masked
+    assert header.split()[1] not in stream.getvalue()
+    assert "Planted-Pw-991" not in stream.getvalue()

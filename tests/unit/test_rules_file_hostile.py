@@ -261,3 +261,70 @@ def test_templates_whose_literals_make_invalid_names_are_refused(
 def test_templates_that_make_valid_names_are_accepted(tmp_path: Path, field: str, template: str) -> None:
     result, _ = cli(tmp_path, "validate", rules_text(dest={field: template}))
     assert result.exit_code == 0, result.output
+
+
+# --- every name check matches the whole value: "$" let a trailing line break through ----------------------
+
+_CHANNEL = {"webhook_env": "ACRSYNC_DINGTALK_OPS_WEBHOOK"}
+
+
+@pytest.mark.parametrize(
+    ("place", "rule", "dest", "channel"),
+    [
+        ("rules[0].name", {"name": "r1\n"}, {}, {}),
+        ("rules[0].destinations[0].region", {}, {"region": "cn-shanghai\n"}, {}),
+        ("rules[0].destinations[0].instance", {}, {"instance": "cri-dst1\n"}, {}),
+        ("rules[0].destinations[0].account", {}, {"account": "1234567890123456\n"}, {}),
+        (
+            "rules[0].destinations[0].role_arn",
+            {},
+            {"account": "1234567890123456", "role_arn": "acs:ram::1234567890123456:role/reader\n"},
+            {},
+        ),
+        ("channels.ops.dingtalk.webhook_env", {}, {}, {"webhook_env": "ACRSYNC_DINGTALK_OPS_WEBHOOK\n"}),
+        ("channels.ops.mention_mobiles[0]", {}, {}, {"mention_mobiles": ["13800000000\n"]}),
+    ],
+    ids=["rule name", "region", "instance", "account", "role_arn", "webhook_env", "mobile"],
+)
+def test_a_value_with_a_trailing_line_break_is_refused_where_it_is(
+    tmp_path: Path, place: str, rule: dict[str, Any], dest: dict[str, Any], channel: dict[str, Any]
+) -> None:
+    # GIVEN a rules file where one checked value ends in "\n" (a regex ending in "$" matched it)
+    doc = yaml.safe_load(rules_text(dest=dest, tags=["*"], **rule))
+    mobiles = channel.pop("mention_mobiles", None)
+    doc["channels"]["ops"]["dingtalk"] = {**_CHANNEL, **channel}
+    if mobiles is not None:
+        doc["channels"]["ops"]["mention_mobiles"] = mobiles
+    # WHEN it is validated THEN that value is refused, named by its place
+    result, _ = cli(tmp_path, "validate", yaml.safe_dump(doc, sort_keys=False, width=10**9))
+    assert_refused_cleanly(result, f"{place}:")
+
+
+_HUGE = "x" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("place", "rule", "dest"),
+    [
+        ("rules[0].prune_grace", {"prune": True, "prune_grace": _HUGE}, {}),
+        ("rules[0].destinations[0].namespace", {}, {"namespace": "{" + _HUGE + "}"}),
+        ("rules[0].destinations[0].role_arn", {}, {"account": "1234567890123456", "role_arn": _HUGE}),
+        (
+            "rules[0].destinations[0].registry",
+            {},
+            {"registry": _HUGE, "credentials_env": "ACRSYNC_REGISTRY_X"},
+        ),
+    ],
+    ids=["prune_grace", "template field", "role_arn", "registry host"],
+)
+def test_a_100000_character_value_is_refused_in_a_message_of_one_short_line(
+    tmp_path: Path, place: str, rule: dict[str, Any], dest: dict[str, Any]
+) -> None:
+    # GIVEN one value of 100,000 characters (a registry host longer than any DNS name among them)
+    doc = yaml.safe_load(rules_text(tags=["*"], dest=dest, **rule))
+    if "registry" in dest:
+        del doc["rules"][0]["destinations"][0]["instance"], doc["rules"][0]["destinations"][0]["region"]
+    # WHEN it is validated THEN it is refused where it is, quoting only its start
+    result, _ = cli(tmp_path, "validate", yaml.safe_dump(doc, sort_keys=False, width=10**9))
+    assert_refused_cleanly(result, f"{place}:")
+    assert len(result.output) < 600

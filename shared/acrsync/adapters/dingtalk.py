@@ -240,7 +240,7 @@ def _raise_for_response(status: int, raw: bytes, where: str) -> None:
     """Map an HTTP status and DingTalk JSON (``errcode``/``errmsg``) onto the error tree; return if ok."""
     try:
         doc = json.loads(raw.decode("utf-8")) if raw else {}
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # an untrusted reply: nested, huge, not UTF-8
         doc = {}
     if not isinstance(doc, dict):
         doc = {}
@@ -281,6 +281,11 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+# DingTalk answers a few dozen bytes of JSON; more is never read into memory (the cut reply then fails to
+# parse and the send counts as an upstream failure).
+MAX_REPLY_BYTES = 64 * 1024
+
+
 def urllib_transport(
     url: str, body: bytes, headers: Mapping[str, str], timeout_s: float
 ) -> tuple[int, bytes]:
@@ -293,7 +298,7 @@ def urllib_transport(
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
     try:
         with opener.open(request, timeout=timeout_s) as response:
-            return int(response.status), bytes(response.read())
+            return int(response.status), bytes(response.read(MAX_REPLY_BYTES))
     except urllib.error.HTTPError as exc:
         with exc:
-            return int(exc.code), bytes(exc.read() or b"")
+            return int(exc.code), bytes(exc.read(MAX_REPLY_BYTES) or b"")

@@ -83,7 +83,7 @@ def _decoded(trigger: Mapping[str, Any]) -> Mapping[str, Any]:
         return trigger
     try:
         return {**trigger, "triggerConfig": json.loads(raw) if raw else {}}
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past the recursion limit is "not JSON" too
         raise UpstreamRejected(
             f"FC trigger {trigger.get('triggerName')}: triggerConfig is not JSON"
         ) from None

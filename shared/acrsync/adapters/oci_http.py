@@ -31,6 +31,9 @@ log = get_logger(__name__)
 TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
 _TOKEN_SLACK_S = 15.0  # refresh a token this long before it expires
 _MAX_RETRY_AFTER_S = 30.0
+# Manifests, tag pages, token and error bodies are read whole; blobs stream. Four times the spec's 4 MiB
+# manifest limit leaves room for long tag pages.
+MAX_BODY_BYTES = 16 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +76,7 @@ class Response:
         try:
             errors = json.loads(self.body).get("errors") or []
             return str(errors[0].get("code", "")) if errors else ""
-        except (ValueError, AttributeError, IndexError, TypeError):
+        except (ValueError, AttributeError, IndexError, TypeError, RecursionError):
             return ""
 
 
@@ -180,7 +183,7 @@ class Transport:
             doc = json.loads(resp.body)
             token = str(doc.get("token") or doc["access_token"])
             ttl = float(doc.get("expires_in") or 60)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise UpstreamUnavailable(f"{self.host}: the token service answered without a token") from None
         self._tokens[scope] = (token, self._clock() + max(ttl - _TOKEN_SLACK_S, 1.0))
         return token
@@ -266,7 +269,12 @@ class Transport:
         if stream and 200 <= raw.status < 300 and method != "HEAD":
             return Response(raw.status, hdrs, b"", raw=raw, release=release)
         try:
-            data = raw.read()
+            data = raw.read(MAX_BODY_BYTES + 1)
+            if (
+                len(data) > MAX_BODY_BYTES
+            ):  # a manifest is at most 4 MiB (distribution spec); never buffer more
+                conn.close()
+                raise UpstreamUnavailable(f"{netloc}: {method} answered more than {MAX_BODY_BYTES:,} bytes")
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise UpstreamUnavailable(

@@ -228,7 +228,7 @@ class HttpRegistryClient(RegistryClient):
                 return
             if resp.status != 200:
                 raise status_error(resp, f"list tags of {repo}")
-            yield from json.loads(resp.body).get("tags") or []
+            yield from _tags(resp.body, repo)
             url = next_link(resp.header("link"))
 
     def referrers(self, repo: str, digest: str) -> list[Descriptor]:
@@ -269,3 +269,17 @@ def _check(hasher: hashlib._Hash, data: bytes, digest: str, size: int, repo: str
             "not committed",
             code="DIGEST_INVALID",
         )
+
+
+def _tags(body: bytes, repo: str) -> list[str]:
+    """The ``tags`` of a tag-list page (spec §"Listing Tags"); an unreadable page is an upstream failure."""
+    try:
+        doc = json.loads(body)
+        tags = doc.get("tags") or []
+    except (ValueError, AttributeError, RecursionError):
+        raise UpstreamUnavailable(
+            f"list tags of {repo}: the registry answered something other than JSON"
+        ) from None
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise UpstreamUnavailable(f"list tags of {repo}: the registry's tags are not a list of names")
+    return tags

@@ -18,7 +18,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from acrsync import bootstrap
-from acrsync.cli.common import err, friendly_errors, out, print_json
+from acrsync.cli.common import err, fail, friendly_errors, out, print_json
+from acrsync.domain.patterns import PatternError, compile_pattern
 from acrsync.domain.reconcile import DEFAULT_PRUNE_GRACE, Finding, Kind
 from acrsync.service.reconcile import LAST_PASS_KEY, Options, SliceReport, run_slice
 
@@ -49,6 +50,10 @@ def audit(
     ),
 ) -> None:
     """Compare desired and actual state of every destination; dry run unless --repair / --prune."""
+    try:  # a usage error, said before the store is opened (not an "unexpected" error from the pass)
+        compile_pattern(repository) if repository else None
+    except PatternError as exc:
+        fail(f"--repository: {exc}", hint="give one glob of NAMESPACE/REPO, e.g. --repository 'team-a/*'")
     with friendly_errors():
         deps = bootstrap.reconciler_deps(rule=rule)
     findings: list[Finding] = []

@@ -36,7 +36,7 @@ def canary(
     """
     parts = repository.strip("/").split("/")
     if len(parts) != 3 or not all(NAME_RE.match(p) for p in parts[1:]):
-        fail(f"{repository!r}: expected INSTANCE/NAMESPACE/REPO, e.g. cri-demo-src/team-a/web")
+        fail(f"{repository[:200]!r}: expected INSTANCE/NAMESPACE/REPO, e.g. cri-demo-src/team-a/web")
     with friendly_errors():
         region = bootstrap.settings().region
         tag = f"{CANARY_PREFIX}{int(time.time())}"

@@ -21,8 +21,10 @@ log = get_logger(__name__)
 # Piped output (CI logs, `| less`) gets a wide page instead of rich's 80-column default.
 # markup=False: user text (globs like team-[ab]/*, TaskIssues) must print as written; styled lines pass
 # markup=True explicitly and escape what they interpolate.
-out = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+out = Console(
+    highlight=False, soft_wrap=True, markup=False, emoji=False, width=None if sys.stdout.isatty() else 160
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 def console_logging(verbose: bool) -> None:
@@ -35,11 +37,28 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
+# An error quotes what the operator typed: a 100,000-character argument must not become a 100 KB message.
+MAX_MESSAGE_CHARS = 2_000
+
+
+def bounded(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters in its middle (its start and its end, where messages say what
+    is wrong, are kept), terminal control characters escaped (line breaks kept): a message never floods or
+    rewrites the operator's screen."""
+    half = limit // 2
+    cut = (
+        text
+        if len(text) <= limit
+        else f"{text[:half]} …({len(text) - 2 * half:,} characters cut)… {text[-half:]}"
+    )
+    return "".join(c if c == "\n" or c.isprintable() else repr(c)[1:-1] for c in cut)
+
+
 def fail(message: str, *, hint: str = "", code: int = 1) -> NoReturn:
     """Print an error (and what to do about it) and exit non-zero."""
-    err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
+    err.print(f"[bold red]error:[/] {escape(bounded(message))}", markup=True)
     if hint:
-        err.print(f"[dim]hint:[/] {escape(hint)}", markup=True)
+        err.print(f"[dim]hint:[/] {escape(bounded(hint))}", markup=True)
     raise typer.Exit(code)
 
 
@@ -55,7 +74,7 @@ def friendly_errors() -> Iterator[None]:
         fail(exc.problem, hint=exc.fix or "check ACRSYNC_STORE (see the configuration table in README.md)")
     except RuleConfigError as exc:
         for line in exc.errors:
-            err.print(f"[red]✗[/] {escape(line)}", markup=True)
+            err.print(f"[red]✗[/] {escape(bounded(line))}", markup=True)
         fail(
             f"{len(exc.errors)} problem(s) found; nothing was written",
             hint="fix the lines above and run again",

@@ -54,10 +54,10 @@ KNOWN_DATA_KEYS: Final = SYNC_KEYS | frozenset(
 )
 IDENTITY_KEYS: Final = frozenset({"instanceid", "reponamespacename", "reponame", "tag", "imagefrom"})
 
-EVENT_ID_RE: Final = re.compile(r"^[!-~]{1,128}$")  # printable ASCII, no spaces: it becomes a log/ledger key
-TIME_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?$")
+EVENT_ID_RE: Final = re.compile(r"^[!-~]{1,128}\Z")  # printable ASCII, no spaces: it becomes a log/ledger key
+TIME_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?\Z")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+_HEX64_RE = re.compile(r"^[0-9a-f]{64}\Z")
 _MAX_WARNINGS = 20
 
 
@@ -73,9 +73,9 @@ class Kind:
 
 # Instance ids: ``cri-`` + alphanumerics and inner hyphens (``cri-demo-src`` in the fixtures, reference §1.3).
 INSTANCE = Kind(
-    64, re.compile(r"^cri-[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?$"), "an instance id (cri-...)"
+    64, re.compile(r"^cri-[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?\Z"), "an instance id (cri-...)"
 )
-REGION = Kind(64, re.compile(r"^[a-z]{2,8}(?:-[a-z0-9]{1,16}){1,5}$"), "a region id (e.g. cn-hangzhou)")
+REGION = Kind(64, re.compile(r"^[a-z]{2,8}(?:-[a-z0-9]{1,16}){1,5}\Z"), "a region id (e.g. cn-hangzhou)")
 # Names: images.NAME_RE, the distribution grammar's path component (no '/', no '..', no '._' or '___').
 NAME = Kind(
     64,
@@ -83,15 +83,15 @@ NAME = Kind(
     "a namespace/repository name (lowercase alphanumerics joined by '.', '_', '__' or '-', at most 64)",
 )
 TAG = Kind(128, TAG_RE, "a tag ([A-Za-z0-9_.-], first character alphanumeric or '_', at most 128)")
-ACCOUNT = Kind(32, re.compile(r"^[0-9]{1,32}$"), "an account id (digits)")
-TASK_ID = Kind(64, re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"), "a sync task id (rst-...)")
-STATUS = Kind(32, re.compile(r"^[A-Za-z_]{1,32}$"), "a task status word")
-TRIGGER_NAME = Kind(128, re.compile(r"^[A-Za-z0-9_-]{1,128}$"), "a trigger name")
+ACCOUNT = Kind(32, re.compile(r"^[0-9]{1,32}\Z"), "an account id (digits)")
+TASK_ID = Kind(64, re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z"), "a sync task id (rst-...)")
+STATUS = Kind(32, re.compile(r"^[A-Za-z_]{1,32}\Z"), "a task status word")
+TRIGGER_NAME = Kind(128, re.compile(r"^[A-Za-z0-9_-]{1,128}\Z"), "a trigger name")
 TIME = Kind(64, TIME_RE, "an RFC 3339 time")
 EVENT_ID = Kind(128, EVENT_ID_RE, "an event id (printable ASCII, no spaces)")
 TEXT = Kind(128)
 LONG_TEXT = Kind(4096, free_text=True)
-_REPO_ID_RE = re.compile(r"^crr-[A-Za-z0-9]{1,64}$")
+_REPO_ID_RE = re.compile(r"^crr-[A-Za-z0-9]{1,64}\Z")
 
 
 def fail(field: str, reason: str, message: str) -> InvalidEvent:

@@ -18,7 +18,7 @@ from typing import Any
 
 UNRESOLVED = "<unresolved>"
 _EXPR = re.compile(r"\$\{([^}]*)\}")
-_ENV = re.compile(r"""^env\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\)$""")
+_ENV = re.compile(r"""^env\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\)\Z""")
 # The attributes of a function the doctor compares, as GetFunction names them.
 COMPARED = ("runtime", "handler", "memorySize", "timeout", "role")
 

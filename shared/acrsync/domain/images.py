@@ -124,7 +124,9 @@ def claim_id(source: SourceImage, destination: DestinationImage) -> str:
 
 
 _IMAGE_REF_RE = re.compile(
-    r"^(?P<instance>[^/]+)/(?P<namespace>[^/]+)/(?P<repo>[^/:@]+)(?::(?P<tag>[^/:@]+))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+    # The tag by the distribution spec's grammar (at most 128 characters); the rest bounded, checked later.
+    r"^(?P<instance>[^/]{1,128})/(?P<namespace>[^/]{1,255})/(?P<repo>[^/:@]{1,255})"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?\Z"
 )
 
 
@@ -139,13 +141,17 @@ class ImageRef:
     digest: str = ""
 
 
+def _quote(text: str, limit: int = 80) -> str:
+    return repr(text[:limit]) + (f"… ({len(text):,} characters)" if len(text) > limit else "")
+
+
 def parse_image_ref(text: str) -> ImageRef:
     """Parse ``INSTANCE/NAMESPACE/REPO:TAG[@sha256:...]``; raise ``ValueError`` saying what is expected."""
     m = _IMAGE_REF_RE.match(text.strip())
     if not m or not m.group("tag"):
         raise ValueError(
-            f"{text!r} is not an image reference: expected INSTANCE/NAMESPACE/REPO:TAG, "
-            "e.g. cri-src123/team-a/web:v1.2.3"
+            f"{_quote(text)} is not an image reference: expected INSTANCE/NAMESPACE/REPO:TAG "
+            "(a tag is at most 128 letters, digits, '_', '.' or '-'), e.g. cri-src123/team-a/web:v1.2.3"
         )
     return ImageRef(
         instance_id=m.group("instance"),

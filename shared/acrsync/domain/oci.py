@@ -28,15 +28,16 @@ MANIFEST_TYPES = INDEX_TYPES | IMAGE_TYPES
 ACCEPT_MANIFESTS = ", ".join(sorted(MANIFEST_TYPES))
 # Cosign's companion tags for an image digest: signature, attestation, SBOM.
 COMPANION_SUFFIXES = (".sig", ".att", ".sbom")
-_COMPANION_RE = re.compile(r"^sha256-([0-9a-f]{64})\.(sig|att|sbom)$")
+_COMPANION_RE = re.compile(r"^sha256-([0-9a-f]{64})\.(sig|att|sbom)\Z")
 # Repository names per the spec's <name> grammar ("Pulling manifests": [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
 # separated by '/').
 REPO_NAME_RE = re.compile(
-    r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$"
+    r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*\Z"
 )
 # Tags per the spec's <reference> grammar.
-OCI_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-_HOST_RE = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::[0-9]{1,5})?$")
+OCI_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z")
+_MAX_HOST_CHARS = 253 + 6  # a DNS name (RFC 1035) and ":PORT"
+_HOST_RE = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::[0-9]{1,5})?\Z")
 
 
 class ManifestError(ValueError):
@@ -120,6 +121,8 @@ def _json(body: bytes) -> dict[str, Any]:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestError(f"manifest is not JSON: {exc}") from None
+    except RecursionError:  # a registry's answer is untrusted bytes: nesting is refused like bad JSON
+        raise ManifestError("manifest is not JSON: nested too deep") from None
     if not isinstance(doc, dict):
         raise ManifestError("manifest is not a JSON object")
     return doc
@@ -223,13 +226,15 @@ def parse_registry_target(text: str) -> RegistryTarget:
     if "://" in rest:
         scheme, _, rest = rest.partition("://")
         if scheme not in ("http", "https"):
-            raise ValueError(f"{text!r}: the scheme must be https:// (or http:// for a loopback host)")
+            raise ValueError(f"{text[:80]!r}: the scheme must be https:// (or http:// for a loopback host)")
     host, _, namespace = rest.partition("/")
     namespace = namespace.strip("/")
-    if not _HOST_RE.match(host):
-        raise ValueError(f"{text!r}: expected HOST[:PORT][/NAMESPACE], e.g. harbor.example.com/dr")
+    if len(host) > _MAX_HOST_CHARS or not _HOST_RE.match(host):
+        raise ValueError(f"{text[:80]!r}: expected HOST[:PORT][/NAMESPACE], e.g. harbor.example.com/dr")
     if namespace and not REPO_NAME_RE.match(namespace):
-        raise ValueError(f"{text!r}: {namespace!r} is not a repository path (lowercase, '/'-separated)")
+        raise ValueError(
+            f"{text[:80]!r}: {namespace[:80]!r} is not a repository path (lowercase, '/'-separated)"
+        )
     if scheme == "http" and not is_loopback(host):
-        raise ValueError(f"{text!r}: plain http:// is allowed only for loopback hosts; use https://")
+        raise ValueError(f"{text[:80]!r}: plain http:// is allowed only for loopback hosts; use https://")
     return RegistryTarget(scheme=scheme, host=host, namespace=namespace)

@@ -138,7 +138,7 @@ def _re2_detail(exc: Exception) -> str:
 _SEMVER_TAG = re.compile(
     r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
-    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
+    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?\Z"
 )
 # npm's range grammar (docs.npmjs.com/cli/v6/using-npm/semver#range-grammar), a little looser in the
 # identifiers (node-semver decides those) and with single spaces only: checked in linear time (RE2) before

@@ -22,23 +22,23 @@ from acrsync.domain.rules_compile import TEMPLATE_FIELD_RE
 from acrsync.domain.rules_limits import MAX_ERRORS, PatternBudget
 from acrsync.errors import RuleConfigError
 
-RULE_NAME_RE = re.compile(r"^[a-z0-9-]{1,63}$")
+RULE_NAME_RE = re.compile(r"^[a-z0-9-]{1,63}\Z")
 # images.INSTANCE_RE refuses '-' after the prefix, but the examples/demo ids (cri-demo-src) use it; accept
 # it here (proposed change to images.INSTANCE_RE in the report).
-INSTANCE_RE = re.compile(r"^cri-[A-Za-z0-9][A-Za-z0-9-]*$")
-REGION_RE = re.compile(r"^[a-z]{2,}-[a-z0-9-]+$")
+INSTANCE_RE = re.compile(r"^cri-[A-Za-z0-9][A-Za-z0-9-]*\Z")
+REGION_RE = re.compile(r"^[a-z]{2,}-[a-z0-9-]+\Z")
 # A rules file names the variables holding a channel's secrets; it may only name these, so a file (or
 # whoever can apply one) can never make the functions read, send or print credentials such as
 # ALIBABA_CLOUD_ACCESS_KEY_SECRET. Every *_env key of a channel follows this rule.
 CHANNEL_ENV_PREFIX = "ACRSYNC_DINGTALK_"
-CHANNEL_ENV_RE = re.compile(r"^ACRSYNC_DINGTALK_[A-Z0-9_]+$")
+CHANNEL_ENV_RE = re.compile(r"^ACRSYNC_DINGTALK_[A-Z0-9_]+\Z")
 # The same for a copy destination's registry credentials (issue 10 #6: a rules file must not be able to point
 # acr-sync at ALIBABA_CLOUD_ACCESS_KEY_SECRET or any other variable and have it sent to a registry).
 REGISTRY_ENV_PREFIX = "ACRSYNC_REGISTRY_"
 REGISTRY_ENV_RE = re.compile(r"^ACRSYNC_REGISTRY_[A-Z0-9_]+\Z")
-ACCOUNT_RE = re.compile(r"^[0-9]{1,32}$")
-LINK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-MOBILE_RE = re.compile(r"^\+?[0-9]{5,20}$")
+ACCOUNT_RE = re.compile(r"^[0-9]{1,32}\Z")
+LINK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
+MOBILE_RE = re.compile(r"^\+?[0-9]{5,20}\Z")
 TEMPLATE_FIELDS = ("namespace", "repo", "tag")
 
 _TOP_KEYS = ("version", "channels", "rules")
@@ -442,7 +442,7 @@ def _template(c: _Checker, value: object, path: str, rx: re.Pattern[str]) -> str
     fields = template_fields(text)
     unknown = [f for f in fields if f not in TEMPLATE_FIELDS]
     if unknown:
-        c.err(path, f"unknown template field {{{unknown[0]}}} (use {{namespace}}, {{repo}} or {{tag}})")
+        c.err(path, f"unknown template field {{{clip(unknown[0])}}} (use {{namespace}}, {{repo}} or {{tag}})")
     elif "{" in TEMPLATE_FIELD_RE.sub("", text) or "}" in TEMPLATE_FIELD_RE.sub("", text):
         c.err(path, f"{show(text)} has an unbalanced brace")
     elif not rx.match(sample := TEMPLATE_FIELD_RE.sub("a", text)):
@@ -461,7 +461,7 @@ def _template(c: _Checker, value: object, path: str, rx: re.Pattern[str]) -> str
 # Written into the normalised rule only when not the default, so rules stored before these keys existed
 # compare equal after a re-apply (no spurious "changed").
 ON_CONFLICT = ("skip", "overwrite", "backup")
-ROLE_ARN_RE = re.compile(r"^acs:ram::([0-9]{1,32}):role/[A-Za-z0-9._@-]{1,64}$")
+ROLE_ARN_RE = re.compile(r"^acs:ram::([0-9]{1,32}):role/[A-Za-z0-9._@-]{1,64}\Z")
 
 
 def reconcile_rule_keys(c: _Checker, m: Mapping[str, Any], path: str) -> dict[str, Any]:
@@ -494,7 +494,7 @@ def reconcile_destination_keys(c: _Checker, m: Mapping[str, Any], path: str, acc
         text = c.string(role, f"{path}.role_arn")
         match = ROLE_ARN_RE.match(text) if text else None
         if text and match is None:
-            c.err(f"{path}.role_arn", f"{text!r} is not a RAM role ARN (acs:ram::ACCOUNT_ID:role/NAME)")
+            c.err(f"{path}.role_arn", f"{show(text)} is not a RAM role ARN (acs:ram::ACCOUNT_ID:role/NAME)")
         elif match is not None and not account:
             c.err(f"{path}.role_arn", "needs account: (the role is read in that account)")
         elif match is not None and match.group(1) != account:

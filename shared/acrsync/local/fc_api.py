@@ -22,7 +22,7 @@ from typing import Any
 from acrsync.local.openapi_standin import ApiError, OpenApiStandin
 
 API_VERSION = "2023-03-30"
-_ROUTE = re.compile(r"^/2023-03-30/functions/([^/]+)(?:/(triggers|async-invoke-config)(?:/([^/]+))?)?$")
+_ROUTE = re.compile(r"^/2023-03-30/functions/([^/]+)(?:/(triggers|async-invoke-config)(?:/([^/]+))?)?\Z")
 
 
 @dataclass

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from acrsync.local.acr_signing import KeyStore, verify_request
 from acrsync.local.acr_state import AcrApiError
 
-_PATH = re.compile(r"^/2023-03-30/functions/(?P<name>[^/]+)/invocations$")
+_PATH = re.compile(r"^/2023-03-30/functions/(?P<name>[^/]+)/invocations\Z")
 
 
 @dataclass(frozen=True)

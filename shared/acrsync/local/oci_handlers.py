@@ -24,12 +24,12 @@ Body = bytes | tuple[int, Iterator[bytes]]
 Result = tuple[int, dict[str, str], Body]
 
 _PATHS = (
-    ("manifest", re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$")),
-    ("blob", re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<ref>sha256:[0-9a-f]{64}|[^/]+)$")),
-    ("uploads", re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/$")),
-    ("upload", re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<ref>[0-9a-f]{32})$")),
-    ("tags", re.compile(r"^/v2/(?P<name>.+)/tags/list$")),
-    ("referrers", re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<ref>[^/]+)$")),
+    ("manifest", re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)\Z")),
+    ("blob", re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<ref>sha256:[0-9a-f]{64}|[^/]+)\Z")),
+    ("uploads", re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/\Z")),
+    ("upload", re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<ref>[0-9a-f]{32})\Z")),
+    ("tags", re.compile(r"^/v2/(?P<name>.+)/tags/list\Z")),
+    ("referrers", re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<ref>[^/]+)\Z")),
 )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from acrsync.domain.copies import is_copy
 from acrsync.domain.ledger import LedgerEntry, State
-from acrsync.domain.oci import parse_registry_target
+from acrsync.domain.oci import ManifestError, parse_registry_target
 from acrsync.domain.watch import backoff
 from acrsync.errors import ConflictError, UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger
@@ -113,6 +113,8 @@ def run(claim_id: str, deps: CopyDeps) -> str:
         return _failed_attempt(row, deps, str(exc), transient=True)
     except UpstreamRejected as exc:
         return _failed_attempt(row, deps, str(exc), transient=False)
+    except ManifestError as exc:  # the registry served a manifest we cannot read: the same on every attempt
+        return _failed_attempt(row, deps, f"unreadable manifest: {str(exc)[:300]}", transient=False)
     return _finish(row, deps, result.digest, result.stats.as_extra())
 
 

@@ -30,6 +30,7 @@ from acrsync.errors import AcrSyncError, StoreError, StoreNotSetUp
 from acrsync.logging import get_logger
 from acrsync.ports import EventRulesApi, FunctionsApi, SyncRulesApi
 from acrsync.service.doctor import FAIL, PASS, WARN, Check
+from acrsync.service.doctor_guard import failure
 from acrsync.service.sync_rule_overlap import overlaps
 
 log = get_logger(__name__)
@@ -74,6 +75,9 @@ def _guarded(name: str, run: Callable[[], Iterator[Check]]) -> list[Check]:
     except AcrSyncError as exc:
         fix = exc.fix if isinstance(exc, StoreError) else "check credentials, region and endpoints"
         found.append(Check(name, FAIL, f"cannot read it: {exc}", fix))
+    except Exception as exc:  # what the cloud answered broke a check: one FAIL row, not the table
+        log.info("doctor_check_crashed", check=name, exc_info=True)
+        found.append(failure(name, "cannot check it", exc))
     return found
 
 
@@ -187,7 +191,7 @@ def _timer(name: str, want: Mapping[str, Any], got: Mapping[str, Any]) -> Check:
 def _same_pattern(a: Any, b: Any) -> bool:
     try:
         parsed = [json.loads(x) if isinstance(x, str) else x for x in (a, b)]
-    except ValueError:
+    except (ValueError, RecursionError):  # the cloud's copy may be anything: it then differs
         return False
     return bool(parsed[0] == parsed[1])
 

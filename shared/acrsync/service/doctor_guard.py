@@ -27,6 +27,7 @@ TRANSIENT_FIX = (
     "transient (throttled, 5xx or timed out): run `acr-sync doctor` again; if it lasts, check "
     "ACRSYNC_REGION / ACRSYNC_ACR_ENDPOINT and the network"
 )
+MAX_DETAIL_CHARS = 500
 UNEXPECTED_FIX = "unexpected: run `acr-sync --verbose doctor` for the traceback and report it"
 
 
@@ -38,6 +39,14 @@ class Check:
     status: str
     detail: str
     fix: str = ""
+
+    def __post_init__(self) -> None:
+        # A detail may quote what the cloud answered (a filter pattern, a name): one row stays one row.
+        for attr in ("name", "detail"):
+            text = getattr(self, attr)
+            if len(text) > MAX_DETAIL_CHARS:
+                cut = f"{text[:MAX_DETAIL_CHARS]}… ({len(text):,} characters)"
+                object.__setattr__(self, attr, cut)
 
     def as_dict(self) -> dict[str, str]:
         """JSON-able form."""

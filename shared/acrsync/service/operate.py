@@ -205,7 +205,7 @@ def parse_destination(text: str, source: ImageRef) -> DestinationImage:
         ("tag", tag, TAG_RE),
     )
     for label, value, rx in checks:
-        if not rx.fullmatch(value):  # fullmatch: REGION_RE ends in "$", which a trailing newline passes
+        if not rx.fullmatch(value):
             raise ValueError(f"--to {text!r}: {value!r} is not a valid ACR {label}")
     return DestinationImage(instance, region, namespace, repo, tag)
 

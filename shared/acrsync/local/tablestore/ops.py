@@ -29,7 +29,7 @@ from acrsync.local.tablestore.engine import (
     write_cost,
 )
 
-_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}\Z")
 _PK_TYPES = {1: "INTEGER", 2: "STRING", 3: "BINARY"}
 RT_PK = 1
 
