@@ -140,3 +140,21 @@ def test_the_readme_configuration_table_lists_exactly_the_known_variables() -> N
     # A registry credential is named by the rules file (credentials_env), so the README lists its prefix.
     assert "ACRSYNC_REGISTRY_*" in documented
     assert documented - {"ACRSYNC_REGISTRY_*"} == set(KNOWN_VARIABLES)
+
+
+def test_every_command_shows_examples_that_run_real_commands_with_real_options() -> None:
+    from typer.testing import CliRunner
+
+    from acrsync.cli.examples import EXAMPLES
+
+    leaves = _leaf_commands()
+    assert set(EXAMPLES) == set(leaves)
+    for path, lines in EXAMPLES.items():
+        for line in lines:
+            rest = line.split("acr-sync ", 1)[1]
+            assert _command_path(rest, leaves) == path, line
+            assert set(OPTION_RE.findall(rest)) <= _options(leaves[path]), line
+        shown = CliRunner().invoke(app, [*path.split(), "--help"], env={"COLUMNS": "200"})
+        assert shown.exit_code == 0
+        assert "Examples:" in shown.output, path
+        assert lines[0] in shown.output, path

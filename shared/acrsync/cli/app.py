@@ -10,7 +10,7 @@ import sys
 import typer
 
 from acrsync import __version__
-from acrsync.cli import audit, canary, invoke, local, ops, rules, tables
+from acrsync.cli import audit, canary, examples, invoke, local, ops, rules, tables
 from acrsync.cli.common import console_logging
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ ops.register(app)
 audit.register(app)
 tables.register(app)
 canary.register(app)
+examples.attach(app)
 
 
 def _version(value: bool) -> None:
