@@ -11,7 +11,7 @@ import typer
 
 from acrsync import __version__
 from acrsync.cli import audit, canary, examples, invoke, local, ops, rules, tables
-from acrsync.cli.common import console_logging
+from acrsync.cli.common import console_logging, friendly_errors
 
 app = typer.Typer(
     name="acr-sync",
@@ -54,8 +54,12 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. A crash a command did not guard against still ends in one error line and
+    exit code 1, never a traceback (README, CLI)."""
     try:
-        app()
+        with friendly_errors():
+            app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
