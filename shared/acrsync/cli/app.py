@@ -25,13 +25,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+# Registration order is --help's order: the operator's commands first, the offline tools last.
 app.add_typer(rules.app, name="rules")
-invoke.register(app)
-local.register(app)
 ops.register(app)
 audit.register(app)
-tables.register(app)
 canary.register(app)
+tables.register(app)
+invoke.register(app)
+local.register(app)
 examples.attach(app)
 
 
