@@ -48,6 +48,7 @@ def test_given_a_copy_destination_without_credentials_when_applied_then_it_is_st
     assert explained.exit_code == 0, explained.output
     assert "harbor.example.com/dr@oci/team-a/web:v1" in explained.output
     assert "cri-demo-sh@cn-shanghai on_conflict skip" in explained.output
+    assert "1 sync task(s) would be created, and 1 copy job(s)" in explained.output
 
 
 def test_doctor_and_the_reconciler_policies_pass_over_copy_destinations(tmp_path: Path) -> None:
