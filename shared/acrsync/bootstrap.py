@@ -834,9 +834,11 @@ def copier_handle(event: bytes, context: Any = None) -> dict[str, Any]:
         return {"status": "refused", "reason": reason}
     deps = copy_deps(context)
     try:
-        return {"status": "ok", "claim_id": claim_id, "outcome": run(claim_id, deps)}
+        outcome = run(claim_id, deps)
     finally:
         close_copy_clients()
+    log.info("copy_handled", claim_id=claim_id, outcome=outcome)  # the copier's one summary per invocation
+    return {"status": "ok", "claim_id": claim_id, "outcome": outcome}
 
 
 def close_copy_clients() -> None:

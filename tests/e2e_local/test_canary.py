@@ -139,6 +139,11 @@ def test_given_no_rule_covering_the_repository_when_the_canary_runs_then_it_says
     result = stack.canary(f"{SOURCE[0]}/platform/api", timeout=1)
     assert result.exit_code == 1
     assert "broken stage: rules: no enabled rule selects" in result.output
+    # AND as a table it is that one error: no empty stage table (nothing was pushed, nothing to time)
+    table = CliRunner().invoke(app, ["canary", f"{SOURCE[0]}/platform/api", "--timeout", "1"])
+    assert table.exit_code == 1
+    assert "broken stage: rules: no enabled rule selects" in table.output
+    assert "destination" not in table.output
 
 
 def test_given_a_destination_that_serves_another_digest_when_the_canary_runs_then_verified_is_named(

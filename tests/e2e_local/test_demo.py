@@ -50,3 +50,11 @@ def test_demo_command_prints_the_table_and_the_alert() -> None:
     assert "everything stopped" in result.output
     assert "repaired (no push event had brought it)" in result.output
     assert "Reconciler" in result.output
+    # AND each act's results come before the next act starts: the first act's tables, the alerts and
+    # doctor --deployed, then the data-plane act's heading and its own results
+    out = result.output
+    order = ["Replications", "DingTalk received", "checks PASS", "Outcome events", "registry data plane"]
+    positions = [out.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    assert out.index("registry data plane") < out.index("canary: passed")
+    assert "Traceback" not in out

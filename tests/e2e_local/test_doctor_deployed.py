@@ -81,6 +81,9 @@ def test_a_deployment_as_s_yaml_meant_passes_every_check_and_shows_no_value(
     ):
         assert name in checks
     assert "asynchronous" in checks[f"invocation mode {REPLICATOR}/acr-push"]["detail"]
+    # AND a flag is spelled as s.yaml spells it (false), not as Python prints it (False)
+    assert "asyncInvocationType false" in checks[f"trigger {REPLICATOR}/acr-push"]["detail"]
+    assert "False" not in output
     # AND no secret or env var value is in the output
     for secret in (ROBOT_TOKEN, ROBOT_SECRET, cloud.emulator.access_key_secret, PLANTED_VALUE):
         assert secret not in output

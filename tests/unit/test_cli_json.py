@@ -62,3 +62,17 @@ def test_json_output_is_one_json_document_on_stdout_and_logs_go_to_stderr(
     # AND the handler's own log lines are on stderr
     if name in LOGGED:
         assert LOGGED[name] in result.stderr
+
+
+def test_every_function_logs_one_summary_line_per_invocation_even_the_copier(
+    functions: OfflineFunctions, tmp_path: Path
+) -> None:
+    # GIVEN a copy job for a claim the ledger does not hold
+    job = tmp_path / "job.json"
+    job.write_text('{"claim_id": "no-such-claim"}')
+    # WHEN the copier runs it
+    result = CliRunner().invoke(app, ["--verbose", "invoke", "copier", str(job), "--json"])
+    # THEN it answers with the outcome and logs its summary line (README: Deploying, step 6)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["outcome"] == "unknown"
+    assert "copy_handled" in result.stderr

@@ -10,8 +10,8 @@ import sys
 import typer
 
 from acrsync import __version__
-from acrsync.cli import audit, canary, invoke, local, ops, rules, tables
-from acrsync.cli.common import console_logging
+from acrsync.cli import audit, canary, examples, invoke, local, ops, rules, tables
+from acrsync.cli.common import console_logging, friendly_errors
 
 app = typer.Typer(
     name="acr-sync",
@@ -25,13 +25,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+# Registration order is --help's order: the operator's commands first, the offline tools last.
 app.add_typer(rules.app, name="rules")
-invoke.register(app)
-local.register(app)
 ops.register(app)
 audit.register(app)
-tables.register(app)
 canary.register(app)
+tables.register(app)
+invoke.register(app)
+local.register(app)
+examples.attach(app)
 
 
 def _version(value: bool) -> None:
@@ -53,8 +55,12 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. A crash a command did not guard against still ends in one error line and
+    exit code 1, never a traceback (README, CLI)."""
     try:
-        app()
+        with friendly_errors():
+            app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -198,6 +198,7 @@ def reconcile_settings(rules: Sequence[Mapping[str, Any]]) -> dict[str, dict[str
                     **({"role_arn": d["role_arn"]} if d.get("role_arn") else {}),
                 }
                 for d in rule.get("destinations", [])
+                if not d.get("registry")  # a copy destination has no on_conflict (nor instance, region)
             },
         }
     return out_
@@ -211,4 +212,4 @@ def describe_settings(settings: Mapping[str, Any]) -> str:
         + (f" (reads via {d['role_arn']})" if "role_arn" in d else "")
         for name, d in settings["destinations"].items()
     )
-    return f"{prune}; {dests}"
+    return f"{prune}; {dests}" if dests else prune

@@ -54,11 +54,12 @@ def canary(
                 "cleanup_problems": report.cleanup,
             }
         )
-    else:
+    elif report.destinations:  # none when the canary stopped before pushing (no rule covers it)
         table = Table("destination", *STAGES, "detail", title=escape(f"canary {report.image}"))
         for row in iter_stage_rows(report):
             table.add_row(*(escape(c) for c in row))
         out.print(table)
+    if not as_json:
         for problem in report.cleanup:
             out.print(f"cleanup: {escape(problem)}")
         if report.passed:

@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 
 
 def invoke(
-    function: str = typer.Argument(..., help="replicator or watcher"),
+    function: str = typer.Argument(..., help="replicator, watcher, reconciler or copier"),
     event_file: Path = typer.Argument(..., help="An event file, e.g. events/acs.cr/push_completed.json"),
     local: bool = typer.Option(
         False,
@@ -33,7 +33,7 @@ def invoke(
 ) -> None:
     """Call functions/FUNCTION/handler.py with EVENT_FILE as bytes and an FC-shaped context."""
     if function not in fc.FUNCTION_NAMES:
-        fail(f"unknown function {function!r}", hint="use replicator or watcher")
+        fail(f"unknown function {function!r}", hint=f"use one of: {', '.join(fc.FUNCTION_NAMES)}")
     try:
         event = event_file.read_bytes()
     except OSError as exc:

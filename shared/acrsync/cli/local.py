@@ -59,19 +59,30 @@ def up(
 
 def demo() -> None:
     """Run the whole flow offline (push, rules, sync tasks, watcher, DingTalk) and print what happened."""
-    from rich.markdown import Markdown
-    from rich.panel import Panel
-    from rich.table import Table
-    from rich.text import Text
 
     from acrsync.local import demo as scenario
 
     out.print(
         "[bold]acr-sync demo[/] — the whole flow on loopback, nothing leaves this machine\n", markup=True
     )
+    # Each act prints its results before the next one starts, so what is shown follows what happened.
     with tempfile.TemporaryDirectory(prefix="acrsync-demo-") as tmp:
         report = scenario.run(Path(tmp), say=lambda line: out.print(f"[dim]•[/] {line}", markup=True))
+        _print_replication_act(report)
         dataplane = _dataplane(Path(tmp) / "dataplane")
+        _print_dataplane(dataplane)
+    out.print(
+        f"[green]done[/] in {report.seconds + dataplane.seconds:.1f} s; everything stopped.", markup=True
+    )
+
+
+def _print_replication_act(report: DemoReport) -> None:
+    """The first act: replications, the reconciler, the alerts, doctor --deployed, outcome events."""
+    from rich.markdown import Markdown
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Replications", show_lines=False)
     for column in ("tag", "rule", "destination", "task", "attempts", "outcome"):
         table.add_column(column, overflow="fold")
@@ -112,10 +123,6 @@ def demo() -> None:
     out.print(events)
     calls = ", ".join(f"{k} {v}" for k, v in sorted(report.acr_calls.items()))
     out.print(f"ACR OpenAPI calls (real SDK, signed, to the emulator): {calls}")
-    _print_dataplane(dataplane)
-    out.print(
-        f"[green]done[/] in {report.seconds + dataplane.seconds:.1f} s; everything stopped.", markup=True
-    )
 
 
 def _print_reconcile(report: DemoReport) -> None:

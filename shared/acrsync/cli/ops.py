@@ -84,7 +84,9 @@ def backfill(
     rule: str = typer.Option("", "--rule", help="Backfill this rule only (default: every enabled rule)."),
     repository: str = typer.Option("", "--repository", help="Only NAMESPACE/REPO matching this glob."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; claim and submit nothing."),
-    max_qps: int = typer.Option(0, "--max-qps", min=0, help="ACR calls per second for this run."),
+    max_qps: int = typer.Option(
+        0, "--max-qps", min=0, help="ACR calls per second for this run (0: ACRSYNC_ACR_QPS)."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Replicate images that already exist, as if each tag had just been pushed; re-run to resume."""

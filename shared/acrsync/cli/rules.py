@@ -84,7 +84,10 @@ def list_rules(as_json: bool = JSON) -> None:
     out.print(f"rules version {stored.version}, updated {when}")
     for rule in stored.rules:
         source = rule.get("source", {})
-        dests = ", ".join(f"{d['instance']}@{d['region']}" for d in rule.get("destinations", []))
+        dests = ", ".join(
+            str(d["registry"]) if d.get("registry") else f"{d['instance']}@{d['region']}"
+            for d in rule.get("destinations", [])
+        )
         state = "" if rule.get("enabled", True) else " [dim](disabled)[/]"
         repos = ", ".join(source.get("repositories", []))
         where = escape(f"{source.get('instance')} {repos} → {dests}")

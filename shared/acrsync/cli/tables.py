@@ -23,7 +23,7 @@ def init(
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until every table answers DescribeTable."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
-    """Create every missing table (rules, ledger, open tasks, task index, budgets); report what it did.
+    """Create every missing table: rules, ledger, open tasks, task index, budget, reconciler state.
 
     For SQLite this creates the file (and its directories) with every table; `rules apply` does too.
     """

@@ -84,6 +84,7 @@ def policies(rules: Sequence[Mapping[str, Any]]) -> dict[str, RulePolicy]:
                 account=str(d.get("account") or ""),
             )
             for d in rule.get("destinations", [])
+            if not d.get("registry")  # a copy destination (no instance, region) has no reconciler policy
         }
         grace = parse_duration(str(rule.get("prune_grace") or DEFAULT_PRUNE_GRACE))
         out[str(rule["name"])] = RulePolicy(bool(rule.get("prune", False)), grace, dests)

@@ -421,7 +421,9 @@ def _registry_destination(c: _Checker, m: Mapping[str, Any], path: str) -> dict[
         except ValueError as exc:
             c.err(f"{path}.registry", str(exc))
     dest: dict[str, Any] = {"registry": registry, "credentials_env": ""}
-    if m.get("credentials_env") is not None:  # optional: anonymous push to a registry that allows it
+    # Optional: anonymous push to a registry that allows it. "" is how a normalised destination says so, and
+    # a stored document must validate again (rules apply re-validates), so "" is accepted as "none" too.
+    if m.get("credentials_env") not in (None, ""):
         what = (
             f"a variable name starting with {REGISTRY_ENV_PREFIX} that holds USERNAME:PASSWORD "
             f"(e.g. {REGISTRY_ENV_PREFIX}HARBOR): a rules file may not name other variables"

@@ -206,11 +206,20 @@ def _eb_trigger(name: str, expected: ExpectedTrigger, got: Mapping[str, Any]) ->
         )
     want_async = expected.config.get("asyncInvocationType")
     if want_async is not None and got.get("asyncInvocationType") != want_async:
-        detail = f"asyncInvocationType {got.get('asyncInvocationType')}, s.yaml {want_async}"
+        detail = (
+            f"asyncInvocationType {_spelled(got.get('asyncInvocationType'))}, s.yaml {_spelled(want_async)}"
+        )
         return Check(name, FAIL, detail, REDEPLOY)
     return Check(
-        name, PASS, f"enabled, pattern as s.yaml, asyncInvocationType {got.get('asyncInvocationType')}"
+        name,
+        PASS,
+        f"enabled, pattern as s.yaml, asyncInvocationType {_spelled(got.get('asyncInvocationType'))}",
     )
+
+
+def _spelled(value: object) -> str:
+    """A value as s.yaml and the API spell it: ``false``, not Python's ``False``."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _eb_rule(
@@ -260,8 +269,8 @@ def _mode(
     if seen in ("Async", "Sync"):
         mode, source = ("asynchronous" if seen == "Async" else "synchronous"), f"target InvocationType={seen}"
     else:
-        mode, source = invocation_mode(flag), f"asyncInvocationType={flag} read per the FC 3.0 API"
-    detail = f"{mode} ({source}; trigger asyncInvocationType={flag})"
+        mode, source = invocation_mode(flag), f"asyncInvocationType={_spelled(flag)} read per the FC 3.0 API"
+    detail = f"{mode} ({source}; trigger asyncInvocationType={_spelled(flag)})"
     if mode == "asynchronous":
         return Check(name, PASS, detail)
     fix = "flip asyncInvocationType in s.yaml and `s deploy -y`; see deploy/README.md (invocation mode)"

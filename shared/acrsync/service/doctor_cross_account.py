@@ -21,8 +21,10 @@ def cross_account_checks(rules: tuple[Mapping[str, Any], ...]) -> Iterator[Check
             continue
         for dest in rule.get("destinations", []):
             account = str(dest.get("account") or "")
+            if not account:  # also every copy destination (registry:), which has no instance nor account
+                continue
             key = (str(dest["instance"]), account)
-            if not account or key in seen:
+            if key in seen:
                 continue
             seen.add(key)
             name = f"cross-account destination {dest['instance']}@{dest['region']} (account {account})"

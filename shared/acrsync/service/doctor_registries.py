@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from acrsync.domain.oci import parse_registry_target
-from acrsync.errors import AcrSyncError
+from acrsync.errors import AcrSyncError, RetryableError
 
 PROBE_REPO = "acrsync-doctor"
 
@@ -43,6 +43,9 @@ def _probe(key: tuple[str, str], registries: Callable[[str, str], Any], check: C
     try:
         client = registries(target_text, env)
         client.head_manifest(target.repository(PROBE_REPO), "probe")
+    except RetryableError as exc:  # unreachable (DNS, refused, timeout, 5xx): not a credentials problem
+        fix = f"check that {target.host} resolves and is reachable from here, then run doctor again"
+        return check(name, "FAIL", str(exc), fix)
     except AcrSyncError as exc:
         fix = (
             f"set {env} to USERNAME:PASSWORD of an account that may push to {target_text}"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from acrsync.domain.images import DestinationImage, SourceImage, SyncRequest
+from acrsync.domain.images import COPY_REGION, DestinationImage, SourceImage, SyncRequest
 from acrsync.domain.reconcile import (
     Action,
     DesiredRepo,
@@ -110,6 +110,10 @@ class RepoAudit:
         self.current = SourceImage(instance, self.region, repo.namespace, repo.name, "x", "", repo.repo_id)
         desired, contexts = self._desired(instance, repo, rules)
         for key in list(desired.by_dest):
+            if (
+                key[1] == COPY_REGION
+            ):  # a copy destination (registry:) is not reconciled: README, Known limits
+                continue
             self._destination(key, desired, contexts.get(key, []))
 
     def _desired(

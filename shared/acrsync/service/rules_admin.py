@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from acrsync.domain.images import COPY_REGION
 from acrsync.domain.rules import RulesDiff, RuleVerdict, diff
 from acrsync.domain.rules_schema import RulesDocument, validate_document
 from acrsync.errors import RuleConfigError
@@ -112,6 +113,10 @@ def format_diff(plan: RulesDiff) -> str:
 
 def format_explain(verdicts: list[RuleVerdict]) -> str:
     """Plain text for ``rules explain``: one block per rule, then how many tasks would be created."""
-    requested = sum(1 for v in verdicts for d in v.destinations if d.status == "requested")
+    requested = [d for v in verdicts for d in v.destinations if d.status == "requested"]
+    copies = sum(
+        1 for d in requested if d.request is not None and d.request.destination.region == COPY_REGION
+    )
     body = "\n".join(v.as_text() for v in verdicts) if verdicts else "(no rules stored)"
-    return f"{body}\n{requested} sync task(s) would be created"
+    tail = f"{len(requested) - copies} sync task(s) would be created"
+    return body + "\n" + tail + (f", and {copies} copy job(s)" if copies else "")

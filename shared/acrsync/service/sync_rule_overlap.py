@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from acrsync.domain.deployment import UNRESOLVED
 from acrsync.domain.rules_compile import CompiledRule
 from acrsync.domain.rules_eval import first_match
-from acrsync.errors import AcrSyncError
+from acrsync.errors import AcrSyncError, RetryableError
 from acrsync.service.doctor import PASS, WARN, Check
+from acrsync.service.doctor_guard import DENIED_PREFIXES
 
 if TYPE_CHECKING:
     from acrsync.service.deployed_doctor import DeployedDeps
@@ -33,7 +34,7 @@ def overlaps(deps: DeployedDeps) -> Iterator[Check]:
         try:
             builtin = deps.sync_rules.list_repo_sync_rules(instance)
         except AcrSyncError as exc:
-            yield Check(name, WARN, f"ListRepoSyncRule failed: {exc}", "grant cr:ListSyncRule to check it")
+            yield Check(name, WARN, str(exc), unchecked_fix(exc, "cr:ListSyncRule"))
             continue
         clashes = sorted(
             {c for b in builtin for c in _clashes(b, [r for r in rules if r.instance == instance])}
@@ -45,6 +46,21 @@ def overlaps(deps: DeployedDeps) -> Iterator[Check]:
             passive = sum(b.get("SyncTrigger") == "PASSIVE" for b in builtin)
             yield Check(name, PASS, f"{len(builtin)} rule(s), {passive} automatic; none overlaps acr-sync's")
     yield from event_notifications(deps, instances)
+
+
+def unchecked_fix(exc: AcrSyncError, action: str) -> str:
+    """What to do when an instance could not be read: by the error's code, not one guess for every error."""
+    code = str(getattr(exc, "code", "") or "")
+    if code.startswith(DENIED_PREFIXES):
+        return f"not checked: grant {action} on the instance to check it"
+    if code == "INSTANCE_NOT_EXIST":
+        return (
+            "not checked: no such instance in this region — check the instance id (s.yaml vars, the rules' "
+            "source.instance) and ACRSYNC_REGION"
+        )
+    if isinstance(exc, RetryableError):
+        return "not checked (transient): run `acr-sync doctor --deployed` again"
+    return "not checked: see the detail"
 
 
 def _clashes(builtin: Mapping[str, Any], rules: Sequence[CompiledRule]) -> Iterator[str]:
@@ -78,7 +94,7 @@ def event_notifications(deps: DeployedDeps, instances: Sequence[str]) -> Iterato
         try:
             rules = deps.sync_rules.list_event_center_rules(instance)
         except AcrSyncError as exc:
-            yield Check(name, WARN, f"ListEventCenterRuleName failed: {exc}", "not checked")
+            yield Check(name, WARN, str(exc), unchecked_fix(exc, "cr:ListEventCenterRuleName"))
             continue
         if rules:
             yield Check(name, PASS, f"{len(rules)} rule(s): {', '.join(rules[:5])}")
