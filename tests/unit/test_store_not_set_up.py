@@ -166,3 +166,17 @@ def test_a_stray_sqlite_file_is_not_turned_into_a_store_by_opening_it(tmp_path: 
     with sqlite3.connect(path) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == {"unrelated"}
+
+
+def test_status_on_a_store_from_before_the_reconciler_says_no_pass_yet(tmp_path: Path) -> None:
+    # GIVEN a store set up by an older acr-sync (no reconciler state table), not opened for writing since
+    path = tmp_path / "acrsync.db"
+    env = store_env(path)
+    assert cli(env, "rules", "apply", str(EXAMPLE_RULES)).exit_code == 0
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE reconcile_state")
+    # WHEN an operator asks for the status (read-only)
+    result = cli(env, "status")
+    # THEN it answers, saying no reconciler pass has run yet, and changed nothing
+    assert result.exit_code == 0, result.output
+    assert "reconciler: no completed pass yet" in result.output

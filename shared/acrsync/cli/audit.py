@@ -21,6 +21,7 @@ from acrsync import bootstrap
 from acrsync.cli.common import err, fail, friendly_errors, out, print_json
 from acrsync.domain.patterns import PatternError, compile_pattern
 from acrsync.domain.reconcile import DEFAULT_PRUNE_GRACE, Finding, Kind
+from acrsync.errors import StoreNotSetUp
 from acrsync.service.reconcile import LAST_PASS_KEY, Options, SliceReport, run_slice
 
 COLUMNS = (Kind.IN_SYNC, Kind.MISSING, Kind.CONFLICT, Kind.EXTRA, Kind.UNREACHABLE)
@@ -163,8 +164,14 @@ def _print(
 
 
 def last_pass() -> dict[str, Any]:
-    """The reconciler function's last completed pass (empty if none yet)."""
-    doc, _ = bootstrap.state_store().read(LAST_PASS_KEY)
+    """The reconciler function's last completed pass (empty if none yet).
+
+    ``status`` reads it read-only, so a SQLite store set up before the reconciler existed has no state table
+    until a function or a write command opens it (and adds it): no pass has run there yet, so say so."""
+    try:
+        doc, _ = bootstrap.state_store().read(LAST_PASS_KEY)
+    except StoreNotSetUp:
+        return {}
     return doc
 
 
