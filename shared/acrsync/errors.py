@@ -114,6 +114,13 @@ class UpstreamRejected(PermanentError):
         self.code = code
 
 
+class LinkRejected(UpstreamRejected):
+    """ACR refused the manual sync rule or task of a custom replication link (``link:``), or the rule acr-sync
+    made was edited: the row fails as ``link_refused`` with what to do (``service.links``)."""
+
+    error_class = "link_refused"
+
+
 class ConflictError(AcrSyncError):
     """A conditional write lost: the row is not in the state the writer expected."""
 

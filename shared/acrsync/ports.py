@@ -461,8 +461,18 @@ class SyncRuleApi(abc.ABC):
     """
 
     @abc.abstractmethod
-    def find_sync_rule(self, instance_id: str, name: str, *, namespace: str, repo: str) -> str | None:
-        """``ListRepoSyncRule`` (every page): the ``SyncRuleId`` of the rule named ``name``, or None."""
+    def list_sync_rules(
+        self, instance_id: str, *, namespace: str = "", repo: str = ""
+    ) -> list[Mapping[str, Any]]:
+        """``ListRepoSyncRule`` (every page) of an instance, optionally of one source repository: the
+        wire-named items (``SyncRuleId, SyncRuleName, SyncTrigger, LinkId, Local*, Target*`` ...)."""
+
+    def find_sync_rule(
+        self, instance_id: str, name: str, *, namespace: str, repo: str
+    ) -> Mapping[str, Any] | None:
+        """The rule named ``name`` on that source repository (as ``list_sync_rules`` gives it), or None."""
+        rules = self.list_sync_rules(instance_id, namespace=namespace, repo=repo)
+        return next((r for r in rules if r.get("SyncRuleName") == name), None)
 
     @abc.abstractmethod
     def create_sync_rule(self, spec: Mapping[str, str]) -> str:

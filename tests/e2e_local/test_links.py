@@ -48,7 +48,7 @@ def cloud(tmp_path: Path) -> Iterator[tuple[LocalCloud, ManualClock]]:
     model = AcrModel(account_id=ACCOUNT_ID, clock=clock.now)
     with LocalCloud(tmp_path, model=model, seed=False) as local:
         seed_world(local.model)
-        add_link(local.model, LINK)
+        add_link(local.model, SOURCE[0], LINK)
         bootstrap.reset(local.env)
         bootstrap.use(clock=clock)
         rules_admin.apply(

@@ -98,6 +98,8 @@ def sync_task_from(doc: dict[str, Any]) -> SyncTask:
         create_time_ms=int(doc.get("CreateTime") or 0),
         batch_id=str(doc.get("SyncBatchTaskId") or ""),
         trigger=str(doc.get("TaskTrigger") or ""),
+        rule_id=str(doc.get("SyncRuleId") or ""),
+        link_id=str(doc.get("LinkId") or ""),
     )
 
 

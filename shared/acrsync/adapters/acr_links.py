@@ -15,6 +15,7 @@ from acrsync.errors import UpstreamUnavailable
 from acrsync.ports import SyncRuleApi
 
 PAGE_SIZE = 100
+MAX_PAGES = 100  # 10,000 rules on one instance: far beyond any real one; never an endless loop
 
 
 class AcrSyncRules(SyncRuleApi):
@@ -23,24 +24,21 @@ class AcrSyncRules(SyncRuleApi):
     def __init__(self, wire: Any) -> None:
         self._wire = wire
 
-    def find_sync_rule(self, instance_id: str, name: str, *, namespace: str, repo: str) -> str | None:
-        page = 1
-        while True:
-            params = {
-                "InstanceId": instance_id,
-                "NamespaceName": namespace,
-                "RepoName": repo,
-                "PageNo": str(page),
-                "PageSize": str(PAGE_SIZE),
-            }
-            body = self._wire._call("ListRepoSyncRule", params)
+    def list_sync_rules(
+        self, instance_id: str, *, namespace: str = "", repo: str = ""
+    ) -> list[Mapping[str, Any]]:
+        filters = {"NamespaceName": namespace, "RepoName": repo}
+        base = {"InstanceId": instance_id, **{k: v for k, v in filters.items() if v}}
+        found: list[Mapping[str, Any]] = []
+        for page in range(1, MAX_PAGES + 1):
+            body = self._wire._call(
+                "ListRepoSyncRule", {**base, "PageNo": str(page), "PageSize": str(PAGE_SIZE)}
+            )
             rules = body.get("SyncRules") or []
-            for rule in rules:
-                if rule.get("SyncRuleName") == name:
-                    return str(rule["SyncRuleId"])
+            found += rules
             if len(rules) < PAGE_SIZE:
-                return None
-            page += 1
+                break
+        return found
 
     def create_sync_rule(self, spec: Mapping[str, str]) -> str:
         body = self._wire._call("CreateRepoSyncRule", dict(spec))

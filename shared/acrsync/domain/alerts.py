@@ -51,6 +51,12 @@ _KINDS: dict[str, tuple[str, str]] = {
         "The sync task reached no terminal state (SUCCESS/ERROR/CANCELED) before its deadline.",
     ),
     "submit_rejected": ("sync task refused", "CreateRepoSyncTask refused the request permanently."),
+    "link_refused": (
+        "custom link refused",
+        "The destination names a custom replication link (link: in the rules) and ACR refused its manual "
+        "sync rule or task, or that rule was edited outside acr-sync; nothing was submitted. The last error "
+        "says what to do.",
+    ),
     "invalid_destination": (
         "destination name invalid",
         "A rule's destination template gave a name outside the registry's grammar for this image; nothing "

@@ -62,6 +62,8 @@ class SyncTask:
     create_time_ms: int = 0
     batch_id: str = ""
     trigger: str = ""
+    rule_id: str = ""  # ``SyncRuleId``: the rule it came from (CreateRepoSyncTaskByRule), else empty
+    link_id: str = ""  # ``LinkId``: the custom replication link it travelled (ListRepoSyncTask)
 
 
 @dataclass(frozen=True, slots=True)

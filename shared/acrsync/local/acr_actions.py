@@ -165,7 +165,7 @@ def _task_common(task: EmuTask) -> dict[str, Any]:
     return {
         "SyncTaskId": task.task_id,
         "SyncBatchTaskId": task.batch_id,
-        "SyncRuleId": "",
+        "SyncRuleId": task.rule_id,
         "TaskStatus": task.status.value,
         "TaskIssue": task.issue,
         "TaskTrigger": task.trigger,
@@ -291,8 +291,8 @@ def _list_repo_sync_task(model: AcrModel, p: Params) -> dict[str, Any]:
             "CreateTime": t.create_ms,
             "ModifiedTime": t.modified_ms,
             "ModifedTime": t.modified_ms,  # sic: the legacy misspelt duplicate (reference §2.5)
-            "CustomLink": False,
-            "LinkId": "",
+            "CustomLink": bool(t.link_id),
+            "LinkId": t.link_id,
         }
         for t in chunk
     ]

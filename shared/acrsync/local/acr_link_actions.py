@@ -5,9 +5,14 @@ rule the console made and one acr-sync made for a link are listed alike, with ev
 
 Field names: [SDK] ``alibabacloud_cr20181201/models/_create_repo_sync_rule_request.py`` and
 ``_list_repo_sync_rule_response_body.py``; reference "ACR OpenAPI additions": ``CreateRepoSyncTaskByRule``
-takes manual (``INITIATIVE``) rules only and syncs the tag under its own name. The emulator knows the custom
-links declared with ``add_link``; a rule naming another link is refused (⚠ the real error code is not
-published; ``LINK_NOT_EXIST`` is by analogy with the other ``*_NOT_EXIST`` codes).
+takes manual (``INITIATIVE``) rules only and syncs the tag under its own name. A custom link belongs to an
+instance (console: the instance → Distribution → Instance Replication; it is built on a CEN instance,
+alibabacloud.com/help/en/acr/user-guide/accelerate-image-replication), so the model keeps the link ids per
+instance (``AcrModel.custom_links``, seeded with ``add_link``). A rule on an instance naming a link it does
+not have is refused — ⚠ UNVERIFIED: the real error code is not published; ``LINK_NOT_EXIST`` (HTTP 200,
+``IsSuccess=false``) is by analogy with the other ``*_NOT_EXIST`` codes, and acr-sync's handling
+(``service.links``) does not depend on it. A task created by rule carries the rule's ``SyncRuleId`` and
+``LinkId`` (``ListRepoSyncTask`` lists both, reference §2.5).
 """
 
 from __future__ import annotations
@@ -15,14 +20,15 @@ from __future__ import annotations
 from typing import Any
 
 from acrsync.local.acr_model import AcrModel
-from acrsync.local.acr_state import AcrApiError
+from acrsync.local.acr_state import AcrApiError, not_exist
 
 Params = Any
 
 
-def add_link(model: AcrModel, link_id: str) -> None:
-    """Declare a custom replication link the emulated account has."""
-    model.registries.setdefault("_links", set()).add(link_id)
+def add_link(model: AcrModel, instance_id: str, link_id: str) -> None:
+    """Declare a custom replication link the emulated instance has (as made in the console)."""
+    model.instance(instance_id)
+    model.custom_links.setdefault(instance_id, set()).add(link_id)
 
 
 def _rule(model: AcrModel, rule_id: str) -> dict[str, Any] | None:
@@ -32,8 +38,8 @@ def _rule(model: AcrModel, rule_id: str) -> dict[str, Any] | None:
 def create_repo_sync_rule(model: AcrModel, p: Params) -> dict[str, Any]:
     local = model.instance(p["InstanceId"])
     link = p.get("LinkId", "")
-    if link and link not in model.registries.get("_links", set()):
-        raise AcrApiError("LINK_NOT_EXIST", f"link {link} does not exist")
+    if link and link not in model.custom_links.get(p["InstanceId"], set()):
+        raise not_exist("LINK_NOT_EXIST", f"The link {link} does not exist.")  # ⚠ UNVERIFIED code, see above
     if p.get("SyncScope", "REPO") == "REPO":
         model.repo_by_name(p["InstanceId"], p["NamespaceName"], p["RepoName"])  # REPO_NOT_EXIST
     rule_id = model.new_id("crsr-")
@@ -83,6 +89,7 @@ def create_repo_sync_task_by_rule(model: AcrModel, p: Params) -> dict[str, Any]:
         target_tag=p["Tag"],
         priority=int(p.get("Priority") or 3),
     )
+    task.rule_id, task.link_id = rule["SyncRuleId"], rule["LinkId"]
     return {"SyncTaskId": task.task_id}
 
 

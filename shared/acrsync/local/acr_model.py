@@ -65,6 +65,8 @@ class AcrModel(SyncEngine):
     tasks: dict[str, EmuTask] = field(default_factory=dict, init=False, repr=False)
     sync_rules: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)  # acr_sync_rules
     event_center_rules: dict[str, list[dict[str, Any]]] = field(default_factory=dict, init=False, repr=False)
+    # instance id -> the custom replication link ids it has (acr_link_actions.add_link; CreateRepoSyncRule)
+    custom_links: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
     _rng: random.Random = field(init=False, repr=False)
     _failures: dict[tuple[str, str], DestinationFailure] = field(default_factory=dict, init=False, repr=False)

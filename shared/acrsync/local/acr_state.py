@@ -106,6 +106,8 @@ class EmuTask:
     synced_size: int = 0
     trigger: str = "INITIATIVE"
     unpublished: bool = False
+    rule_id: str = ""  # set when created by CreateRepoSyncTaskByRule: ``SyncRuleId`` in Get/ListRepoSyncTask
+    link_id: str = ""  # that rule's custom link: ``LinkId`` (and ``CustomLink`` true) in ListRepoSyncTask
 
     def image_from(self) -> dict[str, str]:
         """``ImageFrom`` as the API spells it."""

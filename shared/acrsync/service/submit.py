@@ -98,16 +98,17 @@ def submitted_move(entry: LedgerEntry, task_id: str, now: float) -> LedgerEntry:
 
 
 def failed_move(
-    entry: LedgerEntry, exc: UpstreamRejected, now: float, *, error_class: str = "submit_rejected"
+    entry: LedgerEntry, exc: UpstreamRejected, now: float, *, error_class: str = ""
 ) -> LedgerEntry:
     """The row after ACR refused ``CreateRepoSyncTask`` for good, or a name it would refuse (alerted by the
-    watcher)."""
+    watcher). The error class: ``error_class`` if given, else the error's own (``LinkRejected``), else
+    ``submit_rejected``."""
     return entry.moved_to(
         State.FAILED,
         now,
         attempts=entry.attempts + 1,
         last_error=str(exc),
-        error_class=error_class,
+        error_class=error_class or getattr(exc, "error_class", "submit_rejected"),
         alerted=False,
         extra=_without(entry.extra, *_SUBMIT_MARKS),
     )
@@ -274,9 +275,7 @@ class Submitter:
             return None
         return moved
 
-    def _fail(
-        self, entry: LedgerEntry, exc: UpstreamRejected, error_class: str = "submit_rejected"
-    ) -> Submission:
+    def _fail(self, entry: LedgerEntry, exc: UpstreamRejected, error_class: str = "") -> Submission:
         failed = failed_move(entry, exc, self.clock.now(), error_class=error_class)
         try:
             self.ledger.update(failed, expected_revision=entry.revision)
