@@ -535,6 +535,7 @@ def doctor_deps(context: Any = None) -> DoctorDeps:
         channels=channels(context),
         notifier=lambda: notifier(context),
         registries=_destination_clients(),
+        links=_sync_rules(context),
     )
 
 

@@ -2,7 +2,8 @@
 
 Checks: store reachable, rules valid, credentials present and accepted, every source instance Premium,
 every destination region public cloud, destination namespaces present (and auto-create-repository on for
-rules whose repository name is a template), literal destination repositories present, alert channels
+rules whose repository name is a template), literal destination repositories present, custom links
+(``link:``) used by acr-sync's manual rules as far as the API shows (``doctor_links``), alert channels
 configured (and, on request, a test message sent). Each check catches its own failures: one broken thing
 never hides the others. A few read-only ACR calls, no writes (except the optional test alert).
 """
@@ -19,7 +20,7 @@ from acrsync.domain.regions import cloud_of
 from acrsync.domain.rules import CompiledRule, RuleIndex, compile_rules, validate_document
 from acrsync.errors import AcrSyncError, RuleConfigError, StoreError
 from acrsync.logging import get_logger
-from acrsync.ports import AlertChannel, Notifier, RegistryApi, StoredRules
+from acrsync.ports import AlertChannel, Notifier, RegistryApi, StoredRules, SyncRuleApi
 from acrsync.service.doctor_destinations import DestinationChecks
 from acrsync.service.doctor_guard import (
     DENIED_PREFIXES,
@@ -56,6 +57,7 @@ class DoctorDeps:
     channels: Callable[[str], AlertChannel | None]
     notifier: Callable[[], Notifier] | None = None
     registries: Callable[[str, str], Any] | None = None  # copy destinations' clients (registry, env)
+    links: Callable[[str], SyncRuleApi] | None = None  # region -> manual sync rules (``link:`` destinations)
 
 
 def failed(checks: list[Check]) -> bool:
@@ -78,6 +80,10 @@ def run_checks(deps: DoctorDeps, *, send_test_alert: bool = False) -> list[Check
     checks.extend(_regions(enabled))
     if acr_usable:
         checks.extend(DestinationChecks(deps.registry, deps.region).checks(enabled))
+    if acr_usable and deps.links is not None:
+        from acrsync.service.doctor_links import run_link_checks
+
+        checks.extend(run_link_checks(enabled, deps.region, deps.links, deps.registry))
     if index is not None:
         from acrsync.service.doctor_cross_account import cross_account_checks  # imports this module
 
