@@ -102,3 +102,59 @@ def test_given_a_link_with_a_rename_template_when_validated_then_refused_saying_
         "rules[0].destinations[0].link: a custom link submits with CreateRepoSyncTaskByRule"
     )
     assert f"remove {key}" in error
+
+
+def _apply(clock: ManualClock, link: str) -> None:
+    doc = _rules()
+    doc["rules"][0]["destinations"][0]["link"] = link
+    rules_admin.apply(
+        bootstrap.stores().rules, validate_document(doc), prune=True, dry_run=False, now=clock.now()
+    )
+
+
+def _sweep(local: LocalCloud, clock: ManualClock, minutes: int = 7) -> None:
+    for _ in range(minutes):  # tasks run, rows are verified, the 5-minute alert window closes and is sent
+        local.model.run_pending()
+        clock.advance(61)
+        fc.invoke("watcher", load_event("timer/sweep.json"), local.env)
+
+
+def test_given_a_link_id_the_instance_lacks_when_pushed_then_the_row_fails_and_the_alert_says_check_it(
+    cloud: tuple[LocalCloud, ManualClock],
+) -> None:
+    local, clock = cloud
+    _apply(clock, "link-typo")
+    fc.invoke("replicator", _push(local, "v1"), local.env)
+    # THEN ACR refused the manual rule (over the wire, the emulator's UNVERIFIED code) and no task was made
+    assert [r.outcome for r in local.model.requests_for("CreateRepoSyncRule")] == ["LINK_NOT_EXIST"]
+    assert local.model.requests_for("CreateRepoSyncTaskByRule") == []
+    _sweep(local, clock)
+    rows = {e.dest_instance: e for e in bootstrap.stores().ledger.scan()}
+    failed = rows[SHANGHAI[0]]
+    assert (failed.state, failed.error_class) == (State.FAILED, "link_refused")
+    assert failed.last_error.startswith(f"link link-typo not found on instance {SOURCE[0]}")
+    assert "check the LinkId in the ACR console" in failed.last_error
+    assert rows[BEIJING[0]].state is State.VERIFIED  # the other destination is not held back
+    (alert,) = [m for m in local.sink.messages if "custom link refused" in m.title]
+    assert "link link-typo not found on instance" in alert.text
+    assert "Instance Replication" in alert.text
+
+
+def test_given_the_managed_rule_was_edited_when_the_next_tag_is_pushed_then_it_is_not_used_and_alerted(
+    cloud: tuple[LocalCloud, ManualClock],
+) -> None:
+    local, clock = cloud
+    fc.invoke("replicator", _push(local, "v1"), local.env)
+    (rule,) = local.model.sync_rules
+    rule["TargetNamespaceName"] = "someone-elses"  # changed in the console
+    fc.invoke("replicator", _push(local, "v2"), local.env)
+    _sweep(local, clock)
+    by_rule = [r.params["Tag"] for r in local.model.requests_for("CreateRepoSyncTaskByRule")]
+    assert by_rule == ["v1"]
+    (v2,) = [
+        e for e in bootstrap.stores().ledger.scan() if e.source_tag == "v2" and e.dest_instance == SHANGHAI[0]
+    ]
+    assert (v2.state, v2.error_class) == (State.FAILED, "link_refused")
+    assert "TargetNamespaceName is 'someone-elses', not 'team-a'" in v2.last_error
+    assert f"delete sync rule {rule['SyncRuleId']}" in v2.last_error
+    assert any("custom link refused" in m.title for m in local.sink.messages)
