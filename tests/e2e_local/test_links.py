@@ -44,6 +44,11 @@ def _rules(**link_dest: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def cloud(tmp_path: Path) -> Iterator[tuple[LocalCloud, ManualClock]]:
+    yield from link_cloud(tmp_path)
+
+
+def link_cloud(tmp_path: Path) -> Iterator[tuple[LocalCloud, ManualClock]]:
+    """The demo world with ``LINK`` on the source instance and ``_rules()`` applied (a fixture's body)."""
     clock = ManualClock(start=time.time())
     model = AcrModel(account_id=ACCOUNT_ID, clock=clock.now)
     with LocalCloud(tmp_path, model=model, seed=False) as local:
