@@ -57,4 +57,16 @@ def test_demo_command_prints_the_table_and_the_alert() -> None:
     positions = [out.index(marker) for marker in order]
     assert positions == sorted(positions)
     assert out.index("registry data plane") < out.index("canary: passed")
+    # AND the custom-link act sits between them: the managed rule, the task by rule, the verified
+    # destination, the refused LinkId's alert and doctor's link row, before the data plane starts
+    link_act = [
+        "custom replication link",
+        "managed sync rule",
+        "CreateRepoSyncTaskByRule SyncRuleId=",
+        "verified (task rst-",
+        "DingTalk received: acr-sync: custom link refused",
+        "doctor PASS custom link",
+    ]
+    positions = [out.index(marker) for marker in ["Outcome events", *link_act, "registry data plane"]]
+    assert positions == sorted(positions)
     assert "Traceback" not in out

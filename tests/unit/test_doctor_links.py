@@ -63,7 +63,7 @@ def test_given_a_link_never_used_when_doctor_runs_then_a_warning_says_it_cannot_
     add_link(model, SRC, LINK)
     row = rows(model)[ROW]
     assert row.status == WARN
-    assert "not used yet" in row.detail
+    assert row.detail.startswith("not proven: acr-sync has no sync rule with this link yet")
     assert "cannot list custom links" in row.detail
     assert LINK in row.fix
     assert f"instance {SRC} → Distribution → Instance Replication" in row.fix

@@ -69,11 +69,13 @@ def demo() -> None:
     with tempfile.TemporaryDirectory(prefix="acrsync-demo-") as tmp:
         report = scenario.run(Path(tmp), say=lambda line: out.print(f"[dim]•[/] {line}", markup=True))
         _print_replication_act(report)
+        from acrsync.cli.demo_links import links_act
+
+        links = links_act(Path(tmp) / "links")
         dataplane = _dataplane(Path(tmp) / "dataplane")
         _print_dataplane(dataplane)
-    out.print(
-        f"[green]done[/] in {report.seconds + dataplane.seconds:.1f} s; everything stopped.", markup=True
-    )
+    seconds = report.seconds + links.seconds + dataplane.seconds
+    out.print(f"[green]done[/] in {seconds:.1f} s; everything stopped.", markup=True)
 
 
 def _print_replication_act(report: DemoReport) -> None:

@@ -61,7 +61,7 @@ def _link(
     source, _, _, link = key
     ours = _managed(key, pairs, links.list_sync_rules(source))
     if not ours:
-        yield Check(name, WARN, "not used yet: " + _UNCHECKABLE, _console_fix(source, link))
+        yield Check(name, WARN, _UNCHECKABLE, _console_fix(source, link))
         return
     edited = [(rule, route, problems) for rule, route in ours if (problems := rule_problems(rule, route))]
     if edited:
@@ -75,8 +75,9 @@ def _link(
 
 
 _UNCHECKABLE = (
-    "acr-sync has made no sync rule with this link yet, and ACR's API cannot list custom links, so whether "
-    "the link exists is only known at the first push (a wrong LinkId then fails that row, alerted)"
+    "not proven: acr-sync has no sync rule with this link yet, and ACR's API cannot list custom links, so "
+    "a link is proven only by a task over it (a wrong LinkId fails the first push's row with 'link ... not "
+    "found', alerted)"
 )
 
 
