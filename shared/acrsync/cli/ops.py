@@ -329,6 +329,9 @@ def doctor(
 ) -> None:
     """Preflight: credentials, Premium source, public regions, destinations, rules, store, alerts.
 
+    Copy destinations: each registry's credentials are set and accepted.
+    Custom links (link:): ACR's API cannot list links, so each is judged by acr-sync's manual rule for it.
+    Rule edited in the console = FAIL; its last task SUCCESS = PASS, ERROR = FAIL; no task yet = WARN.
     Every check runs whatever the others met; the table always prints; the exit code is 1 on any FAIL.
     Opens the store read-only unless --send-test-alert (which records the robot's rate budget there).
     With --deployed: the deployment in the cloud against s.yaml instead (deploy/README.md §3b).

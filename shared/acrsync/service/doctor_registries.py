@@ -2,8 +2,8 @@
 
 One read per registry and credentials: ``HEAD`` of a manifest under the destination namespace, which makes
 the registry challenge, the token service check the credentials and grant a pull token (404 = all good).
-Push rights are proven by the first copy (doctor writes nothing). Custom links (``link:``) cannot be checked:
-no documented ACR API lists them; a wrong LinkId fails the first ``CreateRepoSyncRule`` and is alerted.
+Push rights are proven by the first copy (doctor writes nothing). Custom links (``link:``) are checked by
+``doctor_links`` as far as ACR's API allows (no action lists links).
 """
 
 from __future__ import annotations
