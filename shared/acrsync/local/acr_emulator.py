@@ -24,7 +24,7 @@ from acrsync.local import acr_actions
 from acrsync.local.acr_accounts import AccountBook
 from acrsync.local.acr_faults import DROP
 from acrsync.local.acr_model import AcrApiError, AcrModel
-from acrsync.local.acr_signing import KeyStore, verify_request
+from acrsync.local.acr_signing import KeyedStandin, KeyStore, verify_request
 from acrsync.local.loopback import LoopbackHTTPServer, LoopbackServer
 from acrsync.logging import get_logger
 
@@ -36,16 +36,14 @@ DEFAULT_ACCESS_KEY_SECRET = "emulator-secret-do-not-use-anywhere"
 
 
 class _Server(LoopbackHTTPServer):
-    @property
-    def emulator(self) -> AcrEmulator:
-        emulator: AcrEmulator = self.owner
-        return emulator
+    emulator: AcrEmulator  # LoopbackServer.start sets it (owner_attribute)
 
 
-class AcrEmulator(LoopbackServer):
+class AcrEmulator(KeyedStandin, LoopbackServer):
     """The HTTP server over an ``AcrModel``; swap ``model`` between tests (one server per session)."""
 
     server_class = _Server
+    owner_attribute = "emulator"
     server_name = "acr-emulator"
 
     def __init__(
@@ -64,16 +62,6 @@ class AcrEmulator(LoopbackServer):
         )
         self.accounts = AccountBook()  # cross-account ownership; empty = one account (acr_accounts)
         super().__init__(host=host, port=port)
-
-    @property
-    def access_key_id(self) -> str:
-        """The first configured AccessKey id (tests use it with ``access_key_secret``)."""
-        return next(iter(self.keys.secrets))
-
-    @property
-    def access_key_secret(self) -> str:
-        """The secret of ``access_key_id``."""
-        return self.keys.secrets[self.access_key_id]
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         """The ACR OpenAPI handler."""

@@ -1,11 +1,12 @@
 """The lifecycle every loopback stand-in shares: bind 127.0.0.1, serve on a daemon thread, shut down cleanly.
 
-A stand-in subclasses ``LoopbackServer``, returns its request handler class from ``handler()`` and, when
-its handler reaches the stand-in through its own attribute (``self.server.emulator``), names a
-``server_class`` with that alias of ``owner``. Then ``with Standin(...) as s:`` (or ``s.start()`` ...
-``s.stop()``); ``s.endpoint`` is ``127.0.0.1:PORT``, ``s.url`` ``http://127.0.0.1:PORT``. After ``stop()``
-a ``start()`` binds the same port again (senders see connection refused in between, then the service is
-back): how the DingTalk sink's ``down()``/``up()`` simulates an outage.
+A stand-in subclasses ``LoopbackServer`` and returns its request handler class from ``handler()``; a
+handler reaches the stand-in as ``self.server.owner``, or through the name in ``owner_attribute``
+(``self.server.emulator``, declared on the stand-in's ``server_class``). Then ``with Standin(...) as s:``
+(or ``s.start()`` ... ``s.stop()``); ``s.endpoint`` is ``127.0.0.1:PORT``, ``s.url``
+``http://127.0.0.1:PORT``. After ``stop()`` a ``start()`` binds the same port again (senders see
+connection refused in between, then the service is back): how the DingTalk sink's ``down()``/``up()``
+simulates an outage.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class LoopbackServer:
     """``start() -> self``, ``stop()``, a context manager, and ``port``/``endpoint``/``url``."""
 
     server_class: type[LoopbackHTTPServer] = LoopbackHTTPServer
+    owner_attribute = ""  # also set the stand-in as this attribute of the server (its handlers' name)
     server_name = "loopback stand-in"  # in the thread's name and in "... not started"
     # shutdown() waits for the serving loop's next poll: a short interval keeps every teardown fast.
     poll_interval = 0.05
@@ -79,6 +81,8 @@ class LoopbackServer:
             server.socket = context.wrap_socket(server.socket, server_side=True)
             self._scheme = "https"
         server.owner = self
+        if self.owner_attribute:
+            setattr(server, self.owner_attribute, self)
         self._port = int(server.server_address[1])
         self._server = server
         self._thread = threading.Thread(

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from acrsync.local.acr_signing import KeyStore, verify_request
+from acrsync.local.acr_signing import KeyedStandin, KeyStore, verify_request
 from acrsync.local.acr_state import AcrApiError
 from acrsync.local.loopback import LoopbackHTTPServer, LoopbackServer
 
@@ -50,16 +50,14 @@ class Router(Protocol):
 
 
 class _Server(LoopbackHTTPServer):
-    @property
-    def standin(self) -> OpenApiStandin:
-        standin: OpenApiStandin = self.owner
-        return standin
+    standin: OpenApiStandin  # LoopbackServer.start sets it (owner_attribute)
 
 
-class OpenApiStandin(LoopbackServer):
+class OpenApiStandin(KeyedStandin, LoopbackServer):
     """Serve ``router`` on 127.0.0.1 with signatures checked; ``with OpenApiStandin(...) as s: s.url``."""
 
     server_class = _Server
+    owner_attribute = "standin"
 
     def __init__(
         self,
@@ -78,16 +76,6 @@ class OpenApiStandin(LoopbackServer):
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status) of every request
         self._on_stop = on_stop  # e.g. wait for the work the API handed to background threads
         super().__init__(host=host, port=port)
-
-    @property
-    def access_key_id(self) -> str:
-        """The first configured AccessKey id."""
-        return next(iter(self.keys.secrets))
-
-    @property
-    def access_key_secret(self) -> str:
-        """Its secret."""
-        return self.keys.secrets[self.access_key_id]
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         """The signature-checking handler."""
