@@ -13,28 +13,11 @@ import pytest
 from acrsync.domain.ledger import ALERT_LANE, LedgerEntry, State
 from acrsync.errors import AlreadyClaimed, ConflictError
 from acrsync.ports import Ledger
+from tests.builders import ledger_entry
 
 
 def make_entry(claim_id: str = "c0ffee", **changes: object) -> LedgerEntry:
-    base = LedgerEntry(
-        claim_id=claim_id,
-        rule="releases",
-        source_instance="cri-src",
-        source_region="cn-hangzhou",
-        source_namespace="team-a",
-        source_repo="web",
-        source_tag="v1.2.3",
-        digest="sha256:" + "a" * 64,
-        dest_instance="cri-dst",
-        dest_region="cn-shanghai",
-        dest_namespace="team-a",
-        dest_repo="web",
-        dest_tag="v1.2.3",
-        created_at=1000.0,
-        updated_at=1000.0,
-        next_check_at=1000.0,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return ledger_entry(claim_id, at=1000.0, **changes)
 
 
 class LedgerContract:

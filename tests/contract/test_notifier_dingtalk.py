@@ -14,10 +14,11 @@ from structlog.testing import capture_logs
 
 from acrsync.adapters.dingtalk import DingTalkNotifier, sign
 from acrsync.domain.alerts import group_failures, render_failure
-from acrsync.domain.ledger import LedgerEntry, State
+from acrsync.domain.ledger import State
 from acrsync.errors import UpstreamRejected, UpstreamUnavailable
 from acrsync.local.dingtalk_sink import DingTalkSink
 from acrsync.ports import AlertChannel, AlertMessage, Clock
+from tests.builders import ledger_entry
 
 pytestmark = pytest.mark.loopback
 
@@ -93,20 +94,9 @@ def test_rendered_alert_goes_through_end_to_end(
     sink: DingTalkSink, notifier: DingTalkNotifier, channel: AlertChannel
 ) -> None:
     # GIVEN a real rendered failure alert with Chinese text in the TaskIssue
-    entry = LedgerEntry(
-        claim_id="c1",
-        rule="r",
-        source_instance="cri-s",
-        source_region="cn-hangzhou",
-        source_namespace="ns",
-        source_repo="web",
-        source_tag="v1",
-        digest="sha256:" + "c" * 64,
-        dest_instance="cri-d",
-        dest_region="cn-shanghai",
-        dest_namespace="ns",
-        dest_repo="web",
-        dest_tag="v1",
+    entry = ledger_entry(
+        "c1",
+        tag="v1",
         state=State.FAILED,
         task_id="rst-1",
         attempts=3,

@@ -13,6 +13,7 @@ import pytest
 from acrsync.deploy_checks import pattern_matches
 from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.outcomes import OUTCOMES, cloud_event, event_id
+from tests.builders import ledger_entry
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "docs" / "outcome-event.schema.json").read_text(encoding="utf-8"))
@@ -20,20 +21,12 @@ RULE = json.loads((REPO / "examples" / "outcome-rule.json").read_text(encoding="
 
 
 def entry(region: str = "cn-shanghai", tag: str = "v1.2.3") -> LedgerEntry:
-    return LedgerEntry(
-        claim_id="0123456789abcdef" * 2,
+    return ledger_entry(
+        "0123456789abcdef" * 2,
+        tag=tag,
         rule="team-a-releases",
-        source_instance="cri-src",
-        source_region="cn-hangzhou",
-        source_namespace="team-a",
-        source_repo="web",
-        source_tag=tag,
         digest="sha256:" + "c" * 64,
-        dest_instance="cri-dst",
         dest_region=region,
-        dest_namespace="team-a",
-        dest_repo="web",
-        dest_tag=tag,
         state=State.VERIFIED,
         task_id="rst-abc",
         attempts=1,

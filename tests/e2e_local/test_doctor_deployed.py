@@ -14,10 +14,11 @@ from typer.testing import CliRunner
 
 from acrsync import bootstrap
 from acrsync.cli.app import app
-from acrsync.domain.ledger import LedgerEntry, State
+from acrsync.domain.ledger import State
 from acrsync.local.acr_sync_rules import add_sync_rule
 from acrsync.local.stack import ROBOT_SECRET, ROBOT_TOKEN, LocalCloud
 from acrsync.service import rules_admin
+from tests.builders import ledger_entry
 
 pytestmark = pytest.mark.loopback
 
@@ -315,20 +316,13 @@ def test_an_alert_refused_for_a_missing_token_is_reported_with_its_fix(
     # GIVEN a failure whose alert DingTalk refused with 300005 (no such token), as the flush records it
     _, path = deployed
     ledger = bootstrap.stores().ledger
-    entry = LedgerEntry(
-        claim_id="f" * 32,
+    entry = ledger_entry(
+        "f" * 32,
+        tag="v9",
         rule="team-a-releases",
         source_instance="cri-demo-src",
-        source_region="cn-hangzhou",
-        source_namespace="team-a",
-        source_repo="web",
-        source_tag="v9",
         digest="sha256:" + "b" * 64,
         dest_instance="cri-demo-sh",
-        dest_region="cn-shanghai",
-        dest_namespace="team-a",
-        dest_repo="web",
-        dest_tag="v9",
         alert_channel="ops",
         created_at=time.time(),
     )

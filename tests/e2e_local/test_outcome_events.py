@@ -26,6 +26,7 @@ from acrsync.service.outcomes import OutboxLedger, publish_outcomes
 from acrsync.service.replicate import handle_push
 from acrsync.service.submit import Submitter
 from acrsync.service.watch import handle_watch
+from tests.builders import ledger_entry
 from tests.fixtures import load_event
 from tests.harness import make_world
 
@@ -55,21 +56,7 @@ def client(standin: OpenApiStandin) -> EventBridgeBus:
 
 
 def row(n: int) -> LedgerEntry:
-    return LedgerEntry(
-        claim_id=f"{n:032x}",
-        rule="r",
-        source_instance="cri-src",
-        source_region="cn-hangzhou",
-        source_namespace="team-a",
-        source_repo="web",
-        source_tag=f"v{n}",
-        digest="sha256:" + "a" * 64,
-        dest_instance="cri-dst",
-        dest_region="cn-shanghai",
-        dest_namespace="team-a",
-        dest_repo="web",
-        dest_tag=f"v{n}",
-    )
+    return ledger_entry(f"{n:032x}", tag=f"v{n}", rule="r")
 
 
 def move(ledger: Ledger, claim_id: str, *states: State, clock: ManualClock) -> None:

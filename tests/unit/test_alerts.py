@@ -18,6 +18,7 @@ from acrsync.domain.alerts import (
     retry_command,
 )
 from acrsync.domain.ledger import LedgerEntry, State
+from tests.builders import ledger_entry
 
 DIGEST = "sha256:" + "a" * 64
 OTHER_DIGEST = "sha256:" + "b" * 64
@@ -26,20 +27,13 @@ T0 = 1_777_622_400.0  # 2026-05-01T08:00:00Z, a multiple of 300 s
 
 
 def failed(i: int = 1, **changes: Any) -> LedgerEntry:
-    entry = LedgerEntry(
-        claim_id=f"claim-{i}",
+    entry = ledger_entry(
+        f"claim-{i}",
+        tag=f"v1.{i}",
         rule="prod-to-sh",
         source_instance="cri-src123",
-        source_region="cn-hangzhou",
-        source_namespace="team-a",
-        source_repo="web",
-        source_tag=f"v1.{i}",
         digest=DIGEST,
         dest_instance="cri-dst456",
-        dest_region="cn-shanghai",
-        dest_namespace="team-a",
-        dest_repo="web",
-        dest_tag=f"v1.{i}",
         state=State.FAILED,
         task_id=f"rst-{i:04d}",
         attempts=3,

@@ -10,30 +10,13 @@ from acrsync.domain.ledger import ALERT_LANE, LedgerEntry, State, needs_watch
 from acrsync.domain.outcomes import after_publish, owed, published, reached, with_outbox
 from acrsync.ports import RowResult
 from acrsync.service.outcomes import OutboxLedger
+from tests.builders import ledger_entry
 
 NOW = 1_800_000_000.0
 
 
-def row(**changes: object) -> LedgerEntry:
-    base = LedgerEntry(
-        claim_id="a" * 32,
-        rule="r",
-        source_instance="cri-src",
-        source_region="cn-hangzhou",
-        source_namespace="ns",
-        source_repo="repo",
-        source_tag="v1",
-        digest="sha256:" + "0" * 64,
-        dest_instance="cri-dst",
-        dest_region="cn-shanghai",
-        dest_namespace="ns",
-        dest_repo="repo",
-        dest_tag="v1",
-        created_at=NOW,
-        updated_at=NOW,
-        next_check_at=NOW,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+def row(claim_id: str = "a" * 32, **changes: object) -> LedgerEntry:
+    return ledger_entry(claim_id, at=NOW, **changes)
 
 
 def test_each_final_state_reaches_its_outcome_and_a_stuck_open_task_reaches_stuck() -> None:

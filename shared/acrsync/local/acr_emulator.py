@@ -13,12 +13,10 @@ Signature=..`` verified here against configured key pairs (``acr_signing``). Err
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,7 +24,8 @@ from acrsync.local import acr_actions
 from acrsync.local.acr_accounts import AccountBook
 from acrsync.local.acr_faults import DROP
 from acrsync.local.acr_model import AcrApiError, AcrModel
-from acrsync.local.acr_signing import KeyStore, verify_request
+from acrsync.local.acr_signing import KeyedStandin, KeyStore, verify_request
+from acrsync.local.loopback import LoopbackHTTPServer, LoopbackServer
 from acrsync.logging import get_logger
 
 log = get_logger(__name__)
@@ -36,13 +35,16 @@ DEFAULT_ACCESS_KEY_ID = "LTAI5tEmulatorKey00000000"
 DEFAULT_ACCESS_KEY_SECRET = "emulator-secret-do-not-use-anywhere"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    emulator: AcrEmulator
+class _Server(LoopbackHTTPServer):
+    emulator: AcrEmulator  # LoopbackServer.start sets it (owner_attribute)
 
 
-class AcrEmulator:
+class AcrEmulator(KeyedStandin, LoopbackServer):
     """The HTTP server over an ``AcrModel``; swap ``model`` between tests (one server per session)."""
+
+    server_class = _Server
+    owner_attribute = "emulator"
+    server_name = "acr-emulator"
 
     def __init__(
         self,
@@ -59,61 +61,17 @@ class AcrEmulator:
             dict(sts_credentials or {}),
         )
         self.accounts = AccountBook()  # cross-account ownership; empty = one account (acr_accounts)
-        self._address = (host, port)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host=host, port=port)
 
-    @property
-    def access_key_id(self) -> str:
-        """The first configured AccessKey id (tests use it with ``access_key_secret``)."""
-        return next(iter(self.keys.secrets))
-
-    @property
-    def access_key_secret(self) -> str:
-        """The secret of ``access_key_id``."""
-        return self.keys.secrets[self.access_key_id]
-
-    @property
-    def endpoint(self) -> str:
-        """``127.0.0.1:PORT``: what the SDK's ``Config(endpoint=...)`` takes (with ``protocol='http'``)."""
-        if self._server is None:
-            raise RuntimeError("emulator not started")
-        host, port = self._server.server_address[:2]
-        return f"{host!s}:{port}"
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``: the form ``ACRSYNC_ACR_ENDPOINT`` takes."""
-        return f"http://{self.endpoint}"
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        """The ACR OpenAPI handler."""
+        return _Handler
 
     def start(self) -> AcrEmulator:
         """Bind (port 0 = any free port) and serve in a daemon thread."""
-        self._server = _Server(self._address, _Handler)
-        self._server.emulator = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="acr-emulator", daemon=True
-        )
-        self._thread.start()
+        super().start()
         log.debug("acr_emulator_started", endpoint=self.endpoint)
         return self
-
-    def stop(self) -> None:
-        """Shut the server down and close its socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> AcrEmulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -54,6 +54,22 @@ class KeyStore:
             return True
 
 
+class KeyedStandin:
+    """A stand-in that checks signatures against ``keys``: its first pair is what tests and the demo use."""
+
+    keys: KeyStore
+
+    @property
+    def access_key_id(self) -> str:
+        """The first configured AccessKey id (tests use it with ``access_key_secret``)."""
+        return next(iter(self.keys.secrets))
+
+    @property
+    def access_key_secret(self) -> str:
+        """The secret of ``access_key_id``."""
+        return self.keys.secrets[self.access_key_id]
+
+
 def canonical_query(params: Mapping[str, str]) -> str:
     """Sorted ``key=value`` pairs, values encoded as tea-openapi's ``get_canonical_query_string`` does."""
     return "&".join(f"{key}={quote(params[key], safe='~', encoding='utf-8')}" for key in sorted(params))

@@ -27,9 +27,10 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from acrsync.local.loopback import LoopbackServer
 
 RATE_LIMIT = 20  # §6: 20 messages per minute per robot
 RATE_WINDOW_S = 60.0
@@ -68,8 +69,10 @@ class _Robot:
     throttled_until: float = 0.0
 
 
-class DingTalkSink:
+class DingTalkSink(LoopbackServer):
     """The stand-in. Use as a context manager; ``webhook_url(token)`` is what a channel is configured with."""
+
+    server_name = "dingtalk-sink"
 
     def __init__(
         self, robots: dict[str, str] | None = None, *, clock: Callable[[], float] = time.time
@@ -81,9 +84,7 @@ class DingTalkSink:
         self._messages: list[ReceivedMessage] = []
         self._faults: collections.deque[tuple[str, Any]] = collections.deque()
         self.requests = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._port = 0
+        super().__init__()
 
     # --- configuration -------------------------------------------------------------------------------
     def add_robot(self, token: str, secret: str = "", keywords: tuple[str, ...] = ()) -> None:
@@ -101,48 +102,22 @@ class DingTalkSink:
         with self._lock:
             self._faults.extend([("http", status)] * n)
 
-    # --- lifecycle ----------------------------------------------------------------------------------
-    def __enter__(self) -> DingTalkSink:
-        self.up()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.down()
-
+    # --- lifecycle (``LoopbackServer``: start/stop, a context manager, ``port``) -------------------------
     def up(self) -> None:
         """Listen on 127.0.0.1 (a free port the first time, the same port after ``down()``)."""
-        if self._server is not None:
-            return
-        server = ThreadingHTTPServer(("127.0.0.1", self._port), _handler_for(self))
-        server.daemon_threads = True
-        self._port = int(server.server_address[1])
-        self._server = server
-        # A short poll interval keeps down()/teardown fast (shutdown waits for the next poll).
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="dingtalk-sink", daemon=True
-        )
-        self._thread.start()
+        self.start()
 
     def down(self) -> None:
         """Stop listening: senders see connection refused until ``up()``."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        self.stop()
 
-    @property
-    def port(self) -> int:
-        """The bound port (0 before the first ``up()``)."""
-        return self._port
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        """The robot webhook."""
+        return _handler_for(self)
 
     def webhook_url(self, token: str) -> str:
         """The robot's webhook on this sink, as DingTalk shows it (access token in the query)."""
-        return f"http://127.0.0.1:{self._port}/robot/send?access_token={urllib.parse.quote(token)}"
+        return f"http://127.0.0.1:{self.port}/robot/send?access_token={urllib.parse.quote(token)}"
 
     # --- what arrived -------------------------------------------------------------------------------
     @property

@@ -23,14 +23,13 @@ import base64
 import json
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from acrsync.local.loopback import LoopbackHTTPServer, LoopbackServer
 from acrsync.local.oci_handlers import route
 from acrsync.local.oci_store import DROP, RegistryError, RegistryState
 
@@ -38,16 +37,19 @@ SERVICE = "oci-standin"
 _REPO_IN_PATH = re.compile(r"^/v2/(?P<name>.+?)/(?:blobs|manifests|tags|referrers)/")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    registry: OciRegistry
+class _Server(LoopbackHTTPServer):
+    registry: OciRegistry  # LoopbackServer.start sets it (owner_attribute)
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that hangs up mid-body (an aborted streamed upload) is expected, not news."""
 
 
-class OciRegistry:
+class OciRegistry(LoopbackServer):
     """``with OciRegistry(users={"alice": "pw"}) as reg:`` then ``reg.url``; stops and cleans up on exit."""
+
+    server_class = _Server
+    owner_attribute = "registry"
+    server_name = "registry stand-in"
 
     def __init__(
         self,
@@ -71,45 +73,21 @@ class OciRegistry:
         # Called with (repository, tag, digest) after a tagged manifest PUT: how a registry's push
         # notifications (ACR's push event, Harbor's webhook) are emulated.
         self.on_push: list[Callable[[str, str, str], None]] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     @property
     def host(self) -> str:
         """``127.0.0.1:PORT``."""
-        if self._server is None:
-            raise RuntimeError("registry stand-in not started")
-        host, port = self._server.server_address[:2]
-        return f"{host!s}:{port}"
+        return self.endpoint
 
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://{self.host}"
-
-    def start(self) -> OciRegistry:
-        """Serve on a free loopback port in a daemon thread."""
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.registry = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name="oci-standin", daemon=True)
-        self._thread.start()
-        return self
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        """The distribution-spec handler."""
+        return _Handler
 
     def stop(self) -> None:
         """Stop serving and delete the blob files."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        super().stop()
         self.state.close()
-
-    def __enter__(self) -> OciRegistry:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- auth -----------------------------------------------------------------------------------------
     def user_of(self, authorization: str) -> str | None:

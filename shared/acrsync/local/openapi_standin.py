@@ -14,38 +14,50 @@ which each stand-in supplies as ``route(method, path, params, headers, body) -> 
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from acrsync.local.acr_signing import KeyStore, verify_request
+from acrsync.local.acr_signing import KeyedStandin, KeyStore, verify_request
 from acrsync.local.acr_state import AcrApiError
+from acrsync.local.loopback import LoopbackHTTPServer, LoopbackServer
 
 ApiError = AcrApiError  # the same shape (code, message, http_status) for every stand-in
 DEFAULT_ACCESS_KEY_ID = "LTAI5tStandinKey000000000"
 DEFAULT_ACCESS_KEY_SECRET = "standin-secret-do-not-use-anywhere"
 
 
+@dataclass(frozen=True)
+class RawReply:
+    """An answer that is not a JSON document: a status and the bytes as they are (``InvokeFunction``: an
+    async call is ``202`` with an empty body, a sync one the function's own result)."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
 class Router(Protocol):
-    """What a stand-in answers: a JSON document (HTTP 200) or an ``ApiError``."""
+    """What a stand-in answers: a JSON document (HTTP 200), a ``RawReply``, or an ``ApiError``."""
 
     def __call__(
         self, method: str, path: str, params: Mapping[str, str], headers: Message, body: bytes
-    ) -> dict[str, Any]: ...
+    ) -> dict[str, Any] | RawReply: ...
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    standin: OpenApiStandin
+class _Server(LoopbackHTTPServer):
+    standin: OpenApiStandin  # LoopbackServer.start sets it (owner_attribute)
 
 
-class OpenApiStandin:
+class OpenApiStandin(KeyedStandin, LoopbackServer):
     """Serve ``router`` on 127.0.0.1 with signatures checked; ``with OpenApiStandin(...) as s: s.url``."""
+
+    server_class = _Server
+    owner_attribute = "standin"
 
     def __init__(
         self,
@@ -55,60 +67,25 @@ class OpenApiStandin:
         credentials: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         self.router = router
         self.name = name
+        self.server_name = f"{name} stand-in"
         self.keys = KeyStore(dict(credentials or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}))
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status) of every request
-        self._address = (host, port)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._on_stop = on_stop  # e.g. wait for the work the API handed to background threads
+        super().__init__(host=host, port=port)
 
-    @property
-    def access_key_id(self) -> str:
-        """The first configured AccessKey id."""
-        return next(iter(self.keys.secrets))
-
-    @property
-    def access_key_secret(self) -> str:
-        """Its secret."""
-        return self.keys.secrets[self.access_key_id]
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``: what the endpoint override variables take."""
-        if self._server is None:
-            raise RuntimeError(f"{self.name} stand-in not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> OpenApiStandin:
-        """Bind (port 0 = any free port) and serve in a daemon thread."""
-        self._server = _Server(self._address, _Handler)
-        self._server.standin = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name=f"{self.name}-standin", daemon=True
-        )
-        self._thread.start()
-        return self
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        """The signature-checking handler."""
+        return _Handler
 
     def stop(self) -> None:
-        """Shut the server down and close its socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> OpenApiStandin:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        """Let ``on_stop`` finish, then shut the server down."""
+        if self._on_stop is not None:
+            self._on_stop()
+        super().stop()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -152,6 +129,10 @@ class _Handler(BaseHTTPRequestHandler):
             standin.requests.append((self.command, split.path, err.http_status))
             self._send(err.http_status, {"Code": err.code, "Message": err.message, "RequestId": request_id})
             return
+        if isinstance(doc, RawReply):
+            standin.requests.append((self.command, split.path, doc.status))
+            self._send_raw(doc)
+            return
         standin.requests.append((self.command, split.path, 200))
         self._send(200, {**doc, "RequestId": doc.get("RequestId", request_id)})
 
@@ -163,3 +144,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-acs-request-id", str(doc.get("RequestId", "")))
         self.end_headers()
         self.wfile.write(payload)
+
+    def _send_raw(self, reply: RawReply) -> None:
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)

@@ -38,13 +38,13 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 from acrsync.local.acr_emulator import AcrEmulator
+from acrsync.local.loopback import LoopbackHTTPServer, LoopbackServer
 
 ROLE_ARN_PREFIX = "acs:ram::"
 MAX_SKEW_S = 15 * 60
@@ -94,9 +94,17 @@ def sign(text: str, secret: str) -> str:
     return base64.b64encode(hmac.new(f"{secret}&".encode(), text.encode(), hashlib.sha1).digest()).decode()
 
 
-class StsStandIn:
+class _Server(LoopbackHTTPServer):
+    standin: StsStandIn  # LoopbackServer.start sets it (owner_attribute)
+
+
+class StsStandIn(LoopbackServer):
     """``with StsStandIn(emulator, callers={AK: (SK, ACCOUNT)}) as sts:`` then ``sts.add_role(...)``;
     point the provider at ``sts.endpoint`` and trust ``sts.ca_file`` (``SSL_CERT_FILE``)."""
+
+    server_class = _Server
+    owner_attribute = "standin"
+    server_name = "STS stand-in"  # ``endpoint`` (``127.0.0.1:PORT``) is the provider's ``sts_endpoint``
 
     def __init__(self, emulator: AcrEmulator, *, callers: Mapping[str, tuple[str, str]]) -> None:
         self.emulator = emulator
@@ -104,8 +112,7 @@ class StsStandIn:
         # One CA per process: the SDK caches its TLS sessions per host:port, so a later stand-in on a reused
         # port must present a certificate the cached session still trusts.
         self.ca_file, self._cert, self._key = _certificates()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     def add_role(self, arn: str, *, trusts: set[str]) -> Role:
         """A role the given accounts may assume."""
@@ -113,42 +120,15 @@ class StsStandIn:
         self.state.roles[arn] = role
         return role
 
-    @property
-    def endpoint(self) -> str:
-        """``127.0.0.1:PORT``: the provider's ``sts_endpoint`` (it adds ``https://`` itself)."""
-        if self._server is None:
-            raise RuntimeError("STS stand-in not started")
-        host, port = self._server.server_address[:2]
-        return f"{host!s}:{port}"
-
-    def start(self) -> StsStandIn:
-        """Serve TLS on a free loopback port in a daemon thread."""
-        server = _Server(("127.0.0.1", 0), _Handler)
+    def tls_context(self) -> ssl.SSLContext:
+        """The provider only speaks HTTPS: serve TLS with the stand-in CA's certificate for 127.0.0.1."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self._cert, self._key)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        server.standin = self
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="sts", daemon=True)
-        self._thread.start()
-        return self
+        return context
 
-    def stop(self) -> None:
-        """Shut down (the process's certificates are removed when it exits)."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> StsStandIn:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        """The AssumeRole handler."""
+        return _Handler
 
     # ------------------------------------------------------------------ AssumeRole
     def assume_role(self, query: Mapping[str, str]) -> dict[str, Any]:
@@ -220,11 +200,6 @@ def _check_time(stamp: str) -> None:
         ) from None
     if abs((dt.datetime.now(dt.timezone.utc) - when).total_seconds()) > MAX_SKEW_S:
         raise StsError(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    standin: StsStandIn
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -14,13 +14,13 @@ import datetime
 import hashlib
 import hmac
 import random
-import threading
 import uuid
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from acrsync.adapters.tablestore_client import import_tablestore
+from acrsync.local.loopback import LoopbackServer
 from acrsync.local.tablestore.engine import Engine, StandInError, invalid
 from acrsync.local.tablestore.ops import HANDLERS, consumed_of
 
@@ -41,12 +41,14 @@ def _ots_lines(headers: Iterable[tuple[str, str]], skip: frozenset[str] = frozen
     return "\n".join(sorted(lines))
 
 
-class TablestoreStandIn:
+class TablestoreStandIn(LoopbackServer):
     """A loopback Tablestore instance. Use as a context manager; ``.endpoint`` is ``http://127.0.0.1:PORT``.
 
     ``busy_rate`` injects ``OTSServerBusy`` (503) into that fraction of data requests, drawn from a
     ``random.Random(seed)`` so runs repeat; ``busy_apis`` limits injection to those API names.
     """
+
+    server_name = "tablestore-standin"
 
     def __init__(
         self,
@@ -66,39 +68,16 @@ class TablestoreStandIn:
         self.rng = random.Random(seed)
         self.injected = 0
         self.engine = Engine()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     @property
     def endpoint(self) -> str:
-        """``http://127.0.0.1:PORT`` once started."""
-        if self._server is None:
-            raise RuntimeError("stand-in not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        """``http://127.0.0.1:PORT`` once started (the OTSClient's endpoint is a URL)."""
+        return self.url
 
-    def start(self) -> TablestoreStandIn:
-        """Bind a free port on 127.0.0.1 and serve on a daemon thread."""
-        handler = type("Handler", (_Handler,), {"standin": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="tablestore-standin", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> TablestoreStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        """The handler class, bound to this instance."""
+        return type("Handler", (_Handler,), {"standin": self})
 
     def stats(self) -> dict[str, Any]:
         """Requests, errors and capacity units billed so far, per API and in total."""
