@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from acrsync.domain.canary import misses_objective
 from acrsync.domain.images import COPY_REGION, SourceImage
 from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.oci import OCI_MANIFEST, Manifest, parse_registry_target
@@ -61,6 +62,8 @@ class CanaryReport:
     broken: str = ""
     detail: str = ""
     cleanup: list[str] = field(default_factory=list)
+    # The covering rule's alert channel ("" = the default channel): where ``--alert`` sends.
+    alert_channel: str = ""
 
     @property
     def passed(self) -> bool:
@@ -92,12 +95,22 @@ def push_canary(client: RegistryClient, repo: str, tag: str) -> str:
     return client.put_manifest(repo, tag, manifest)
 
 
+# Told, after each ledger read, every destination's stages so far and the seconds since the push.
+Progress = Callable[[float, list[DestinationReport]], None]
+
+
 def run_canary(
-    deps: CanaryDeps, source: SourceImage, *, timeout_s: float, poll_s: float = 2.0
+    deps: CanaryDeps,
+    source: SourceImage,
+    *,
+    timeout_s: float,
+    poll_s: float = 2.0,
+    progress: Progress | None = None,
 ) -> CanaryReport:
     """Push ``source`` (its tag is the canary's), follow every destination the rules give, clean up."""
     report = CanaryReport(image=source.ref)
     expected = evaluate(deps.rules(), source)
+    report.alert_channel = next((r.alert_channel for r in expected if r.alert_channel), "")
     if not expected:
         report.broken = "rules"
         report.detail = (
@@ -109,7 +122,9 @@ def run_canary(
     started = deps.clock.now()
     report.digest = push_canary(client, source.repository, source.tag)
     log.info("canary_pushed", image=source.ref, digest=report.digest, destinations=len(expected))
-    rows = _follow(deps, source, len(expected), started + timeout_s, poll_s)
+    names = [r.destination.ref for r in expected]
+    watch = _watcher(names, started, progress)
+    rows = _follow(deps, source, len(expected), started + timeout_s, poll_s, tell=watch)
     by_dest = {r.dest_ref: r for r in rows}
     for request in expected:
         report.destinations.append(
@@ -133,12 +148,32 @@ def _matching(deps: CanaryDeps, source: SourceImage, since: float) -> list[Ledge
     ]
 
 
+def _watcher(
+    names: list[str], started: float, progress: Progress | None
+) -> Callable[[float, list[LedgerEntry]], None]:
+    """Turn each ledger read into the progress callback's view (nothing when there is no callback)."""
+
+    def tell(now: float, rows: list[LedgerEntry]) -> None:
+        if progress is not None:
+            by_dest = {r.dest_ref: r for r in rows}
+            progress(now - started, [_stages(n, by_dest.get(n), started) for n in names])
+
+    return tell
+
+
 def _follow(
-    deps: CanaryDeps, source: SourceImage, count: int, deadline: float, poll_s: float
+    deps: CanaryDeps,
+    source: SourceImage,
+    count: int,
+    deadline: float,
+    poll_s: float,
+    *,
+    tell: Callable[[float, list[LedgerEntry]], None],
 ) -> list[LedgerEntry]:
     rows: list[LedgerEntry] = []
     while deps.clock.now() < deadline:
         rows = _matching(deps, source, deadline)
+        tell(deps.clock.now(), rows)
         if len(rows) >= count and all(not r.state.is_open for r in rows):
             return rows
         deps.clock.sleep(poll_s)
@@ -199,10 +234,15 @@ def _cleanup(deps: CanaryDeps, source: SourceImage, digest: str, rows: list[Ledg
     return problems
 
 
-def iter_stage_rows(report: CanaryReport) -> Iterator[list[str]]:
-    """Table rows: destination, each stage's seconds (or the broken mark), detail."""
+def iter_stage_rows(report: CanaryReport, objective_s: float | None = None) -> Iterator[list[str]]:
+    """Table rows: destination, each stage's seconds (or the broken mark), detail. A destination verified
+    later than the objective has its ``verified`` cell marked ``OVER``."""
     for d in report.destinations:
         cells = [
             f"{d.seconds[s]:.1f}s" if s in d.seconds else ("BROKEN" if s == d.broken else "-") for s in STAGES
         ]
-        yield [d.destination, *cells, d.detail]
+        detail = d.detail
+        if misses_objective(d, objective_s):
+            cells[-1] += " OVER"
+            detail = detail or f"verified later than the {objective_s:g} s objective"
+        yield [d.destination, *cells, detail]
