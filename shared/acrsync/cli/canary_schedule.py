@@ -8,7 +8,9 @@ canary with ``--json`` into a file (the last run's report) and appends its stder
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -42,8 +44,7 @@ def print_schedule(
     schedule: str, source: SourceImage, options: list[str], *, alert: bool, as_json: bool
 ) -> None:
     """Print the crontab line running ``acr-sync canary`` with ``options``, the env names, the exit codes."""
-    executable = shutil.which("acr-sync") or "acr-sync"  # cron's PATH is /usr/bin:/bin: use the full path
-    argv = [executable, "canary", source.repository, *options, "--json"]
+    argv = [_executable(), "canary", f"{source.instance_id}/{source.repository}", *options, "--json"]
     line = crontab_line(schedule, SETUP, argv, REDIRECTIONS)
     requests, channels, note = _covering(source)
     settings = bootstrap.settings()
@@ -77,6 +78,15 @@ def print_schedule(
     out.print("# Keep --timeout shorter than the interval so runs do not overlap.")
     if note:
         out.print(f"# note: {note}")
+
+
+def _executable() -> str:
+    """The full path of ``acr-sync`` (cron's PATH is /usr/bin:/bin): on PATH, else the one running now."""
+    found = shutil.which("acr-sync")
+    if found:
+        return str(Path(found).absolute())
+    running = Path(sys.argv[0])
+    return str(running.absolute()) if running.name == "acr-sync" else "acr-sync"
 
 
 def _covering(source: SourceImage) -> tuple[list[SyncRequest], Mapping[str, Any], str]:

@@ -135,7 +135,8 @@ def render_alert(image: str, verdict: Verdict, now_iso: str) -> AlertMessage:
         ]
     lines += _more(len(verdict.broken))
     if verdict.slow:
-        lines += ["", f"**Over the objective** (push → verified ≤ {_s(verdict.objective_s)}):"]
+        lines += [""] if verdict.broken else []
+        lines += [f"**Over the objective** (push → verified ≤ {_s(verdict.objective_s)}):"]
         lines += [
             f"{i}. {_code(s.destination)}: verified after {s.seconds:.1f} s (objective {_s(s.objective_s)})"
             for i, s in enumerate(verdict.slow[:MAX_SHOWN], 1)

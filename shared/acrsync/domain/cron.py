@@ -69,15 +69,16 @@ def _field_problem(value: str, spec: tuple[str, int, int, tuple[str, ...]]) -> s
             alone = f"; names ({names[0]}, ...) only alone" if names else ""
             return f"{item[:20]!r} is not *, N, N-M or one of those /STEP{alone}"
         span, step = match["span"], match["step"]
+        where = f"{item!r}: " if item != value else ""
         if step is not None and int(step) < 1:
-            return f"{item!r}: the step must be at least 1"
+            return f"{where}the step must be at least 1"
         if span != "*":
             first, _, last = span.partition("-")
             ends = (int(first), int(last or first))
             if not all(low <= n <= high for n in ends):
-                return f"{item!r}: outside {low}-{high}"
+                return f"{where}outside {low}-{high}"
             if ends[0] > ends[1]:
-                return f"{item!r}: a range goes from low to high"
+                return f"{where}a range goes from low to high"
     return ""
 
 
