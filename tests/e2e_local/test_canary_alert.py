@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -16,6 +17,7 @@ from acrsync import bootstrap
 from acrsync.cli import canary_progress
 from acrsync.cli.app import app
 from acrsync.local.dingtalk_sink import DingTalkSink
+from acrsync.local.oci_store import Fault
 from acrsync.local.stack import ROBOT_SECRET, ROBOT_TOKEN, SOURCE
 from tests.e2e_local.canary_stack import CRED_ENV, Stack, harbor, stack_fixture  # noqa: F401 (fixture)
 
@@ -230,3 +232,32 @@ def test_help_shows_the_objective_alert_and_schedule_with_examples() -> None:
         "acr-sync canary cri-src123/canary/probe --objective 600 --alert --schedule '*/30 * * * *'"
         in shown.output
     )
+
+
+def test_given_the_source_registry_refusing_the_push_then_push_is_the_broken_stage_and_alerted(
+    stack: Stack,
+) -> None:
+    stack.rules(harbor(stack))
+    stack.trigger()
+    stack.source.state.faults.append(Fault("*", r"^/v2/team-a/web/", 403, times=1000))
+    result = stack.canary(REPO, 5, "--alert")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert (report["broken"], report["digest"], report["destinations"]) == ("push", "", [])
+    assert "broken stage: push:" in result.stderr
+    (message,) = stack.cloud.sink.messages_for(ROBOT_TOKEN)
+    assert "broken at push" in message.title
+    assert "check the operator's credentials (cr:GetAuthorizationToken)" in message.text
+
+
+def test_given_a_store_that_is_not_set_up_then_the_error_is_alerted_and_still_exits_1(
+    stack: Stack, tmp_path: Path
+) -> None:
+    bootstrap.reset({**stack.env, "ACRSYNC_STORE": f"sqlite:///{tmp_path / 'nowhere' / 'none.db'}"})
+    result = CliRunner().invoke(app, ["canary", REPO, "--timeout", "2", "--alert"])
+    assert result.exit_code == 1
+    assert "alert: sent to channel default" in result.stderr
+    assert "error:" in result.stderr
+    (message,) = stack.cloud.sink.messages_for(ROBOT_TOKEN)
+    assert "broken at run" in message.title
+    _no_secret(stack, result.output, message.text)

@@ -22,7 +22,7 @@ from acrsync.domain.canary import (
     misses_objective,
     render_alert,
 )
-from acrsync.errors import UpstreamRejected, UpstreamUnavailable
+from acrsync.errors import StoreError, UpstreamRejected, UpstreamUnavailable
 from acrsync.ports import AlertChannel, AlertMessage, Notifier
 from acrsync.service.canary import CanaryReport, DestinationReport, iter_stage_rows
 from acrsync.service.canary_alert import NO_CHANNEL, alert_if_failed
@@ -202,3 +202,35 @@ def test_given_no_channel_configured_then_the_outcome_says_which_variables_to_se
     )
     assert (outcome.owed, outcome.sent, outcome.error) == (True, False, NO_CHANNEL)
     assert "ACRSYNC_DINGTALK_WEBHOOK" in outcome.error
+
+
+def test_given_the_budget_store_broken_then_the_alert_goes_out_without_the_budget() -> None:
+    budgeted, plain = RecordingNotifier(StoreError("the store is not set up", fix="")), RecordingNotifier()
+    outcome = alert_if_failed(
+        lambda: budgeted,
+        _channels,
+        image=IMAGE,
+        verdict=judge([], run_broken="run", run_detail="StoreError"),
+        channel_name="",
+        now=0,
+        unbudgeted=lambda: plain,
+    )
+    assert (outcome.sent, budgeted.sent, len(plain.sent)) == (True, [], 1)
+
+
+def test_given_the_rules_unreadable_then_a_named_channel_falls_back_to_the_default() -> None:
+    def channels(name: str) -> AlertChannel | None:
+        if name:
+            raise StoreError("unreadable", fix="")
+        return AlertChannel("default", "https://oapi.dingtalk.com/robot/send?access_token=t")
+
+    notifier = RecordingNotifier()
+    outcome = alert_if_failed(
+        lambda: notifier,
+        channels,
+        image=IMAGE,
+        verdict=judge([Dest("a", broken="task")]),
+        channel_name="ops",
+        now=0,
+    )
+    assert (outcome.sent, outcome.channel) == (True, "default")

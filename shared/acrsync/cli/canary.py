@@ -16,6 +16,8 @@ from acrsync.cli.canary_schedule import checked_schedule, print_schedule
 from acrsync.cli.common import err, fail, friendly_errors, out, print_json
 from acrsync.domain.canary import BROKEN, Verdict, judge, misses_objective
 from acrsync.domain.images import NAME_RE, SourceImage
+from acrsync.errors import AcrSyncError
+from acrsync.ports import Notifier
 from acrsync.service.canary import CANARY_PREFIX, STAGES, CanaryReport, iter_stage_rows, run_canary
 from acrsync.service.canary_alert import AlertOutcome, alert_if_failed
 
@@ -78,10 +80,7 @@ def canary(
             ]
             print_schedule(schedule, source, options, alert=alert, as_json=as_json)
             return
-        with live_progress(wanted(as_json), timeout) as progress:
-            report = run_canary(
-                bootstrap.canary_deps(), source, timeout_s=timeout, poll_s=poll, progress=progress
-            )
+        report = _run(source, timeout=timeout, poll=poll, alert=alert, as_json=as_json)
         verdict = judge(
             report.destinations, run_broken=report.broken, run_detail=report.detail, objective_s=objective
         )
@@ -89,6 +88,20 @@ def canary(
     _show(report, verdict, sent, as_json)
     if verdict.exit_code:
         fail(_summary(verdict), code=verdict.exit_code)
+
+
+def _run(source: SourceImage, *, timeout: float, poll: float, alert: bool, as_json: bool) -> CanaryReport:
+    """Run it; when it cannot run at all (store, credentials) and ``--alert`` is on, alert that first."""
+    try:
+        with live_progress(wanted(as_json), timeout) as progress:
+            return run_canary(
+                bootstrap.canary_deps(), source, timeout_s=timeout, poll_s=poll, progress=progress
+            )
+    except AcrSyncError as exc:
+        if alert:
+            failed = CanaryReport(source.ref, broken="run", detail=f"{type(exc).__name__}: {exc}")
+            _show_alert(_alert(failed, judge([], run_broken="run", run_detail=failed.detail)))
+        raise
 
 
 def _objective_args(objective: float | None) -> list[str]:
@@ -103,7 +116,14 @@ def _alert(report: CanaryReport, verdict: Verdict) -> AlertOutcome:
         verdict=verdict,
         channel_name=report.alert_channel,
         now=time.time(),
+        unbudgeted=_unbudgeted,
     )
+
+
+def _unbudgeted() -> Notifier:
+    from acrsync.adapters.dingtalk import DingTalkNotifier  # only when the store (and its budget) is broken
+
+    return DingTalkNotifier()
 
 
 def _show(report: CanaryReport, verdict: Verdict, sent: AlertOutcome | None, as_json: bool) -> None:
@@ -120,11 +140,15 @@ def _show(report: CanaryReport, verdict: Verdict, sent: AlertOutcome | None, as_
     if not verdict.exit_code:
         within = f" within {verdict.objective_s:g} s" if verdict.objective_s is not None else ""
         out.print(f"[green]✓[/] every destination verified{escape(within)}", markup=True)
-    if sent is not None and sent.owed:
-        if sent.sent:
-            err.print(f"alert: sent to channel {sent.channel}")
-        else:
-            err.print(f"alert: NOT sent (channel {sent.channel}): {sent.error}")
+    if sent is not None:
+        _show_alert(sent)
+
+
+def _show_alert(sent: AlertOutcome) -> None:
+    if sent.owed and sent.sent:
+        err.print(f"alert: sent to channel {sent.channel}")
+    elif sent.owed:
+        err.print(f"alert: NOT sent (channel {sent.channel}): {sent.error}")
 
 
 def _document(report: CanaryReport, verdict: Verdict, sent: AlertOutcome | None) -> dict[str, Any]:

@@ -27,6 +27,10 @@ DETAIL_MAX_CHARS = 300
 STAGE_ADVICE: Mapping[str, str] = {
     "rules": "no rule covers the canary: add one whose tags include `glob:acrsync-canary-*` "
     "(`acr-sync rules explain IMAGE` shows what decides)",
+    "push": "the canary could not be pushed to the source registry: check the operator's credentials "
+    "(cr:GetAuthorizationToken) and the instance's registry endpoint: `acr-sync doctor`",
+    "run": "the canary itself could not run (store, credentials or a registry): run it by hand with "
+    "`--verbose`, then `acr-sync doctor`",
     "event": "no push event: check the EventBridge trigger and the replicator: `acr-sync doctor --deployed`",
     "task": "no sync task or copy job was created: check the replicator's logs and the function role's "
     "ACR permissions: `acr-sync doctor`",

@@ -118,9 +118,15 @@ def run_canary(
             f"'glob:{CANARY_PREFIX}*' (or exclude nothing that matches it)"
         )
         return report
-    client = deps.acr(source.instance_id, source.region)
     started = deps.clock.now()
-    report.digest = push_canary(client, source.repository, source.tag)
+    try:
+        report.digest = push_canary(
+            deps.acr(source.instance_id, source.region), source.repository, source.tag
+        )
+    except AcrSyncError as exc:  # no push, no pipeline to follow: "push" is the broken stage
+        log.warning("canary_push_failed", image=source.ref, error=str(exc))
+        report.broken, report.detail = "push", f"{type(exc).__name__}: {exc}"
+        return report
     log.info("canary_pushed", image=source.ref, digest=report.digest, destinations=len(expected))
     names = [r.destination.ref for r in expected]
     watch = _watcher(names, started, progress)

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from acrsync.domain.canary import PASSED, Verdict, render_alert
-from acrsync.errors import AcrSyncError
+from acrsync.errors import AcrSyncError, StoreError
 from acrsync.logging import get_logger
-from acrsync.ports import AlertChannel, Notifier
+from acrsync.ports import AlertChannel, AlertMessage, Notifier
 
 log = get_logger(__name__)
 
@@ -45,22 +45,48 @@ def alert_if_failed(
     verdict: Verdict,
     channel_name: str,
     now: float,
+    unbudgeted: Callable[[], Notifier] | None = None,
 ) -> AlertOutcome:
-    """Send the run's alert when it did not pass; report (never raise) a send that fails."""
+    """Send the run's alert when it did not pass; report (never raise) a send that fails.
+
+    ``unbudgeted``: a notifier without the shared rate budget, used when the budget's store is what is
+    broken (a canary that cannot reach the store is exactly when the alert matters; one message a run
+    cannot exceed the robot's 20 a minute alone)."""
     if verdict.status == PASSED:
         return AlertOutcome(owed=False)
     message = render_alert(image, verdict, _iso(now))
-    channel = channels(channel_name)
+    channel = _channel(channels, channel_name)
     if channel is None:
         log.warning("canary_alert_not_sent", reason="no_channel", title=message.title, text=message.markdown)
         return AlertOutcome(owed=True, channel=channel_name or "default", error=NO_CHANNEL)
-    try:
-        notifier().send(channel, message)
-    except AcrSyncError as exc:  # UpstreamUnavailable / UpstreamRejected: messages name no secret
-        log.error("canary_alert_failed", channel=channel.name, error=str(exc), title=message.title)
-        return AlertOutcome(owed=True, channel=channel.name, error=str(exc))
+    error = _send(notifier, channel, message)
+    if isinstance(error, StoreError) and unbudgeted is not None:
+        log.warning("canary_alert_without_budget", channel=channel.name, error=str(error))
+        error = _send(unbudgeted, channel, message)
+    if error is not None:
+        log.error("canary_alert_failed", channel=channel.name, error=str(error), title=message.title)
+        return AlertOutcome(owed=True, channel=channel.name, error=str(error))
     log.info("canary_alert_sent", channel=channel.name, title=message.title, status=verdict.status)
     return AlertOutcome(owed=True, sent=True, channel=channel.name)
+
+
+def _channel(channels: Callable[[str], AlertChannel | None], name: str) -> AlertChannel | None:
+    """The named channel; the default one when the rules (in the store) cannot be read to resolve it."""
+    try:
+        return channels(name)
+    except AcrSyncError as exc:
+        log.warning("canary_alert_channel_unresolved", channel=name, error=str(exc))
+        return channels("") if name else None
+
+
+def _send(
+    notifier: Callable[[], Notifier], channel: AlertChannel, message: AlertMessage
+) -> AcrSyncError | None:
+    try:
+        notifier().send(channel, message)
+    except AcrSyncError as exc:  # UpstreamUnavailable / UpstreamRejected / StoreError: they name no secret
+        return exc
+    return None
 
 
 def _iso(epoch: float) -> str:
