@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shlex
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -261,3 +265,34 @@ def test_given_a_store_that_is_not_set_up_then_the_error_is_alerted_and_still_ex
     (message,) = stack.cloud.sink.messages_for(ROBOT_TOKEN)
     assert "broken at run" in message.title
     _no_secret(stack, result.output, message.text)
+
+
+def test_the_printed_crontab_line_runs_the_canary_under_crons_bare_environment(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the line --schedule prints (acr-sync found on PATH) and the env file it asks for
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+    stack.rules(harbor(stack))
+    stack.trigger()
+    printed = CliRunner().invoke(app, ["canary", REPO, "--timeout", "30", "--schedule", "*/30 * * * *"])
+    (line,) = [x for x in printed.stdout.splitlines() if x.startswith("*/30 * * * * ")]
+    names = [x.split()[1] for x in printed.stdout.splitlines() if x.startswith("#   ")]
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".acrsync-canary.env").write_text(
+        "".join(f"{n}={shlex.quote(stack.env[n])}\n" for n in names if n in stack.env)
+        + "".join(f"{n}={shlex.quote(v)}\n" for n, v in stack.env.items() if n.endswith("_ENDPOINT"))
+    )
+    # WHEN cron runs its command: sh, HOME set, PATH /usr/bin:/bin, nothing else in the environment
+    command = line.split(" ", 5)[5]
+    done = subprocess.run(
+        ["/bin/sh", "-c", command], env={"HOME": str(home), "PATH": "/usr/bin:/bin"}, timeout=120, check=False
+    )
+    assert stack.events is not None
+    stack.events.join()
+    # THEN the canary ran, passed, and left its report and its log where the line says
+    log = (home / "acrsync-canary.log").read_text()
+    assert done.returncode == 0, log
+    report = json.loads((home / "acrsync-canary.json").read_text())
+    assert report["status"] == "passed"
+    assert report["destinations"][0]["seconds"]["verified"] > 0

@@ -48,7 +48,11 @@ def print_schedule(
     line = crontab_line(schedule, SETUP, argv, REDIRECTIONS)
     requests, channels, note = _covering(source)
     settings = bootstrap.settings()
-    overrides = [n for n, v in (("ACRSYNC_ACR_ENDPOINT", settings.acr_endpoint),) if v]
+    set_here = (
+        ("ACRSYNC_ACR_ENDPOINT", settings.acr_endpoint),
+        ("ACRSYNC_STS_ENDPOINT", settings.sts_endpoint),
+    )
+    overrides = [name for name, value in set_here if value]
     env = schedule_env(
         requests,
         channels,
@@ -69,9 +73,16 @@ def print_schedule(
             }
         )
         return
+    _print_text(line, env, unset, note)
+
+
+def _print_text(line: str, env: list[tuple[str, str]], unset: set[str], note: str) -> None:
     out.print("# crontab -e, then paste (nothing was pushed):")
     out.print(line)
-    out.print(f"\n# {ENV_FILE.strip(chr(34))} (chmod 600), one NAME=value a line; names only here:")
+    env_file = ENV_FILE.strip('"')
+    out.print(
+        f"\n# {env_file} (chmod 600), one NAME='value' a line (quoted: a value may hold $); names only here:"
+    )
     for name, why in env:
         out.print(f"#   {name:<34} {why}{'  (not set in this shell)' if name in unset else ''}")
     out.print(f"\n# {EXIT_CODES}.")
