@@ -262,6 +262,11 @@ def test_given_a_store_that_is_not_set_up_then_the_error_is_alerted_and_still_ex
     assert result.exit_code == 1
     assert "alert: sent to channel default" in result.stderr
     assert "error:" in result.stderr
+    as_json = CliRunner().invoke(app, ["canary", REPO, "--timeout", "2", "--json"])
+    assert as_json.exit_code == 1
+    report = json.loads(as_json.stdout)  # a scheduled run's report file is still one JSON document
+    assert (report["status"], report["broken"], report["alert"]) == ("broken", "run", None)
+    assert report["detail"].startswith("RulesNotApplied: ACRSYNC_STORE=")
     (message,) = stack.cloud.sink.messages_for(ROBOT_TOKEN)
     assert "broken at run" in message.title
     _no_secret(stack, result.output, message.text)

@@ -91,16 +91,21 @@ def canary(
 
 
 def _run(source: SourceImage, *, timeout: float, poll: float, alert: bool, as_json: bool) -> CanaryReport:
-    """Run it; when it cannot run at all (store, credentials) and ``--alert`` is on, alert that first."""
+    """Run it; when it cannot run at all (store, credentials): report and alert stage ``run``, then raise."""
     try:
         with live_progress(wanted(as_json), timeout) as progress:
             return run_canary(
                 bootstrap.canary_deps(), source, timeout_s=timeout, poll_s=poll, progress=progress
             )
     except AcrSyncError as exc:
-        if alert:
-            failed = CanaryReport(source.ref, broken="run", detail=f"{type(exc).__name__}: {exc}")
-            _show_alert(_alert(failed, judge([], run_broken="run", run_detail=failed.detail)))
+        # A scheduled run still leaves a JSON report (and its alert); the error itself follows as usual.
+        failed = CanaryReport(source.ref, broken="run", detail=f"{type(exc).__name__}: {exc}")
+        verdict = judge([], run_broken="run", run_detail=failed.detail)
+        sent = _alert(failed, verdict) if alert else None
+        if as_json:
+            print_json(_document(failed, verdict, sent))
+        elif sent is not None:
+            _show_alert(sent)
         raise
 
 
