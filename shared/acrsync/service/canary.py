@@ -4,7 +4,8 @@ Stages per destination, each timed from the push: ``event`` (the replicator rece
 claimed the destination: a ledger row appeared), ``task`` (a sync task or copy job was created), ``completed``
 (ACR's task or the copy finished), ``verified`` (the destination digest was checked by the watcher or the
 copier). The first stage that did not happen is the broken one: no row within the timeout means the trigger
-(EventBridge -> replicator) is broken. Afterwards the canary tags are removed (source and destinations).
+(EventBridge -> replicator) is broken; a push the source registry refuses is stage ``push``. Afterwards the
+canary tags are removed (source and destinations).
 Timestamps come from the ledger rows, so the latencies are the pipeline's, not the polling's.
 """
 
