@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -875,3 +875,9 @@ def canary_deps(context: Any = None) -> Any:
         acr=copies.source,
         registry=copies.destination,
     )
+
+
+def unset_env(names: Iterable[str]) -> list[str]:
+    """Which of these variables are not set here (names only: ``acr-sync canary --schedule`` lists them)."""
+    environ = _environ()
+    return [n for n in names if not environ.get(n)]

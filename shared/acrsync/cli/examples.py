@@ -28,7 +28,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "doctor": ("acr-sync doctor --send-test-alert", "acr-sync doctor --deployed --s-yaml s.yaml --json"),
     "audit": ("acr-sync audit --rule releases-to-shanghai --json", "acr-sync audit --repair"),
-    "canary": ("acr-sync canary cri-src123/team-a/web --timeout 900 --json",),
+    "canary": (
+        "acr-sync canary cri-src123/team-a/web --timeout 900 --json",
+        "acr-sync canary cri-src123/canary/probe --objective 600 --alert",
+        "acr-sync canary cri-src123/canary/probe --objective 600 --alert --schedule '*/30 * * * *'",
+    ),
     "tables init": ("ACRSYNC_STORE=tablestore://my-ots acr-sync tables init",),
     "invoke": (
         "acr-sync invoke replicator events/acs.cr/push_completed.json --local",

@@ -4,7 +4,8 @@ Stages per destination, each timed from the push: ``event`` (the replicator rece
 claimed the destination: a ledger row appeared), ``task`` (a sync task or copy job was created), ``completed``
 (ACR's task or the copy finished), ``verified`` (the destination digest was checked by the watcher or the
 copier). The first stage that did not happen is the broken one: no row within the timeout means the trigger
-(EventBridge -> replicator) is broken. Afterwards the canary tags are removed (source and destinations).
+(EventBridge -> replicator) is broken; a push the source registry refuses is stage ``push``. Afterwards the
+canary tags are removed (source and destinations).
 Timestamps come from the ledger rows, so the latencies are the pipeline's, not the polling's.
 """
 
@@ -16,6 +17,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from acrsync.domain.canary import misses_objective
 from acrsync.domain.images import COPY_REGION, SourceImage
 from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.oci import OCI_MANIFEST, Manifest, parse_registry_target
@@ -61,6 +63,8 @@ class CanaryReport:
     broken: str = ""
     detail: str = ""
     cleanup: list[str] = field(default_factory=list)
+    # The covering rule's alert channel ("" = the default channel): where ``--alert`` sends.
+    alert_channel: str = ""
 
     @property
     def passed(self) -> bool:
@@ -92,12 +96,22 @@ def push_canary(client: RegistryClient, repo: str, tag: str) -> str:
     return client.put_manifest(repo, tag, manifest)
 
 
+# Told, after each ledger read, every destination's stages so far and the seconds since the push.
+Progress = Callable[[float, list[DestinationReport]], None]
+
+
 def run_canary(
-    deps: CanaryDeps, source: SourceImage, *, timeout_s: float, poll_s: float = 2.0
+    deps: CanaryDeps,
+    source: SourceImage,
+    *,
+    timeout_s: float,
+    poll_s: float = 2.0,
+    progress: Progress | None = None,
 ) -> CanaryReport:
     """Push ``source`` (its tag is the canary's), follow every destination the rules give, clean up."""
     report = CanaryReport(image=source.ref)
     expected = evaluate(deps.rules(), source)
+    report.alert_channel = next((r.alert_channel for r in expected if r.alert_channel), "")
     if not expected:
         report.broken = "rules"
         report.detail = (
@@ -105,11 +119,19 @@ def run_canary(
             f"'glob:{CANARY_PREFIX}*' (or exclude nothing that matches it)"
         )
         return report
-    client = deps.acr(source.instance_id, source.region)
     started = deps.clock.now()
-    report.digest = push_canary(client, source.repository, source.tag)
+    try:
+        report.digest = push_canary(
+            deps.acr(source.instance_id, source.region), source.repository, source.tag
+        )
+    except AcrSyncError as exc:  # no push, no pipeline to follow: "push" is the broken stage
+        log.warning("canary_push_failed", image=source.ref, error=str(exc))
+        report.broken, report.detail = "push", f"{type(exc).__name__}: {exc}"
+        return report
     log.info("canary_pushed", image=source.ref, digest=report.digest, destinations=len(expected))
-    rows = _follow(deps, source, len(expected), started + timeout_s, poll_s)
+    names = [r.destination.ref for r in expected]
+    watch = _watcher(names, started, progress)
+    rows = _follow(deps, source, len(expected), started + timeout_s, poll_s, tell=watch)
     by_dest = {r.dest_ref: r for r in rows}
     for request in expected:
         report.destinations.append(
@@ -133,12 +155,32 @@ def _matching(deps: CanaryDeps, source: SourceImage, since: float) -> list[Ledge
     ]
 
 
+def _watcher(
+    names: list[str], started: float, progress: Progress | None
+) -> Callable[[float, list[LedgerEntry]], None]:
+    """Turn each ledger read into the progress callback's view (nothing when there is no callback)."""
+
+    def tell(now: float, rows: list[LedgerEntry]) -> None:
+        if progress is not None:
+            by_dest = {r.dest_ref: r for r in rows}
+            progress(now - started, [_stages(n, by_dest.get(n), started) for n in names])
+
+    return tell
+
+
 def _follow(
-    deps: CanaryDeps, source: SourceImage, count: int, deadline: float, poll_s: float
+    deps: CanaryDeps,
+    source: SourceImage,
+    count: int,
+    deadline: float,
+    poll_s: float,
+    *,
+    tell: Callable[[float, list[LedgerEntry]], None],
 ) -> list[LedgerEntry]:
     rows: list[LedgerEntry] = []
     while deps.clock.now() < deadline:
         rows = _matching(deps, source, deadline)
+        tell(deps.clock.now(), rows)
         if len(rows) >= count and all(not r.state.is_open for r in rows):
             return rows
         deps.clock.sleep(poll_s)
@@ -199,10 +241,15 @@ def _cleanup(deps: CanaryDeps, source: SourceImage, digest: str, rows: list[Ledg
     return problems
 
 
-def iter_stage_rows(report: CanaryReport) -> Iterator[list[str]]:
-    """Table rows: destination, each stage's seconds (or the broken mark), detail."""
+def iter_stage_rows(report: CanaryReport, objective_s: float | None = None) -> Iterator[list[str]]:
+    """Table rows: destination, each stage's seconds (or the broken mark), detail. A destination verified
+    later than the objective has its ``verified`` cell marked ``OVER``."""
     for d in report.destinations:
         cells = [
             f"{d.seconds[s]:.1f}s" if s in d.seconds else ("BROKEN" if s == d.broken else "-") for s in STAGES
         ]
-        yield [d.destination, *cells, d.detail]
+        detail = d.detail
+        if misses_objective(d, objective_s):
+            cells[-1] += " OVER"
+            detail = detail or f"verified later than the {objective_s:g} s objective"
+        yield [d.destination, *cells, detail]
