@@ -30,6 +30,7 @@ from acrsync.ports import Clock, Ledger, RegistryApi, StateStore
 from acrsync.service.gate import CallGate
 from acrsync.service.reconcile_act import Actor, Tally
 from acrsync.service.reconcile_repo import RepoAudit, selecting_rules
+from acrsync.service.referrers import ReferrerDeps, referrer_step
 from acrsync.service.replicate import ReplicatorDeps
 from acrsync.service.submit import Submitter
 
@@ -56,6 +57,7 @@ class ReconcileDeps:
     state: StateStore
     region: str
     role_registry: Callable[[str, str], RegistryApi] | None = None
+    referrers: ReferrerDeps | None = None  # tagless referrers follow recent images (None: not wired)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,10 @@ def run_slice(
                     on_repository(report)
             cursor["instance"], cursor["done"] = int(cursor["instance"]) + 1, 0
             revision = _save(deps, options, cursor, report, revision)
+        if not _referrer_step(deps, options, cursor, report, deadline=deadline, only=only):
+            report.stopped = "deadline"
+            _save(deps, options, cursor, report, revision)
+            return report
     except (
         RetryableError
     ) as exc:  # throttling that outlasted the retries: the cursor holds, next slice resumes
@@ -170,6 +176,29 @@ def run_slice(
         report.api_calls = deps.gate.calls - calls_before
     _finish(deps, options, cursor, report, revision=revision, actor=actor)
     return report
+
+
+def _referrer_step(
+    deps: ReconcileDeps,
+    options: Options,
+    cursor: dict[str, Any],
+    report: SliceReport,
+    *,
+    deadline: float,
+    only: Any,
+) -> bool:
+    """Once every repository is audited: referrers of recent subjects (``service.referrers``); False when
+    the slice ran out of time first (the cursor keeps the last subject done)."""
+    if deps.referrers is None or not options.write:
+        return True
+    return referrer_step(
+        deps.referrers,
+        cursor,
+        report.tally.referrers,
+        event_id=f"reconcile:{report.pass_id}",
+        in_scope=lambda rule, repo: rule in deps.policies and (only is None or only.matches(repo)),
+        time_left=lambda: deps.clock.monotonic() <= deadline - options.margin_s,
+    )
 
 
 def _audit_one(
