@@ -1,0 +1,238 @@
+"""Tagless OCI 1.1 referrers follow their image after it was replicated: the reconciler's referrer step.
+
+Over the wire: the replicator, the reconciler and the watcher through ``handler(bytes, context)``; every
+ACR instance's registry is an OCI stand-in reached the cloud's way (the real ACR SDK asks the emulator
+``ListInstanceEndpoint`` and ``GetAuthorizationToken``); the copy destination is a "Harbor" stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from acrsync import bootstrap
+from acrsync.domain.ledger import LedgerEntry, State
+from acrsync.domain.rules_schema import validate_document
+from acrsync.local import fc
+from acrsync.local.acr_model import AcrModel
+from acrsync.local.acr_registry_actions import attach_registry
+from acrsync.local.oci_images import Pushed, put_index, put_referrer
+from acrsync.local.oci_registry import OciRegistry
+from acrsync.local.oci_store import Fault
+from acrsync.local.stack import ACCOUNT_ID, BEIJING, SHANGHAI, SOURCE, LocalCloud
+from acrsync.service import rules_admin
+from acrsync.service.clock import ManualClock
+from tests.fixtures import load_event
+
+pytestmark = pytest.mark.loopback
+HARBOR_USER, HARBOR_PW = "robot$dr", "harbor-Planted-Secret-91"
+CRED_ENV = "ACRSYNC_REGISTRY_HARBOR"
+REPO = "team-a/web"
+COSIGN_OCI11 = "application/vnd.dev.cosign.artifact.sig.v1+json"  # cosign's artifactType in OCI 1.1 mode
+TICK = json.dumps(
+    {"triggerTime": "2026-11-30T10:00:00Z", "triggerName": "reconcile", "payload": '{"mode":"reconcile"}'}
+)
+WRITES = ("POST", "PUT", "PATCH")
+
+
+class World:
+    def __init__(self, cloud: LocalCloud, clock: ManualClock, regs: dict[str, OciRegistry]) -> None:
+        self.cloud, self.clock, self.regs = cloud, clock, regs
+        self.env = {**cloud.env, CRED_ENV: f"{HARBOR_USER}:{HARBOR_PW}"}
+
+    def replicate(self, tag: str) -> Pushed:
+        """Push an image, deliver its event, let ACR's sync and the copier finish and the watcher verify."""
+        index = put_index(self.regs["source"].state, REPO, tag, layer_sizes=(3000,))
+        self.cloud.model.push(SOURCE[0], "team-a", "web", tag, index.digest)
+        doc = json.loads(load_event("acs.cr/push_completed.json"))
+        doc["data"].update(Tag=tag, Digest=index.digest, RepoId="")
+        doc["id"] = f"evt-{tag}"
+        fc.invoke("replicator", json.dumps(doc).encode(), self.env)
+        self.cloud.model.run_pending()
+        for _ in range(3):
+            self.clock.advance(30)
+            self.tick()
+        for name in ("shanghai", "beijing"):  # what ACR's sync carried into each instance's registry
+            put_index(self.regs[name].state, REPO, tag, layer_sizes=(3000,))
+        assert {r.state for r in self.rows()} == {State.VERIFIED}
+        return index
+
+    def sign(self, subject: Pushed) -> Pushed:
+        """``cosign sign`` in OCI 1.1 mode: a tagless manifest whose subject is the image."""
+        return put_referrer(self.regs["source"].state, REPO, subject, artifact_type=COSIGN_OCI11)
+
+    def reconcile(self) -> dict[str, Any]:
+        return fc.invoke("reconciler", TICK.encode(), self.env)
+
+    def tick(self) -> dict[str, Any]:
+        return fc.invoke("watcher", load_event("timer/sweep.json"), self.env)
+
+    def rows(self) -> list[LedgerEntry]:
+        return list(bootstrap.stores().ledger.scan())
+
+    def referrer_rows(self) -> list[LedgerEntry]:
+        return [r for r in self.rows() if r.extra.get("referrer_of")]
+
+    def referrers_at(self, name: str, repo: str, digest: str) -> list[str]:
+        doc = json.loads(self.regs[name].state.referrers(repo, digest))
+        return [m["digest"] for m in doc["manifests"]]
+
+
+def _rules(harbor: OciRegistry) -> dict[str, Any]:
+    dingtalk = {"webhook_env": "ACRSYNC_DINGTALK_WEBHOOK", "secret_env": "ACRSYNC_DINGTALK_SECRET"}
+    return {
+        "version": 1,
+        "channels": {"ops": {"dingtalk": dingtalk}},
+        "rules": [
+            {
+                "name": "web-everywhere",
+                "alert": "ops",
+                "source": {"instance": SOURCE[0], "repositories": [REPO]},
+                "destinations": [
+                    {"registry": f"{harbor.url}/dr", "credentials_env": CRED_ENV},  # companions: default on
+                    {"instance": SHANGHAI[0], "region": SHANGHAI[1], "companions": True},
+                    {"instance": BEIJING[0], "region": BEIJING[1]},  # companions off (the ACR default)
+                ],
+            }
+        ],
+    }
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    clock = ManualClock(start=time.time())
+    model = AcrModel(account_id=ACCOUNT_ID, clock=clock.now)
+    with (
+        LocalCloud(tmp_path, model=model) as cloud,
+        OciRegistry(users={}) as source,
+        OciRegistry(users={HARBOR_USER: HARBOR_PW}, projects={"dr"}) as harbor,
+        OciRegistry(users={}) as shanghai,
+        OciRegistry(users={}) as beijing,
+    ):
+        for instance, reg in ((SOURCE[0], source), (SHANGHAI[0], shanghai), (BEIJING[0], beijing)):
+            attach_registry(cloud.model, instance, reg)
+        regs = {"source": source, "harbor": harbor, "shanghai": shanghai, "beijing": beijing}
+        w = World(cloud, clock, regs)
+        bootstrap.reset(w.env)
+        bootstrap.use(clock=clock)
+        doc = validate_document(_rules(harbor))
+        rules_admin.apply(bootstrap.stores().rules, doc, prune=True, dry_run=False, now=clock.now())
+        yield w
+        bootstrap.reset()
+
+
+def test_given_a_tagless_signature_pushed_after_replication_when_the_reconciler_passes_then_it_follows(
+    world: World,
+) -> None:
+    # GIVEN an image copied to Harbor and synced by ACR to Shanghai (companions on) and Beijing (off)
+    image = world.replicate("v1.0.0")
+    assert world.referrers_at("harbor", f"dr/{REPO}", image.digest) == []
+    # WHEN it is signed with a tagless OCI 1.1 referrer (no tag, no push event), and the reconciler passes
+    signature = world.sign(image)
+    response = world.reconcile()
+    # THEN the signature is at Harbor and in Shanghai's registry, and not in Beijing's
+    assert response["completed"] is True
+    assert response["referrers_copied"] == 2
+    assert world.referrers_at("harbor", f"dr/{REPO}", image.digest) == [signature.digest]
+    assert world.referrers_at("shanghai", REPO, image.digest) == [signature.digest]
+    assert world.referrers_at("beijing", REPO, image.digest) == []
+    # AND each copy is a verified ledger row keyed by subject, referrer and destination
+    rows = world.referrer_rows()
+    assert sorted((r.dest_instance, r.dest_region) for r in rows) == [
+        (SHANGHAI[0], SHANGHAI[1]),
+        (f"{world.regs['harbor'].url}/dr", "oci"),
+    ]
+    assert {(r.state, r.digest, r.extra["referrer_of"]) for r in rows} == {
+        (State.VERIFIED, signature.digest, image.digest)
+    }
+    # AND Shanghai's registry was reached the cloud's way
+    endpoints = world.cloud.model.requests_for("ListInstanceEndpoint")
+    assert SHANGHAI[0] in {r.params["InstanceId"] for r in endpoints}
+
+
+def test_given_referrers_copied_when_the_reconciler_passes_again_then_nothing_is_sent(world: World) -> None:
+    image = world.replicate("v1.1.0")
+    world.sign(image)
+    assert world.reconcile()["referrers_copied"] == 2
+    marks = {name: len(reg.state.log) for name, reg in world.regs.items()}
+    rows_before = [(r.claim_id, r.revision) for r in world.referrer_rows()]
+    # WHEN the next pass runs
+    again = world.reconcile()
+    # THEN it copies nothing: no upload or manifest write reached any registry, the rows are untouched
+    assert again["completed"] is True
+    assert again["referrers_copied"] == 0
+    assert again["referrers"]["present"] == 2
+    for name, reg in world.regs.items():
+        sent = [e for e in reg.state.log[marks[name] :] if e.method in WRITES]
+        assert sent == [], name
+    assert [(r.claim_id, r.revision) for r in world.referrer_rows()] == rows_before
+
+
+def test_given_a_source_without_the_referrers_api_when_passed_then_the_pass_completes_and_says_so(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = world.replicate("v1.2.0")
+    world.sign(image)
+    world.regs["source"].state.faults.append(Fault("GET", "/referrers/", 404, times=100))
+    response = world.reconcile()
+    assert response["completed"] is True
+    assert response["referrers_copied"] == 0
+    assert response["referrers"]["unsupported"] == 1
+    assert world.referrer_rows() == []
+    text = capsys.readouterr().out
+    assert text.count('"referrers_api_unsupported"') == 1
+    assert world.regs["source"].host in text
+
+
+def test_given_a_5xx_during_one_copy_when_passed_then_that_row_retries_then_fails_alerted_and_others_arrive(
+    world: World,
+) -> None:
+    image = world.replicate("v1.3.0")
+    signature = world.sign(image)
+    # every manifest write to Harbor answers 503 (Retry-After 0 keeps the client's own retries fast)
+    world.regs["harbor"].state.faults.append(Fault("PUT", "/manifests/", 503, times=10_000, retry_after=0))
+    response = world.reconcile()
+    # THEN the pass completed: Shanghai got the signature, Harbor's copy waits for a retry
+    assert response["completed"] is True
+    assert response["referrers"] == {**response["referrers"], "copied": 1, "retrying": 1}
+    assert world.referrers_at("shanghai", REPO, image.digest) == [signature.digest]
+    (harbor_row,) = [r for r in world.referrer_rows() if r.state is not State.VERIFIED]
+    assert harbor_row.state is State.RETRYING
+    assert harbor_row.error_class == "copy_transient"
+    # WHEN the watcher re-launches it until the attempts run out
+    for _ in range(3):
+        world.clock.advance(901)
+        world.tick()
+    (harbor_row,) = [r for r in world.referrer_rows() if r.state is not State.VERIFIED]
+    assert harbor_row.state is State.FAILED
+    assert harbor_row.attempts == harbor_row.max_attempts
+    # AND one alert names the rule, the image and the referrer; a later pass does not claim it again
+    world.clock.advance(61)
+    world.tick()
+    (message,) = world.cloud.sink.messages
+    text = json.dumps(message.body, ensure_ascii=False)
+    assert "web-everywhere" in text
+    assert signature.digest in text
+    assert image.digest in text
+    assert world.reconcile()["referrers"].get("copied", 0) == 0
+
+
+def test_given_the_window_set_to_zero_when_passed_then_no_registry_is_asked_for_referrers(
+    world: World,
+) -> None:
+    image = world.replicate("v1.4.0")
+    world.sign(image)
+    world.env["ACRSYNC_REFERRERS_WINDOW_HOURS"] = "0"
+    bootstrap.reset(world.env)
+    bootstrap.use(clock=world.clock)
+    marks = {name: len(reg.state.log) for name, reg in world.regs.items()}  # the copy job asked once
+    response = world.reconcile()
+    assert response["completed"] is True
+    assert response["referrers_copied"] == 0
+    asked = [e for n, reg in world.regs.items() for e in reg.state.log[marks[n] :] if "/referrers/" in e.path]
+    assert asked == []
