@@ -236,3 +236,14 @@ def test_given_the_window_set_to_zero_when_passed_then_no_registry_is_asked_for_
     assert response["referrers_copied"] == 0
     asked = [e for n, reg in world.regs.items() for e in reg.state.log[marks[n] :] if "/referrers/" in e.path]
     assert asked == []
+
+
+def test_the_demos_data_plane_act_shows_a_late_signature_arriving_at_harbor(tmp_path: Path) -> None:
+    from acrsync.local import demo_dataplane
+
+    said: list[str] = []
+    report = demo_dataplane.run(tmp_path, say=said.append)
+    assert report.late_referrer.startswith("sha256:")
+    assert any("one reconciler pass copied it to Harbor" in line for line in said)
+    assert report.canary is not None
+    assert report.canary.passed
