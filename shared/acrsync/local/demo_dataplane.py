@@ -4,8 +4,9 @@ A source registry stand-in behind the emulated source instance (reached the clou
 ``ListInstanceEndpoint`` + ``GetAuthorizationToken``), a "Harbor" stand-in with a ``dr`` project and a
 robot account, and a rule copying ``team-a/*`` releases there. A signed multi-arch image is pushed and
 copied with its signature; then signed again the OCI 1.1 way (a tagless referrer, no push event) and one
-reconciler pass carries that to Harbor too; then ``acr-sync canary`` pushes its own image through the source registry,
-whose push becomes an event for the replicator (as EventBridge would deliver it), and times every stage.
+reconciler pass carries that to Harbor too; then ``acr-sync canary`` pushes its own image through the
+source registry, whose push becomes an event for the replicator (as EventBridge would deliver it), and
+times every stage.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DataPlane
             say(f"pushed a signed 2-platform team-a/web:{TAG}; copied with its signature to Harbor")
             report.late_referrer = _sign_later(source, harbor, env)
             say(
-                "signed it later with a tagless OCI 1.1 referrer (no tag, no push event); one reconciler pass "
+                "signed it later with a tagless OCI 1.1 referrer (no tag, no push event); "
+                + "one reconciler pass "
                 + ("copied it to Harbor" if report.late_referrer else "did NOT copy it to Harbor")
             )
             events = PushEvents(source, cloud.model, SOURCE[0], SOURCE[1], env).start()
