@@ -25,8 +25,9 @@ from acrsync.local.oci_images import Pushed, put_index, put_referrer
 from acrsync.local.oci_registry import OciRegistry
 from acrsync.local.oci_store import Fault
 from acrsync.local.stack import ACCOUNT_ID, BEIJING, SHANGHAI, SOURCE, LocalCloud
-from acrsync.service import rules_admin
+from acrsync.service import operate, rules_admin
 from acrsync.service.clock import ManualClock
+from acrsync.service.referrers import referrer_step
 from tests.fixtures import load_event
 
 pytestmark = pytest.mark.loopback
@@ -220,6 +221,11 @@ def test_given_a_5xx_during_one_copy_when_passed_then_that_row_retries_then_fail
     assert signature.digest in text
     assert image.digest in text
     assert world.reconcile()["referrers"].get("copied", 0) == 0
+    # AND `status` lists it as a referrer of the image, not as the image
+    report = operate.recent_status(bootstrap.stores().ledger, world.clock, since_s=3600).as_dict(0)
+    (failure,) = report["failures"]
+    assert failure["digest"] == signature.digest
+    assert failure["reason"].startswith(f"OCI referrer of {image.digest[:19]}")
 
 
 def test_given_the_window_set_to_zero_when_passed_then_no_registry_is_asked_for_referrers(
@@ -247,3 +253,30 @@ def test_the_demos_data_plane_act_shows_a_late_signature_arriving_at_harbor(tmp_
     assert any("one reconciler pass copied it to Harbor" in line for line in said)
     assert report.canary is not None
     assert report.canary.passed
+
+
+def test_given_a_slice_out_of_time_mid_step_when_the_next_slice_runs_then_it_resumes_after_the_last_subject(
+    world: World,
+) -> None:
+    images = [world.replicate("v2.0.0"), world.replicate("v2.1.0")]
+    for image in images:
+        world.sign(image)
+    deps = bootstrap.reconciler_deps().referrers
+    assert deps is not None
+    cursor: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    budget = iter([True])  # time for one subject only
+
+    def step(time_left: Any) -> bool:
+        return referrer_step(
+            deps, cursor, counts, event_id="t", in_scope=lambda _r, _p: True, time_left=time_left
+        )
+
+    assert step(lambda: next(budget, False)) is False
+    assert (counts["subjects"], counts["copied"]) == (1, 2)
+    first = min(i.digest for i in images)  # subjects go in key order
+    assert cursor["referrers_after"].endswith("@" + first)
+    assert step(lambda: True) is True
+    assert (counts["subjects"], counts["copied"]) == (2, 4)
+    for image in images:
+        assert len(world.referrers_at("harbor", f"dr/{REPO}", image.digest)) == 1
