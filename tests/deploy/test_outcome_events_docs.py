@@ -84,3 +84,6 @@ def test_a_referrer_copys_events_say_which_image_it_refers_to_and_validate() -> 
     jsonschema.validate(sent, SCHEMA)
     assert sent["data"]["referrerOf"] == subject
     assert "referrerOf" not in event("verified")["data"]
+    # the example rule starts a rollout for images only, not again for each signature that follows one
+    assert pattern_matches(RULE["FilterPattern"], event("verified"))
+    assert not pattern_matches(RULE["FilterPattern"], sent)
