@@ -95,13 +95,19 @@ def referrer_step(
 ) -> bool:
     """The reconciler's use: resume after the cursor's ``referrers_after``, add the counts to ``counts``;
     False when time ran out (the cursor then holds the last subject done)."""
-    step = follow_referrers(
-        deps,
-        event_id=event_id,
-        after=str(cursor.get("referrers_after", "")),
-        in_scope=in_scope,
-        time_left=time_left,
-    )
+    try:
+        step = follow_referrers(
+            deps,
+            event_id=event_id,
+            after=str(cursor.get("referrers_after", "")),
+            in_scope=in_scope,
+            time_left=time_left,
+        )
+    finally:  # idle registry connections do not outlive the slice (FC freezes the instance between ticks)
+        for factory in (deps.copies.source, deps.copies.destination):
+            close = getattr(factory, "close", None)
+            if close is not None:
+                close()
     for what, n in step.counts.items():
         counts[what] = counts.get(what, 0) + n
     if step.stopped:
