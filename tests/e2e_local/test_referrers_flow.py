@@ -280,3 +280,18 @@ def test_given_a_slice_out_of_time_mid_step_when_the_next_slice_runs_then_it_res
     assert (counts["subjects"], counts["copied"]) == (2, 4)
     for image in images:
         assert len(world.referrers_at("harbor", f"dr/{REPO}", image.digest)) == 1
+
+
+def test_given_a_destination_whose_referrers_listing_fails_when_passed_then_others_still_get_theirs(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = world.replicate("v1.5.0")
+    signature = world.sign(image)
+    world.regs["shanghai"].state.faults.append(Fault("GET", "/referrers/", 500, times=10_000, retry_after=0))
+    response = world.reconcile()
+    assert response["completed"] is True
+    assert response["referrers"]["unreadable"] == 1
+    assert response["referrers_copied"] == 1
+    assert world.referrers_at("harbor", f"dr/{REPO}", image.digest) == [signature.digest]
+    assert [r.dest_region for r in world.referrer_rows()] == ["oci"]  # nothing claimed for Shanghai
+    assert '"referrers_destination_unreadable"' in capsys.readouterr().out

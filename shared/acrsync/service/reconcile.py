@@ -20,7 +20,7 @@ from typing import Any
 
 from acrsync.domain.events import TimerTick, parse_events
 from acrsync.domain.images import DestinationImage, SourceImage, SyncRequest
-from acrsync.domain.patterns import compile_pattern
+from acrsync.domain.patterns import Matcher, compile_pattern
 from acrsync.domain.reconcile import Finding, Kind, RulePolicy
 from acrsync.domain.registry import Repository
 from acrsync.domain.rules_eval import CompiledRule, RuleIndex
@@ -185,7 +185,7 @@ def _referrer_step(
     report: SliceReport,
     *,
     deadline: float,
-    only: Any,
+    only: Matcher | None,
 ) -> bool:
     """Once every repository is audited: referrers of recent subjects (``service.referrers``); False when
     the slice ran out of time first (the cursor keeps the last subject done)."""

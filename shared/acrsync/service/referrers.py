@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acrsync.domain.ledger import LedgerEntry, State
-from acrsync.domain.oci import Descriptor
+from acrsync.domain.oci import Descriptor, ManifestError
 from acrsync.domain.referrers import Subject, place, recent_subjects, referrer_claim, referrer_row
 from acrsync.errors import AlreadyClaimed, UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger
@@ -33,6 +33,9 @@ from acrsync.service.copy_jobs import CopyDeps, dest_place, run_here
 
 log = get_logger(__name__)
 
+# A registry that failed (after the client's own retries), refused us, or answered an unreadable index:
+# that subject or destination is skipped this pass, the next pass tries again.
+_UNREADABLE = (UpstreamUnavailable, UpstreamRejected, ManifestError)
 _OUTCOMES = {"verified": "copied", "retrying": "retrying", "failed": "failed", "mismatch": "failed"}
 
 
@@ -124,7 +127,7 @@ def _subject(deps: ReferrerDeps, subject: Subject, step: ReferrerStep, event_id:
             f"{row.source_namespace}/{row.source_repo}",
         )
         wanted = _listed(src, row.digest, step)
-    except (UpstreamUnavailable, UpstreamRejected) as exc:
+    except _UNREADABLE as exc:
         step.add("unreadable")
         log.warning("referrers_source_unreadable", subject=subject.key, error=str(exc))
         return
@@ -133,7 +136,7 @@ def _subject(deps: ReferrerDeps, subject: Subject, step: ReferrerStep, event_id:
     for dest_row in subject.rows:
         try:
             _destination(deps, subject, dest_row, wanted, step=step, event_id=event_id)
-        except (UpstreamUnavailable, UpstreamRejected) as exc:
+        except _UNREADABLE as exc:
             step.add("unreadable")
             log.warning("referrers_destination_unreadable", destination=place(dest_row), error=str(exc))
 
