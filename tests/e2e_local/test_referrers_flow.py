@@ -295,3 +295,21 @@ def test_given_a_destination_whose_referrers_listing_fails_when_passed_then_othe
     assert world.referrers_at("harbor", f"dr/{REPO}", image.digest) == [signature.digest]
     assert [r.dest_region for r in world.referrer_rows()] == ["oci"]  # nothing claimed for Shanghai
     assert '"referrers_destination_unreadable"' in capsys.readouterr().out
+
+
+def test_given_an_acr_destination_briefly_failing_when_the_watcher_retries_then_the_copier_delivers_it(
+    world: World,
+) -> None:
+    image = world.replicate("v1.6.0")
+    signature = world.sign(image)
+    # Shanghai's registry refuses manifest writes for a moment: longer than the client's own retries
+    world.regs["shanghai"].state.faults.append(Fault("PUT", "/manifests/", 503, times=5, retry_after=0))
+    assert world.reconcile()["referrers"]["retrying"] == 1
+    (row,) = [r for r in world.referrer_rows() if r.dest_region == SHANGHAI[1]]
+    assert row.state is State.RETRYING
+    # WHEN the watcher's retry is due: it re-launches the row through the copier, as any copy row
+    world.clock.advance(901)
+    world.tick()
+    (row,) = [r for r in world.referrer_rows() if r.dest_region == SHANGHAI[1]]
+    assert row.state is State.VERIFIED
+    assert world.referrers_at("shanghai", REPO, image.digest) == [signature.digest]
