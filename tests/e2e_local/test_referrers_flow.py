@@ -16,115 +16,23 @@ from typing import Any
 import pytest
 
 from acrsync import bootstrap
-from acrsync.domain.ledger import LedgerEntry, State
-from acrsync.domain.rules_schema import validate_document
-from acrsync.local import fc
-from acrsync.local.acr_model import AcrModel
-from acrsync.local.acr_registry_actions import attach_registry
-from acrsync.local.oci_images import Pushed, put_index, put_referrer
-from acrsync.local.oci_registry import OciRegistry
+from acrsync.domain.ledger import State
 from acrsync.local.oci_store import Fault
-from acrsync.local.stack import ACCOUNT_ID, BEIJING, SHANGHAI, SOURCE, LocalCloud
-from acrsync.service import operate, rules_admin
+from acrsync.local.referrers_world import REPO, ReferrersWorld, referrers_world
+from acrsync.local.stack import SHANGHAI
+from acrsync.service import operate
 from acrsync.service.clock import ManualClock
 from acrsync.service.referrers import referrer_step
-from tests.fixtures import load_event
 
 pytestmark = pytest.mark.loopback
-HARBOR_USER, HARBOR_PW = "robot$dr", "harbor-Planted-Secret-91"
-CRED_ENV = "ACRSYNC_REGISTRY_HARBOR"
-REPO = "team-a/web"
-COSIGN_OCI11 = "application/vnd.dev.cosign.artifact.sig.v1+json"  # cosign's artifactType in OCI 1.1 mode
-TICK = json.dumps(
-    {"triggerTime": "2026-11-30T10:00:00Z", "triggerName": "reconcile", "payload": '{"mode":"reconcile"}'}
-)
 WRITES = ("POST", "PUT", "PATCH")
-
-
-class World:
-    def __init__(self, cloud: LocalCloud, clock: ManualClock, regs: dict[str, OciRegistry]) -> None:
-        self.cloud, self.clock, self.regs = cloud, clock, regs
-        self.env = {**cloud.env, CRED_ENV: f"{HARBOR_USER}:{HARBOR_PW}"}
-
-    def replicate(self, tag: str) -> Pushed:
-        """Push an image, deliver its event, let ACR's sync and the copier finish and the watcher verify."""
-        index = put_index(self.regs["source"].state, REPO, tag, layer_sizes=(3000,))
-        self.cloud.model.push(SOURCE[0], "team-a", "web", tag, index.digest)
-        doc = json.loads(load_event("acs.cr/push_completed.json"))
-        doc["data"].update(Tag=tag, Digest=index.digest, RepoId="")
-        doc["id"] = f"evt-{tag}"
-        fc.invoke("replicator", json.dumps(doc).encode(), self.env)
-        self.cloud.model.run_pending()
-        for _ in range(3):
-            self.clock.advance(30)
-            self.tick()
-        for name in ("shanghai", "beijing"):  # what ACR's sync carried into each instance's registry
-            put_index(self.regs[name].state, REPO, tag, layer_sizes=(3000,))
-        assert {r.state for r in self.rows()} == {State.VERIFIED}
-        return index
-
-    def sign(self, subject: Pushed) -> Pushed:
-        """``cosign sign`` in OCI 1.1 mode: a tagless manifest whose subject is the image."""
-        return put_referrer(self.regs["source"].state, REPO, subject, artifact_type=COSIGN_OCI11)
-
-    def reconcile(self) -> dict[str, Any]:
-        return fc.invoke("reconciler", TICK.encode(), self.env)
-
-    def tick(self) -> dict[str, Any]:
-        return fc.invoke("watcher", load_event("timer/sweep.json"), self.env)
-
-    def rows(self) -> list[LedgerEntry]:
-        return list(bootstrap.stores().ledger.scan())
-
-    def referrer_rows(self) -> list[LedgerEntry]:
-        return [r for r in self.rows() if r.extra.get("referrer_of")]
-
-    def referrers_at(self, name: str, repo: str, digest: str) -> list[str]:
-        doc = json.loads(self.regs[name].state.referrers(repo, digest))
-        return [m["digest"] for m in doc["manifests"]]
-
-
-def _rules(harbor: OciRegistry) -> dict[str, Any]:
-    dingtalk = {"webhook_env": "ACRSYNC_DINGTALK_WEBHOOK", "secret_env": "ACRSYNC_DINGTALK_SECRET"}
-    return {
-        "version": 1,
-        "channels": {"ops": {"dingtalk": dingtalk}},
-        "rules": [
-            {
-                "name": "web-everywhere",
-                "alert": "ops",
-                "source": {"instance": SOURCE[0], "repositories": [REPO]},
-                "destinations": [
-                    {"registry": f"{harbor.url}/dr", "credentials_env": CRED_ENV},  # companions: default on
-                    {"instance": SHANGHAI[0], "region": SHANGHAI[1], "companions": True},
-                    {"instance": BEIJING[0], "region": BEIJING[1]},  # companions off (the ACR default)
-                ],
-            }
-        ],
-    }
+World = ReferrersWorld
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    clock = ManualClock(start=time.time())
-    model = AcrModel(account_id=ACCOUNT_ID, clock=clock.now)
-    with (
-        LocalCloud(tmp_path, model=model) as cloud,
-        OciRegistry(users={}) as source,
-        OciRegistry(users={HARBOR_USER: HARBOR_PW}, projects={"dr"}) as harbor,
-        OciRegistry(users={}) as shanghai,
-        OciRegistry(users={}) as beijing,
-    ):
-        for instance, reg in ((SOURCE[0], source), (SHANGHAI[0], shanghai), (BEIJING[0], beijing)):
-            attach_registry(cloud.model, instance, reg)
-        regs = {"source": source, "harbor": harbor, "shanghai": shanghai, "beijing": beijing}
-        w = World(cloud, clock, regs)
-        bootstrap.reset(w.env)
-        bootstrap.use(clock=clock)
-        doc = validate_document(_rules(harbor))
-        rules_admin.apply(bootstrap.stores().rules, doc, prune=True, dry_run=False, now=clock.now())
+    with referrers_world(tmp_path, ManualClock(start=time.time())) as w:
         yield w
-        bootstrap.reset()
 
 
 def test_given_a_tagless_signature_pushed_after_replication_when_the_reconciler_passes_then_it_follows(
@@ -132,6 +40,7 @@ def test_given_a_tagless_signature_pushed_after_replication_when_the_reconciler_
 ) -> None:
     # GIVEN an image copied to Harbor and synced by ACR to Shanghai (companions on) and Beijing (off)
     image = world.replicate("v1.0.0")
+    assert {r.state for r in world.rows()} == {State.VERIFIED}
     assert world.referrers_at("harbor", f"dr/{REPO}", image.digest) == []
     # WHEN it is signed with a tagless OCI 1.1 referrer (no tag, no push event), and the reconciler passes
     signature = world.sign(image)
