@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from acrsync import bootstrap
+from acrsync.cli.app import app
 from acrsync.domain.ledger import State
 from acrsync.local.oci_store import Fault
 from acrsync.local.referrers_world import REPO, ReferrersWorld, referrers_world
@@ -63,6 +65,9 @@ def test_given_a_tagless_signature_pushed_after_replication_when_the_reconciler_
     # AND Shanghai's registry was reached the cloud's way
     endpoints = world.cloud.model.requests_for("ListInstanceEndpoint")
     assert SHANGHAI[0] in {r.params["InstanceId"] for r in endpoints}
+    # AND `acr-sync status` says what the last pass did with referrers
+    status = CliRunner().invoke(app, ["status"])
+    assert "referrers: copied 2" in " ".join(status.output.split())
 
 
 def test_given_referrers_copied_when_the_reconciler_passes_again_then_nothing_is_sent(world: World) -> None:
