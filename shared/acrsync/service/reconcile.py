@@ -189,7 +189,9 @@ def _referrer_step(
 ) -> bool:
     """Once every repository is audited: referrers of recent subjects (``service.referrers``); False when
     the slice ran out of time first (the cursor keeps the last subject done)."""
-    if deps.referrers is None or not options.write:
+    rules = [r for r in deps.index.rules if r.enabled and r.name in deps.policies]
+    wanted = any(d.companions for r in rules for d in r.destinations)
+    if deps.referrers is None or not options.write or not wanted:  # no ledger scan without companions
         return True
     return referrer_step(
         deps.referrers,
