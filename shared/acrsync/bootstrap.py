@@ -470,6 +470,7 @@ def reconciler_deps(context: Any = None, *, rule: str = "") -> ReconcileDeps:
     from acrsync.domain.reconcile import policies
     from acrsync.service import backfill as backfill_service
     from acrsync.service.reconcile import ReconcileDeps
+    from acrsync.service.referrers import ReferrerDeps
 
     cfg = settings(context)
     if not cfg.region:
@@ -490,6 +491,7 @@ def reconciler_deps(context: Any = None, *, rule: str = "") -> ReconcileDeps:
         state=state_store(context),
         region=cfg.region,
         role_registry=role_registry(context),
+        referrers=ReferrerDeps(copy_deps(context), cfg.referrers_window_h * 3600),
     )
 
 

@@ -41,6 +41,8 @@ KNOWN_VARIABLES: Mapping[str, str] = {
     "ACRSYNC_STS_ENDPOINT": "override of the STS endpoint for role_arn reads, HOST[:PORT] (always HTTPS)",
     "ACRSYNC_RECONCILER_SHARE": "percent of ACRSYNC_ACR_QPS the reconciler may take when free (default 50)",
     "ACRSYNC_COPIER_FUNCTION": "the copier function name (copy destinations); unset: copies run in-process",
+    "ACRSYNC_REFERRERS_WINDOW_HOURS": "hours after replication the reconciler follows new OCI referrers "
+    "of an image (default 24; 0 disables)",
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_SECURITY_TOKEN": "STS token (FC sets it from the function role)",
@@ -94,6 +96,7 @@ class Settings:
     sts_endpoint: str = ""
     credentials: Credentials = field(default_factory=Credentials)
     accept_raw_data: bool = False
+    referrers_window_h: float = 24.0
 
 
 def parse_store_url(value: str) -> StoreUrl:
@@ -205,6 +208,20 @@ def _share(environ: Mapping[str, str], problems: list[str]) -> int:
     return 50
 
 
+def _referrers_window(environ: Mapping[str, str], problems: list[str]) -> float:
+    raw = environ.get("ACRSYNC_REFERRERS_WINDOW_HOURS", "24").strip()
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = -1.0
+    if 0 <= hours <= 24 * 90:  # the ledger keeps 90 days: a longer window would find nothing more
+        return hours
+    problems.append(
+        f"ACRSYNC_REFERRERS_WINDOW_HOURS={shown(raw)}: expected hours 0..2160 (e.g. 24; 0 disables)"
+    )
+    return 24.0
+
+
 def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
     """Read and validate every variable; raise one ``ConfigError`` listing each problem."""
     problems: list[str] = []
@@ -262,6 +279,7 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
             "up to 127; not 'default', which takes only Alibaba Cloud service events)"
         )
     share = _share(environ, problems)
+    referrers_window_h = _referrers_window(environ, problems)
 
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
@@ -282,4 +300,5 @@ def load_settings(environ: Mapping[str, str], context: Any = None) -> Settings:
         sts_endpoint=environ.get("ACRSYNC_STS_ENDPOINT", "").removeprefix("https://").rstrip("/"),
         credentials=_credentials(environ, context),
         accept_raw_data=accept_raw_data,
+        referrers_window_h=referrers_window_h,
     )

@@ -441,6 +441,11 @@ class RegistryClient(abc.ABC):
     def referrers(self, repo: str, digest: str) -> list[Descriptor]:
         """``GET /v2/<repo>/referrers/<digest>`` (OCI 1.1); [] when none or when the API is unsupported."""
 
+    def list_referrers(self, repo: str, digest: str) -> list[Descriptor] | None:
+        """Like ``referrers``, but None when the registry has no referrers API (404/405: OCI 1.1 says a
+        registry that has it never answers 404), so a caller can say so instead of seeing "none"."""
+        return self.referrers(repo, digest)
+
 
 class CopyLauncher(abc.ABC):
     """Starts one copy job (a ledger row's claim id) on the copier, asynchronously; returns at once.

@@ -119,6 +119,17 @@ class RegistryClientContract:
         assert [r.digest for r in refs] == [sbom.digest]
         assert refs[0].artifact_type == "application/spdx+json"
         assert client.referrers("team-a/web", sbom.digest) == []
+        assert [r.digest for r in client.list_referrers("team-a/web", image.digest) or []] == [sbom.digest]
+        assert client.list_referrers("team-a/web", sbom.digest) == []  # the API is there: none, not None
+
+    def test_given_a_registry_without_the_referrers_api_when_listed_then_it_says_so(
+        self, registry: OciRegistry, client: HttpRegistryClient
+    ) -> None:
+        image = put_image(registry.state, "team-a/web", "v1")
+        # OCI 1.1 "Listing Referrers": a registry with the API never answers 404 there; one without does
+        registry.state.faults.append(Fault("GET", "/referrers/", 404, times=2))
+        assert client.list_referrers("team-a/web", image.digest) is None
+        assert client.referrers("team-a/web", image.digest) == []  # the copy job's view: nothing to carry
 
     def test_given_an_index_when_read_then_it_is_an_index(
         self, registry: OciRegistry, client: HttpRegistryClient

@@ -66,3 +66,17 @@ def test_the_example_rule_targets_a_function_in_the_bus_region() -> None:
     (target,) = RULE["Targets"]
     assert target["Type"] == "acs.fc.function"
     assert target["Endpoint"].split(":")[2] == "cn-hangzhou"  # targets must be in the bus's region
+
+
+def test_a_referrer_copys_events_say_which_image_it_refers_to_and_validate() -> None:
+    from dataclasses import replace
+
+    subject = "sha256:" + "d" * 64
+    row = replace(entry(), extra={"kind": "copy", "referrer_of": subject})
+    sent = cloud_event(row, "verified", "2026-11-30T10:00:00.000000Z")
+    jsonschema.validate(sent, SCHEMA)
+    assert sent["data"]["referrerOf"] == subject
+    assert "referrerOf" not in event("verified")["data"]
+    # the example rule starts a rollout for images only, not again for each signature that follows one
+    assert pattern_matches(RULE["FilterPattern"], event("verified"))
+    assert not pattern_matches(RULE["FilterPattern"], sent)

@@ -232,11 +232,14 @@ class HttpRegistryClient(RegistryClient):
             url = next_link(resp.header("link"))
 
     def referrers(self, repo: str, digest: str) -> list[Descriptor]:
+        return self.list_referrers(repo, digest) or []
+
+    def list_referrers(self, repo: str, digest: str) -> list[Descriptor] | None:
         resp = self._t.request(
             "GET", f"/v2/{repo}/referrers/{digest}", scope=_pull(repo), headers={"Accept": OCI_INDEX}
         )
         if resp.status in (404, 405):  # a registry without the referrers API (spec: fall back to tag schema)
-            return []
+            return None
         if resp.status != 200:
             raise status_error(resp, f"referrers of {repo}@{digest}")
         return list(references(Manifest(OCI_INDEX, resp.body, "")).manifests)

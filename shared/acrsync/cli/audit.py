@@ -189,7 +189,17 @@ def print_last_pass(doc: dict[str, Any]) -> None:
         f"reconciler: last pass {doc['pass_id']} finished {when} after {doc.get('duration_s', 0)}s over "
         f"{doc.get('repositories', 0)} repositories: {kinds}; {outcomes}; "
         f"{doc.get('events_missed', 0)} repaired that no push event brought"
+        + _referrers_said(doc.get("referrers") or {})
     )
+
+
+def _referrers_said(counts: Mapping[str, Any]) -> str:
+    """``; referrers: copied 2, failed 1`` (the pass's referrer step), or "" when it found no subject."""
+    said = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k in _REFERRER_SHOWN and v)
+    return f"; referrers: {said}" if said else ""
+
+
+_REFERRER_SHOWN = ("copied", "failed", "retrying", "unsupported", "unreadable")
 
 
 def reconcile_settings(rules: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:

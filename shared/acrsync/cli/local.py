@@ -161,6 +161,8 @@ def _print_dataplane(report: Any) -> None:
         )
         out.print(escape(copied + f" ({row.extra.get('copy_blobs_sent', '?')} blobs sent)"))
     out.print(escape(f"Harbor dr/team-a/web tags: {', '.join(report.harbor_tags)}"))
+    if report.late_referrer:
+        out.print(escape(f"Harbor referrers of {row.dest_tag if row else '?'}: {report.late_referrer}"))
     canary = report.canary
     if canary is not None:
         table = Table("destination", *STAGES, "detail", title=escape(f"canary {canary.image}"))

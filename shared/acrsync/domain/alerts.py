@@ -221,6 +221,9 @@ def _failure_block(index: int, entry: LedgerEntry, error_class: str) -> str:
         f"    - task: {_code(entry.task_id or '—')}; attempts: {entry.attempts}/{entry.max_attempts}",
         f"    - TaskIssue: {_clean(entry.task_issue) or '—'}",
     ]
+    if entry.extra.get("referrer_of"):  # a tagless OCI referrer (domain.referrers), not the image itself
+        kind = _clean(entry.extra.get("artifact_type", "")) or "artifact"
+        lines.append(f"    - OCI referrer ({kind}) of image {_code(entry.extra['referrer_of'])}")
     lines += _kind_lines(entry, error_class)
     if entry.last_error and entry.last_error != entry.task_issue:
         lines.append(f"    - last error: {_clean(entry.last_error)}")

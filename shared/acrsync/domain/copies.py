@@ -33,6 +33,11 @@ def is_copy(entry: LedgerEntry) -> bool:
     return entry.extra.get("kind") == "copy" or entry.dest_region == COPY_REGION
 
 
+def is_referrer(entry: LedgerEntry) -> bool:
+    """A copy row of a tagless OCI 1.1 referrer (``domain.referrers``): copied and verified by digest."""
+    return bool(entry.extra.get("referrer_of"))
+
+
 def parse_copy_event(raw: object) -> str:
     """The claim id of one copy job's body, or ``InvalidEvent`` with a reason (the events parser's reasons:
     ``oversize``, ``malformed_json``, ``duplicate_key``, ``not_an_object``, ...). Never raises anything else

@@ -152,6 +152,8 @@ def cloud_event(entry: LedgerEntry, outcome: str, when_iso: str) -> dict[str, An
             "attempts": entry.attempts,
             "taskIssue": entry.task_issue,
             "errorClass": entry.error_class,
+            # a tagless OCI referrer's copy (domain.referrers): ``digest`` is the referrer's, no tag written
+            **({"referrerOf": entry.extra["referrer_of"]} if entry.extra.get("referrer_of") else {}),
         },
     }
 

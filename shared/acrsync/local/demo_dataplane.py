@@ -3,8 +3,10 @@
 A source registry stand-in behind the emulated source instance (reached the cloud's way:
 ``ListInstanceEndpoint`` + ``GetAuthorizationToken``), a "Harbor" stand-in with a ``dr`` project and a
 robot account, and a rule copying ``team-a/*`` releases there. A signed multi-arch image is pushed and
-copied with its signature; then ``acr-sync canary`` pushes its own image through the source registry,
-whose push becomes an event for the replicator (as EventBridge would deliver it), and times every stage.
+copied with its signature; then signed again the OCI 1.1 way (a tagless referrer, no push event) and one
+reconciler pass carries that to Harbor too; then ``acr-sync canary`` pushes its own image through the
+source registry, whose push becomes an event for the replicator (as EventBridge would deliver it), and
+times every stage.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from acrsync.domain.ledger import LedgerEntry
 from acrsync.domain.rules_schema import validate_document
 from acrsync.local import fc
 from acrsync.local.acr_registry_actions import attach_registry
-from acrsync.local.oci_images import put_cosign_signature, put_index
+from acrsync.local.oci_images import Pushed, put_cosign_signature, put_index, put_referrer
 from acrsync.local.oci_registry import OciRegistry
 from acrsync.local.push_events import PushEvents
 from acrsync.local.stack import SOURCE, LocalCloud
@@ -32,6 +34,7 @@ from acrsync.service.canary import CANARY_PREFIX, CanaryReport, run_canary
 CRED_ENV = "ACRSYNC_REGISTRY_HARBOR"
 HARBOR_USER, HARBOR_PASSWORD = "robot$dr+acrsync", "demo-harbor-robot-secret"  # loopback stand-in only
 TAG = "v1.4.0"
+COSIGN_OCI11 = "application/vnd.dev.cosign.artifact.sig.v1+json"  # cosign's artifactType in OCI 1.1 mode
 
 
 @dataclass
@@ -40,6 +43,7 @@ class DataPlaneReport:
 
     row: LedgerEntry | None = None
     harbor_tags: list[str] = field(default_factory=list)
+    late_referrer: str = ""  # the tagless signature pushed after the copy, if it reached Harbor
     canary: CanaryReport | None = None
     seconds: float = 0.0
 
@@ -62,6 +66,12 @@ def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DataPlane
             report.row = _copy_signed_image(cloud, source, env)
             report.harbor_tags = sorted(harbor.state.tags.get("dr/team-a/web", {}))
             say(f"pushed a signed 2-platform team-a/web:{TAG}; copied with its signature to Harbor")
+            report.late_referrer = _sign_later(source, harbor, env)
+            say(
+                "signed it later with a tagless OCI 1.1 referrer (no tag, no push event); "
+                + "one reconciler pass "
+                + ("copied it to Harbor" if report.late_referrer else "did NOT copy it to Harbor")
+            )
             events = PushEvents(source, cloud.model, SOURCE[0], SOURCE[1], env).start()
             canary_source = SourceImage(
                 SOURCE[0], SOURCE[1], "team-a", "web", f"{CANARY_PREFIX}{int(time.time())}"
@@ -90,6 +100,23 @@ def _apply_rules(harbor: OciRegistry) -> None:
     rules_admin.apply(
         bootstrap.stores().rules, validate_document(doc), prune=True, dry_run=False, now=time.time()
     )
+
+
+def _sign_later(source: OciRegistry, harbor: OciRegistry, env: dict[str, str]) -> str:
+    """``cosign sign`` in OCI 1.1 mode after the copy, then one reconciler pass (its referrer step follows
+    recent images): the referrer's digest if Harbor now lists it as a referrer of the image, else ""."""
+    media, body, digest = source.state.get_manifest("team-a/web", TAG) or ("", b"", "")
+    signature = put_referrer(
+        source.state, "team-a/web", Pushed(digest, media, len(body)), artifact_type=COSIGN_OCI11
+    )
+    tick = {"triggerName": "reconcile", "triggerTime": _utc_now(), "payload": '{"mode":"reconcile"}'}
+    fc.invoke("reconciler", json.dumps(tick).encode(), env)
+    listed = json.loads(harbor.state.referrers("dr/team-a/web", digest))["manifests"]
+    return signature.digest if signature.digest in {m["digest"] for m in listed} else ""
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _copy_signed_image(cloud: LocalCloud, source: OciRegistry, env: dict[str, str]) -> LedgerEntry | None:

@@ -7,6 +7,10 @@ verified, resumable: ``service.copy``) and records ``verified`` / ``mismatch`` /
 The watcher re-launches due ``retrying`` rows, and ``submitted`` rows whose copier never reported (the
 invocation died) once ``COPY_TIMEOUT_S`` passed; attempts are bounded by the row's ``max_attempts``.
 A second run of the same job is harmless: the copy skips what is already there.
+
+Referrer rows (``referrer_of``, claimed by the reconciler: ``service/referrers.py``) are copy rows too: the
+manifest is copied by digest and read back by digest, no tag is written, and their destination may also be
+an ACR EE instance's registry (reached as sources are: ``ListInstanceEndpoint`` + ``GetAuthorizationToken``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from acrsync.domain.copies import is_copy
+from acrsync.domain.copies import is_copy, is_referrer
+from acrsync.domain.images import COPY_REGION
 from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.oci import ManifestError, parse_registry_target
 from acrsync.domain.watch import backoff
@@ -25,7 +30,7 @@ from acrsync.ports import Clock, CopyLauncher, Ledger, RegistryClient
 from acrsync.service.copy import Place, copy_image
 from acrsync.service.submit import CLAIM_STALE_S
 
-__all__ = ["CopyDeps", "follow", "is_copy", "launch", "run"]
+__all__ = ["CopyDeps", "dest_place", "follow", "is_copy", "launch", "run", "run_here"]
 
 log = get_logger(__name__)
 
@@ -59,11 +64,10 @@ def _write(row: LedgerEntry, state: State, deps: CopyDeps, **changes: Any) -> Le
     return moved
 
 
-def launch(row: LedgerEntry, deps: CopyDeps) -> tuple[str, LedgerEntry]:
-    """Move a claimed/retrying/timed-out row to ``submitted`` and hand it to the copier."""
+def _submit(row: LedgerEntry, deps: CopyDeps) -> LedgerEntry | None:
     now = deps.clock.now()
     attempt = row.attempts + 1
-    moved = _write(
+    return _write(
         row,
         State.SUBMITTED,
         deps,
@@ -72,8 +76,21 @@ def launch(row: LedgerEntry, deps: CopyDeps) -> tuple[str, LedgerEntry]:
         next_check_at=now + COPY_TIMEOUT_S,
         extra={**row.extra, "submitted_at": str(now)},
     )
+
+
+def run_here(row: LedgerEntry, deps: CopyDeps) -> str:
+    """Submit a claimed row and copy it in this process, now (the reconciler's referrers: a few KB each);
+    the outcome as ``run`` gives it. Retries are the watcher's, through the copier, as for any copy row."""
+    moved = _submit(row, deps)
+    return "lost_race" if moved is None else run(moved.claim_id, deps)
+
+
+def launch(row: LedgerEntry, deps: CopyDeps) -> tuple[str, LedgerEntry]:
+    """Move a claimed/retrying/timed-out row to ``submitted`` and hand it to the copier."""
+    moved = _submit(row, deps)
     if moved is None:
         return "lost_race", row
+    attempt = moved.attempts
     try:
         deps.launcher.launch(moved.claim_id)
     except (
@@ -97,15 +114,12 @@ def run(claim_id: str, deps: CopyDeps) -> str:
         src = Place(
             deps.source(row.source_instance, row.source_region), row.source_namespace + "/" + row.source_repo
         )
-        dst_client = deps.destination(
-            row.extra.get("registry", row.dest_instance), row.extra.get("credentials_env", "")
-        )
-        dst = Place(dst_client, _dest_repo(row))
+        dst = dest_place(row, deps)
         result = copy_image(
             src,
             row.source_tag,
             dst,
-            row.dest_tag,
+            "" if is_referrer(row) else row.dest_tag,  # a referrer is found by its subject, never by a tag
             companions=bool(row.extra.get("companions")),
             expect_digest=row.digest,
         )
@@ -116,6 +130,16 @@ def run(claim_id: str, deps: CopyDeps) -> str:
     except ManifestError as exc:  # the registry served a manifest we cannot read: the same on every attempt
         return _failed_attempt(row, deps, f"unreadable manifest: {str(exc)[:300]}", transient=False)
     return _finish(row, deps, result.digest, result.stats.as_extra())
+
+
+def dest_place(row: LedgerEntry, deps: CopyDeps) -> Place:
+    """Where a copy row's destination is: a rules-file registry, or an ACR instance's own registry."""
+    if row.dest_region != COPY_REGION and "registry" not in row.extra:  # an ACR instance (referrer rows)
+        return Place(deps.source(row.dest_instance, row.dest_region), f"{row.dest_namespace}/{row.dest_repo}")
+    client = deps.destination(
+        row.extra.get("registry", row.dest_instance), row.extra.get("credentials_env", "")
+    )
+    return Place(client, _dest_repo(row))
 
 
 def _dest_repo(row: LedgerEntry) -> str:
@@ -189,10 +213,8 @@ def follow(row: LedgerEntry, deps: CopyDeps) -> str:
 
 
 def _verify(row: LedgerEntry, deps: CopyDeps) -> str:
-    client = deps.destination(
-        row.extra.get("registry", row.dest_instance), row.extra.get("credentials_env", "")
-    )
-    digest = client.head_manifest(_dest_repo(row), row.dest_tag) or ""
+    dst = dest_place(row, deps)
+    digest = dst.client.head_manifest(dst.repo, row.digest if is_referrer(row) else row.dest_tag) or ""
     if digest == row.digest:
         _write(row, State.VERIFIED, deps, extra={**row.extra, "verified_digest": digest})
         return "verified"

@@ -114,7 +114,7 @@ class StatusReport:
                     "state": e.state.value,
                     "task_id": e.task_id,
                     "attempts": e.attempts,
-                    "reason": e.task_issue or e.last_error,
+                    "reason": _referrer_said(e) + (e.task_issue or e.last_error),
                     "task_issue": e.task_issue,
                     "error_class": e.error_class,
                     "age_s": round(now - e.created_at),
@@ -135,6 +135,12 @@ class StatusReport:
         }
 
 
+def _referrer_said(row: LedgerEntry) -> str:
+    """``OCI referrer of sha256:…: `` for a referrer copy row (its digest is the referrer's), else ""."""
+    subject = row.extra.get("referrer_of", "")
+    return f"OCI referrer of {subject[:19]}…: " if subject else ""
+
+
 def status(entries: Iterable[LedgerEntry], *, failed_only: bool = False) -> StatusReport:
     """Summarise ledger rows (already filtered by time)."""
     report = StatusReport()
@@ -145,7 +151,7 @@ def status(entries: Iterable[LedgerEntry], *, failed_only: bool = False) -> Stat
             report.failures.append(e)
         elif e.state not in FINAL_STATES and not failed_only:
             report.open_rows.append(e)
-        if e.state is State.VERIFIED:
+        if e.state is State.VERIFIED and not e.extra.get("referrer_of"):  # referrers: claimed, not pushed
             durations.append(e.updated_at - e.created_at)
     if durations:
         qs = (

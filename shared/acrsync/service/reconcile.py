@@ -20,7 +20,7 @@ from typing import Any
 
 from acrsync.domain.events import TimerTick, parse_events
 from acrsync.domain.images import DestinationImage, SourceImage, SyncRequest
-from acrsync.domain.patterns import compile_pattern
+from acrsync.domain.patterns import Matcher, compile_pattern
 from acrsync.domain.reconcile import Finding, Kind, RulePolicy
 from acrsync.domain.registry import Repository
 from acrsync.domain.rules_eval import CompiledRule, RuleIndex
@@ -30,6 +30,7 @@ from acrsync.ports import Clock, Ledger, RegistryApi, StateStore
 from acrsync.service.gate import CallGate
 from acrsync.service.reconcile_act import Actor, Tally
 from acrsync.service.reconcile_repo import RepoAudit, selecting_rules
+from acrsync.service.referrers import ReferrerDeps, referrer_step
 from acrsync.service.replicate import ReplicatorDeps
 from acrsync.service.submit import Submitter
 
@@ -56,6 +57,7 @@ class ReconcileDeps:
     state: StateStore
     region: str
     role_registry: Callable[[str, str], RegistryApi] | None = None
+    referrers: ReferrerDeps | None = None  # tagless referrers follow recent images (None: not wired)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,10 @@ def run_slice(
                     on_repository(report)
             cursor["instance"], cursor["done"] = int(cursor["instance"]) + 1, 0
             revision = _save(deps, options, cursor, report, revision)
+        if not _referrer_step(deps, options, cursor, report, deadline=deadline, only=only):
+            report.stopped = "deadline"
+            _save(deps, options, cursor, report, revision)
+            return report
     except (
         RetryableError
     ) as exc:  # throttling that outlasted the retries: the cursor holds, next slice resumes
@@ -170,6 +176,31 @@ def run_slice(
         report.api_calls = deps.gate.calls - calls_before
     _finish(deps, options, cursor, report, revision=revision, actor=actor)
     return report
+
+
+def _referrer_step(
+    deps: ReconcileDeps,
+    options: Options,
+    cursor: dict[str, Any],
+    report: SliceReport,
+    *,
+    deadline: float,
+    only: Matcher | None,
+) -> bool:
+    """Once every repository is audited: referrers of recent subjects (``service.referrers``); False when
+    the slice ran out of time first (the cursor keeps the last subject done)."""
+    rules = [r for r in deps.index.rules if r.enabled and r.name in deps.policies]
+    wanted = any(d.companions for r in rules for d in r.destinations)
+    if deps.referrers is None or not options.write or not wanted:  # no ledger scan without companions
+        return True
+    return referrer_step(
+        deps.referrers,
+        cursor,
+        report.tally.referrers,
+        event_id=f"reconcile:{report.pass_id}",
+        in_scope=lambda rule, repo: rule in deps.policies and (only is None or only.matches(repo)),
+        time_left=lambda: deps.clock.monotonic() <= deadline - options.margin_s,
+    )
 
 
 def _audit_one(

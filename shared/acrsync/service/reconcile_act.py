@@ -53,6 +53,7 @@ class Tally:
     outcomes: dict[str, int] = field(default_factory=dict)
     events_missed: int = 0
     examples: list[str] = field(default_factory=list)
+    referrers: dict[str, int] = field(default_factory=dict)  # the referrer step's counts (service.referrers)
 
     def add(self, finding: Finding) -> None:
         """Count one finding."""
@@ -67,6 +68,8 @@ class Tally:
             "outcomes": dict(self.outcomes),
             "events_missed": self.events_missed,
             "examples": list(self.examples),
+            "referrers_copied": self.referrers.get("copied", 0),
+            "referrers": dict(self.referrers),
         }
 
     @classmethod
@@ -77,6 +80,7 @@ class Tally:
             dict(doc.get("outcomes", {})),
             int(doc.get("events_missed", 0)),
             list(doc.get("examples", [])),
+            dict(doc.get("referrers", {})),
         )
 
 
