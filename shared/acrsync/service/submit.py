@@ -281,14 +281,7 @@ class Submitter:
             self.ledger.update(failed, expected_revision=entry.revision)
         except ConflictError:
             return Submission("lost_race", entry)
-        log.error(
-            "sync_task_rejected",
-            claim_id=entry.claim_id,
-            rule=entry.rule,
-            destination=entry.dest_ref,
-            code=exc.code,
-            error=str(exc),
-        )
+        log_rejected(entry, exc)
         return Submission("failed", failed)
 
     def _abandon(self, entry: LedgerEntry, reason: str) -> None:
@@ -298,3 +291,15 @@ class Submitter:
             self.ledger.update(marked, expected_revision=entry.revision)
         except Exception as exc:  # noqa: BLE001 - must not mask the original retryable error
             log.warning("claim_abandon_not_recorded", claim_id=entry.claim_id, error=str(exc))
+
+
+def log_rejected(entry: LedgerEntry, exc: UpstreamRejected) -> None:
+    """The one ERROR line for a row ACR (or a registry) refused for good: single and batched submits alike."""
+    log.error(
+        "sync_task_rejected",
+        claim_id=entry.claim_id,
+        rule=entry.rule,
+        destination=entry.dest_ref,
+        code=exc.code,
+        error=str(exc),
+    )

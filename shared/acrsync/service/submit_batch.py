@@ -19,6 +19,7 @@ from acrsync.service.submit import (
     Submitter,
     abandoned_move,
     failed_move,
+    log_rejected,
     submitted_move,
 )
 
@@ -59,7 +60,7 @@ def submit_claimed(
             )
         except UpstreamRejected as exc:
             moves.append((entry, failed_move(entry, exc, clock.now()), "failed"))
-            _log_rejected(entry, exc)
+            log_rejected(entry, exc)
             continue
         except RetryableError as exc:
             error = exc
@@ -86,7 +87,7 @@ def _refuse_bad_names(
             continue
         exc = UpstreamRejected(f"destination {problem}")
         moves.append((entry, failed_move(entry, exc, now, error_class="invalid_name"), "failed"))
-        _log_rejected(entry, exc)
+        log_rejected(entry, exc)
     return sound, moves
 
 
@@ -134,14 +135,3 @@ def _retry_alone(submitter: Submitter, held: LedgerEntry, moved: LedgerEntry) ->
         log.warning("ledger_row_write_failed", claim_id=held.claim_id, error=str(exc))
         return False
     return True
-
-
-def _log_rejected(entry: LedgerEntry, exc: UpstreamRejected) -> None:
-    log.error(
-        "sync_task_rejected",
-        claim_id=entry.claim_id,
-        rule=entry.rule,
-        destination=entry.dest_ref,
-        code=exc.code,
-        error=str(exc),
-    )
