@@ -164,6 +164,7 @@ def run_slice(
                         report.pass_repositories -= 1  # not done: the next slice audits it again
                         _save(deps, options, cursor, report, revision)
                         return report
+                cursor.pop("referrers_after", None)  # meant for this repository only
                 cursor["done"] = position + 1
                 revision = _save(deps, options, cursor, report, revision)
                 if on_repository is not None:
@@ -207,7 +208,6 @@ def _referrers(
     the slice ran out of time first (the cursor keeps the last subject done; the repository stays undone,
     so the next slice audits it again — its findings then count twice in the pass, as after a kill)."""
     if deps.referrers is None or not audit.recent:
-        cursor.pop("referrers_after", None)
         return True
     return referrer_step(
         deps.referrers,
