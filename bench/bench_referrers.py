@@ -10,8 +10,9 @@ on), each then signed with a tagless OCI 1.1 referrer; the reconciler passes twi
 - The first pass copies every referrer (target: 2 per image: Harbor and Shanghai, none to Beijing).
 - Ledger cost as history grows: over the Tablestore stand-in (real ``tablestore`` client), the requests a
   pass makes with ``HISTORY`` and then 10x ``HISTORY`` rows of ledger history (images replicated 30 days
-  ago, half in other repositories) beside the same ``N_RECENT`` recent images (target: ratio ≤ 1.1, flat;
-  a full-ledger read per pass grew with the history).
+  ago, half in other repositories) beside the same ``N_RECENT`` recent images, and the read CU they cost
+  (targets: both ratios ≤ 1.1, flat; the full-ledger read per pass this replaced measured 24 -> 42
+  requests, 327 -> 2,983 read CU).
 
 Run: ``make bench`` or ``.venv/bin/python -m bench bench_referrers``.
 """
@@ -122,6 +123,7 @@ def history_figure() -> dict[str, Any]:
         "pass_at_history": small,
         "pass_at_10x_history": large,
         "ratio": round(large["requests"] / max(1, small["requests"]), 2),
+        "read_cu_ratio": round(large["read_cu"] / max(1, small["read_cu"]), 2),
     }
 
 
@@ -146,6 +148,12 @@ def run() -> dict[str, Any]:
                 "target": "<= 1.1",
                 "measured": history["ratio"],
                 "met": history["ratio"] <= 1.1,
+            },
+            {
+                "figure": f"Tablestore read CU per pass, history {HISTORY} -> {10 * HISTORY} rows (ratio)",
+                "target": "<= 1.1",
+                "measured": history["read_cu_ratio"],
+                "met": history["read_cu_ratio"] <= 1.1,
             },
             {
                 "figure": "referrers copied, first pass",
