@@ -41,8 +41,8 @@ KNOWN_VARIABLES: Mapping[str, str] = {
     "ACRSYNC_STS_ENDPOINT": "override of the STS endpoint for role_arn reads, HOST[:PORT] (always HTTPS)",
     "ACRSYNC_RECONCILER_SHARE": "percent of ACRSYNC_ACR_QPS the reconciler may take when free (default 50)",
     "ACRSYNC_COPIER_FUNCTION": "the copier function name (copy destinations); unset: copies run in-process",
-    "ACRSYNC_REFERRERS_WINDOW_HOURS": "hours after replication the reconciler follows new OCI referrers "
-    "of an image (default 24; 0 disables)",
+    "ACRSYNC_REFERRERS_WINDOW_HOURS": "hours after an image's tag was pushed the reconciler follows new OCI "
+    "referrers of it (default 24; 0 disables)",
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "credentials (FC sets them from the function role)",
     "ALIBABA_CLOUD_SECURITY_TOKEN": "STS token (FC sets it from the function role)",

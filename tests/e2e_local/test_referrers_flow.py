@@ -22,9 +22,8 @@ from acrsync.domain.ledger import State
 from acrsync.local.oci_store import Fault
 from acrsync.local.referrers_world import REPO, ReferrersWorld, referrers_world
 from acrsync.local.stack import SHANGHAI
-from acrsync.service import operate
+from acrsync.service import operate, reconcile
 from acrsync.service.clock import ManualClock
-from acrsync.service.referrers import referrer_step
 
 pytestmark = pytest.mark.loopback
 WRITES = ("POST", "PUT", "PATCH")
@@ -170,28 +169,32 @@ def test_the_demos_data_plane_act_shows_a_late_signature_arriving_at_harbor(tmp_
 
 
 def test_given_a_slice_out_of_time_mid_step_when_the_next_slice_runs_then_it_resumes_after_the_last_subject(
-    world: World,
+    world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     images = [world.replicate("v2.0.0"), world.replicate("v2.1.0")]
     for image in images:
         world.sign(image)
-    deps = bootstrap.reconciler_deps().referrers
-    assert deps is not None
-    cursor: dict[str, Any] = {}
-    counts: dict[str, int] = {}
-    budget = iter([True])  # time for one subject only
+    deps = bootstrap.reconciler_deps()
+    assert deps.referrers is not None
+    claim = deps.referrers.copies.ledger.claim
 
-    def step(time_left: Any) -> bool:
-        return referrer_step(
-            deps, cursor, counts, event_id="t", in_scope=lambda _r, _p: True, time_left=time_left
-        )
+    def slow_claim(entry: Any) -> None:  # each referrer copy takes 10 s of the slice
+        claim(entry)
+        world.clock.advance(10)
 
-    assert step(lambda: next(budget, False)) is False
-    assert (counts["subjects"], counts["copied"]) == (1, 2)
-    first = min(i.digest for i in images)  # subjects go in key order
-    assert cursor["referrers_after"].endswith("@" + first)
-    assert step(lambda: True) is True
-    assert (counts["subjects"], counts["copied"]) == (2, 4)
+    monkeypatch.setattr(deps.referrers.copies.ledger, "claim", slow_claim)
+    # WHEN a slice has time for one subject only (its two copies use up what the margin leaves)
+    first = reconcile.run_slice(deps, deadline=world.clock.monotonic() + reconcile.SLICE_MARGIN_S + 5)
+    assert (first.completed, first.stopped) == (False, "deadline")
+    assert (first.tally.referrers["subjects"], first.tally.referrers["copied"]) == (1, 2)
+    cursor, _ = deps.state.read(reconcile.CURSOR_KEY)
+    done = min(i.digest for i in images)  # subjects go in key order
+    assert cursor["referrers_after"].endswith("@" + done)
+    assert cursor["done"] == 0  # team-a/web is audited again by the next slice
+    # THEN the next slice resumes after that subject and completes the pass
+    second = reconcile.run_slice(deps, deadline=world.clock.monotonic() + 600)
+    assert second.completed
+    assert (second.summary["referrers"]["subjects"], second.summary["referrers_copied"]) == (2, 4)
     for image in images:
         assert len(world.referrers_at("harbor", f"dr/{REPO}", image.digest)) == 1
 

@@ -8,11 +8,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from acrsync.adapters.acr import tag_from
 from acrsync.config import load_settings
 from acrsync.domain.copies import is_copy, is_referrer
+from acrsync.domain.images import DestinationImage, SourceImage, SyncRequest
 from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.oci import Descriptor
-from acrsync.domain.referrers import recent_subjects, referrer_claim, referrer_row
+from acrsync.domain.referrers import (
+    Candidate,
+    follows,
+    in_window,
+    recent_subjects,
+    referrer_claim,
+    referrer_row,
+)
 from acrsync.errors import ConfigError
 
 IMAGE = "sha256:" + "a" * 64
@@ -133,3 +142,67 @@ def test_a_bad_referrer_window_is_refused_naming_the_variable(raw: str) -> None:
         load_settings({"ACRSYNC_REGION": "cn-hangzhou", "ACRSYNC_REFERRERS_WINDOW_HOURS": raw})
     assert "ACRSYNC_REFERRERS_WINDOW_HOURS=" in str(err.value)
     assert "0 disables" in str(err.value)
+
+
+def request(
+    tag: str = "v1", *, copy: tuple[tuple[str, str], ...] = (("companions", "1"),), account: str = ""
+) -> SyncRequest:
+    source = SourceImage("cri-src", "cn-hangzhou", "team-a", "web", tag, IMAGE)
+    to = DestinationImage("cri-sh", "cn-shanghai", "team-a", "web", tag)
+    return SyncRequest("r", source, to, target_account=account, copy=copy)
+
+
+NOW = 1_800_000_000.0
+SINCE = NOW - 24 * 3600
+
+
+def test_a_tag_updated_within_the_window_to_a_companion_destination_is_a_candidate_keyed_by_its_claim() -> (
+    None
+):
+    wanted = request()
+    assert follows(wanted, NOW - 60, SINCE) == Candidate(wanted.claim_id, NOW - 60)
+
+
+@pytest.mark.parametrize(
+    ("skipped", "updated"),
+    [
+        (request(), SINCE - 1),  # pushed before the window: history, never read
+        (request(copy=()), NOW),  # companions off
+        (request(copy=(("kind", "copy"), ("companions", ""))), NOW),  # a copy destination with them off
+        (request("sha256-" + "a" * 64 + ".sig"), NOW),  # a cosign companion tag
+        (request(account="1234567890123456"), NOW),  # cross-account
+    ],
+)
+def test_tags_outside_the_window_or_without_companions_are_not_candidates(
+    skipped: SyncRequest, updated: float
+) -> None:
+    assert follows(skipped, updated, SINCE) is None
+
+
+def test_a_tag_whose_update_time_is_unknown_is_a_candidate_and_its_rows_creation_time_decides() -> None:
+    candidate = follows(request(), 0.0, SINCE)
+    assert candidate is not None
+    assert in_window(row(created_at=SINCE + 1), candidate, SINCE)
+    assert not in_window(row(created_at=SINCE - 1), candidate, SINCE)
+    known = follows(request(), NOW, SINCE)
+    assert known is not None
+    assert in_window(row(created_at=SINCE - 30 * 86400), known, SINCE)  # re-tagged: the tag's time decides
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [
+        (1_700_000_000_123, 1_700_000_000.123),
+        ("1700000000000", 1_700_000_000.0),
+        (None, 0.0),
+        ("", 0.0),
+        ("2024-05-01 10:00:00", 0.0),
+        (0, 0.0),
+        ("-5", 0.0),
+        ("inf", 0.0),
+    ],
+)
+def test_image_update_is_read_as_epoch_milliseconds_and_anything_else_is_unknown(
+    raw: object, seconds: float
+) -> None:
+    assert tag_from({"Tag": "v1", "Digest": IMAGE, "ImageUpdate": raw}).image_update == pytest.approx(seconds)

@@ -65,7 +65,21 @@ def repository_from(doc: dict[str, Any]) -> Repository:
 
 def tag_from(doc: dict[str, Any]) -> TagInfo:
     """A ``GetRepoTag`` body or a ``ListRepoTag`` image."""
-    return TagInfo(tag=str(doc.get("Tag", "")), digest=str(doc.get("Digest", "")))
+    return TagInfo(
+        tag=str(doc.get("Tag", "")),
+        digest=str(doc.get("Digest", "")),
+        image_update=epoch_seconds(doc.get("ImageUpdate")),
+    )
+
+
+def epoch_seconds(value: Any) -> float:
+    """``ImageUpdate`` in epoch seconds: epoch milliseconds (an int in ``GetRepoTag``, a numeric string in
+    ``ListRepoTag``, reference §2.6); 0.0 for anything else (the caller then treats the time as unknown)."""
+    try:
+        ms = float(str(value).strip())
+    except ValueError:
+        return 0.0
+    return ms / 1000.0 if 0 < ms < float("inf") else 0.0
 
 
 def _location(doc: Any) -> ImageLocation | None:

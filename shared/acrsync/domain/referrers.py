@@ -1,10 +1,13 @@
 """Tagless OCI 1.1 referrers that follow their subject after it was replicated: which subjects, which keys,
 which rows. Pure: the reconciler's referrer step (``service/referrers.py``) reads and writes, this decides.
 
-A *subject* is a source image (instance, repository, digest) that the ledger shows replicated recently —
-``verified`` rows created within the window — to destinations whose rule has ``companions`` on. Its
-destinations are the distinct destination repositories of those rows (several tags of one digest land in
-the same repository: one destination). A referrer missing at a destination is copied through a ledger row
+A *subject* is a source image (instance, repository, digest) pushed recently — its source tag's
+``ImageUpdate`` within the window — and replicated (a ``verified`` ledger row) to destinations whose rule
+has ``companions`` on. The reconciler's audit of a repository already lists its tags and evaluates the
+rules: ``follows`` picks the requests worth a ledger read from there (``Candidate``), their deterministic
+claim keys are read in one batch, and ``recent_subjects`` groups the rows. Its destinations are the
+distinct destination repositories of those rows (several tags of one digest land in the same repository:
+one destination). A referrer missing at a destination is copied through a ledger row
 of its own, a copy row (``kind: copy``, ``referrer_of: <subject digest>``), whose key is a hash of the
 subject digest, the referrer digest and the destination repository: the same referrer is claimed once per
 destination however many passes, tags or reconcilers see it.
@@ -16,6 +19,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from acrsync.domain.images import SyncRequest
 from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.oci import Descriptor, companion_subject
 
@@ -56,6 +60,31 @@ def wants_referrers(row: LedgerEntry) -> bool:
         and not row.target_account
         and row.digest.startswith("sha256:")
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A destination image of a recently updated source tag: its claim key is worth reading."""
+
+    claim_id: str
+    image_update: float  # the source tag's ImageUpdate (epoch seconds; 0.0: the registry did not say)
+
+
+def follows(request: SyncRequest, image_update: float, since: float) -> Candidate | None:
+    """A candidate when ``request``'s destination has companions on, its source tag is not a companion tag,
+    it is not cross-account, and the tag moved at or after ``since`` (or when is unknown: then the ledger
+    row's creation time decides, ``in_window``)."""
+    if ("companions", "1") not in request.copy or request.target_account:
+        return None
+    if companion_subject(request.source.tag) or 0.0 < image_update < since:
+        return None
+    return Candidate(request.claim_id, image_update)
+
+
+def in_window(row: LedgerEntry, candidate: Candidate, since: float) -> bool:
+    """A candidate's row still counts: its tag's time is known (``follows`` checked it), or the row was
+    created within the window."""
+    return candidate.image_update > 0.0 or row.created_at >= since
 
 
 def recent_subjects(rows: Iterable[LedgerEntry], *, after: str = "") -> list[Subject]:

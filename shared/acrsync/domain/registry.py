@@ -33,10 +33,12 @@ class Repository:
 
 @dataclass(frozen=True, slots=True)
 class TagInfo:
-    """``GetRepoTag`` / ``ListRepoTag`` item."""
+    """``GetRepoTag`` / ``ListRepoTag`` item; ``image_update``: when the tag last moved (epoch seconds,
+    0.0 when the registry did not say)."""
 
     tag: str
     digest: str
+    image_update: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ instance and two ACR destinations, each with an OCI registry stand-in reached th
 ``team-a/web`` to Harbor (companions on by default), Shanghai (``companions: true``) and Beijing (off).
 
 The emulator's sync tasks move tags in its model only, so ``replicate`` also writes the image into each ACR
-destination's registry: what ACR's sync would have carried.
+destination's registry: what ACR's sync would have carried. The store is SQLite, or with ``tablestore=True``
+the Tablestore stand-in (real ``tablestore`` client; ``standin.stats()`` counts every request it served).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acrsync import bootstrap
 from acrsync.domain.ledger import LedgerEntry
@@ -26,6 +27,9 @@ from acrsync.local.oci_registry import OciRegistry
 from acrsync.local.stack import ACCOUNT_ID, BEIJING, SHANGHAI, SOURCE, LocalCloud
 from acrsync.service import rules_admin
 from acrsync.service.clock import ManualClock
+
+if TYPE_CHECKING:
+    from acrsync.local.tablestore_standin import TablestoreStandIn
 
 HARBOR_USER, HARBOR_PW = "robot$dr", "harbor-Planted-Secret-91"  # loopback stand-in only
 CRED_ENV = "ACRSYNC_REGISTRY_HARBOR"
@@ -41,9 +45,19 @@ TICK = json.dumps(
 class ReferrersWorld:
     """Drive it with ``replicate``, ``sign``, ``reconcile`` and ``tick``; read the registries in ``regs``."""
 
-    def __init__(self, cloud: LocalCloud, clock: ManualClock, regs: dict[str, OciRegistry]) -> None:
-        self.cloud, self.clock, self.regs = cloud, clock, regs
+    def __init__(
+        self,
+        cloud: LocalCloud,
+        clock: ManualClock,
+        regs: dict[str, OciRegistry],
+        standin: TablestoreStandIn | None = None,
+    ) -> None:
+        self.cloud, self.clock, self.regs, self.standin = cloud, clock, regs, standin
         self.env = {**cloud.env, CRED_ENV: f"{HARBOR_USER}:{HARBOR_PW}"}
+        if standin is not None:
+            self.env.update(
+                ACRSYNC_STORE="tablestore://referrers", ACRSYNC_TABLESTORE_ENDPOINT=standin.endpoint
+            )
 
     def replicate(self, tag: str) -> Pushed:
         """Push an image, deliver its event, let ACR's sync and the copier finish and the watcher verify."""
@@ -109,7 +123,9 @@ def rules(harbor: OciRegistry) -> dict[str, Any]:
 
 
 @contextmanager
-def referrers_world(workdir: Path, clock: ManualClock) -> Iterator[ReferrersWorld]:
+def referrers_world(
+    workdir: Path, clock: ManualClock, *, tablestore: bool = False
+) -> Iterator[ReferrersWorld]:
     """Start everything, apply the rule, yield the world; then stop everything and reset ``bootstrap``."""
     model = AcrModel(account_id=ACCOUNT_ID, clock=clock.now)
     with ExitStack() as stack:
@@ -124,7 +140,18 @@ def referrers_world(workdir: Path, clock: ManualClock) -> Iterator[ReferrersWorl
             stack.enter_context(reg)
         for instance, name in ((SOURCE[0], "source"), (SHANGHAI[0], "shanghai"), (BEIJING[0], "beijing")):
             attach_registry(cloud.model, instance, regs[name])
-        world = ReferrersWorld(cloud, clock, regs)
+        standin = None
+        if tablestore:  # the same account keys as every other service of the cloud
+            from acrsync.adapters.tablestore_client import create_tables
+            from acrsync.local.tablestore_standin import TablestoreStandIn
+
+            emu = cloud.emulator
+            standin = TablestoreStandIn(
+                access_key_id=emu.access_key_id, access_key_secret=emu.access_key_secret, instance="referrers"
+            )
+            stack.enter_context(standin)
+            create_tables(standin.client())
+        world = ReferrersWorld(cloud, clock, regs, standin)
         bootstrap.reset(world.env)
         bootstrap.use(clock=clock)
         stack.callback(bootstrap.reset)

@@ -4,7 +4,9 @@ A *pass* walks every source repository the enabled rules select (``ListRepositor
 in listing order) and audits each (``reconcile_repo``). An invocation runs a *slice* of a pass and stops
 well before its deadline; a durable cursor (``StateStore``) records the pass, its position (instance,
 repositories done) and its counts after every repository, so the next invocation resumes where the last
-one stopped — a killed invocation re-audits at most the repository it was in. When a pass completes its
+one stopped — a killed invocation re-audits at most the repository it was in. Right after a repository's
+audit, the tagless referrers of its recently pushed images follow them (``service.referrers``: candidates
+from the audit's own tag listing, their ledger rows read by key). When a pass completes its
 summary becomes ``last_pass`` (``acr-sync status``) and, if it repaired images no event had brought, one
 "events missed" notice goes to the alert lane.
 """
@@ -20,7 +22,7 @@ from typing import Any
 
 from acrsync.domain.events import TimerTick, parse_events
 from acrsync.domain.images import DestinationImage, SourceImage, SyncRequest
-from acrsync.domain.patterns import Matcher, compile_pattern
+from acrsync.domain.patterns import compile_pattern
 from acrsync.domain.reconcile import Finding, Kind, RulePolicy
 from acrsync.domain.registry import Repository
 from acrsync.domain.rules_eval import CompiledRule, RuleIndex
@@ -30,7 +32,7 @@ from acrsync.ports import Clock, Ledger, RegistryApi, StateStore
 from acrsync.service.gate import CallGate
 from acrsync.service.reconcile_act import Actor, Tally
 from acrsync.service.reconcile_repo import RepoAudit, selecting_rules
-from acrsync.service.referrers import ReferrerDeps, referrer_step
+from acrsync.service.referrers import ReferrerDeps, close_clients, referrer_step
 from acrsync.service.replicate import ReplicatorDeps
 from acrsync.service.submit import Submitter
 
@@ -141,6 +143,7 @@ def run_slice(
         deps.region,
         _emitter(report, on_finding),
         role_registry=deps.role_registry,
+        referrers_since=_referrers_since(deps, options),
     )
     only = compile_pattern(options.repository) if options.repository else None
     try:
@@ -156,16 +159,18 @@ def run_slice(
                 rules = selecting_rules(deps.index, deps.policies, instance, repository)
                 if rules and (only is None or only.matches(repository)):
                     _audit_one(audit, instance, repo, rules, report)
+                    if not _referrers(deps, options, audit, cursor, report, deadline=deadline):
+                        report.stopped = "deadline"
+                        report.pass_repositories -= 1  # not done: the next slice audits it again
+                        _save(deps, options, cursor, report, revision)
+                        return report
+                cursor.pop("referrers_after", None)  # meant for this repository only
                 cursor["done"] = position + 1
                 revision = _save(deps, options, cursor, report, revision)
                 if on_repository is not None:
                     on_repository(report)
             cursor["instance"], cursor["done"] = int(cursor["instance"]) + 1, 0
             revision = _save(deps, options, cursor, report, revision)
-        if not _referrer_step(deps, options, cursor, report, deadline=deadline, only=only):
-            report.stopped = "deadline"
-            _save(deps, options, cursor, report, revision)
-            return report
     except (
         RetryableError
     ) as exc:  # throttling that outlasted the retries: the cursor holds, next slice resumes
@@ -174,31 +179,42 @@ def run_slice(
         return report
     finally:
         report.api_calls = deps.gate.calls - calls_before
+        if deps.referrers is not None:
+            close_clients(deps.referrers)
     _finish(deps, options, cursor, report, revision=revision, actor=actor)
     return report
 
 
-def _referrer_step(
+def _referrers_since(deps: ReconcileDeps, options: Options) -> float | None:
+    """When the referrer window opens (audits then keep their recent candidates); None when no rule in the
+    pass has companions on, the window is 0, referrers are not wired, or this is a dry run."""
+    rules = [r for r in deps.index.rules if r.enabled and r.name in deps.policies]
+    wanted = any(d.companions for r in rules for d in r.destinations)
+    if deps.referrers is None or deps.referrers.window_s <= 0 or not options.write or not wanted:
+        return None
+    return deps.clock.now() - deps.referrers.window_s
+
+
+def _referrers(
     deps: ReconcileDeps,
     options: Options,
+    audit: RepoAudit,
     cursor: dict[str, Any],
     report: SliceReport,
     *,
     deadline: float,
-    only: Matcher | None,
 ) -> bool:
-    """Once every repository is audited: referrers of recent subjects (``service.referrers``); False when
-    the slice ran out of time first (the cursor keeps the last subject done)."""
-    rules = [r for r in deps.index.rules if r.enabled and r.name in deps.policies]
-    wanted = any(d.companions for r in rules for d in r.destinations)
-    if deps.referrers is None or not options.write or not wanted:  # no ledger scan without companions
+    """After a repository's audit: the referrers of its recent subjects (``service.referrers``); False when
+    the slice ran out of time first (the cursor keeps the last subject done; the repository stays undone,
+    so the next slice audits it again — its findings then count twice in the pass, as after a kill)."""
+    if deps.referrers is None or not audit.recent:
         return True
     return referrer_step(
         deps.referrers,
+        audit.recent,
         cursor,
         report.tally.referrers,
         event_id=f"reconcile:{report.pass_id}",
-        in_scope=lambda rule, repo: rule in deps.policies and (only is None or only.matches(repo)),
         time_left=lambda: deps.clock.monotonic() <= deadline - options.margin_s,
     )
 

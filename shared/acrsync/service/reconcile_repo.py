@@ -3,7 +3,9 @@ tags (actual), and a decision per difference (``domain.reconcile``), acted on by
 
 API calls per source repository: ⌈tags/100⌉ ``ListRepoTag`` pages at the source, and per destination
 repository ⌈tags/100⌉ ``ListRepoTag`` pages (its RepoId comes from one ``ListRepository`` listing per
-destination instance and slice). Ledger reads happen only where a difference is found.
+destination instance and slice). Ledger reads happen only where a difference is found. With
+``referrers_since`` set, the tags updated since then whose destination has companions on are kept in
+``recent`` for the reconciler's referrer step (``service.referrers``): no call of their own.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from acrsync.domain.reconcile import (
     is_backup_tag,
     repo_key,
 )
+from acrsync.domain.referrers import Candidate, follows
 from acrsync.domain.registry import Repository, TagInfo
 from acrsync.domain.rules_eval import (
     CompiledDestination,
@@ -66,6 +69,8 @@ class RepoAudit:
     # (instance, region) -> {(namespace, repo): repo_id}, or the reason the instance cannot be listed.
     dest_repos: dict[tuple[str, str, str], dict[tuple[str, str], str] | str] = field(default_factory=dict)
     current: SourceImage = field(default_factory=lambda: SourceImage("", "", "", "", ""))  # being audited
+    referrers_since: float | None = None  # keep ``recent`` (tags updated since then), None: do not
+    recent: list[Candidate] = field(default_factory=list)  # of the repository audited last
 
     def listing(self, make: Callable[[], Iterator[T]], what: str) -> Iterator[T]:
         """A NextToken listing under the budget, one token per page request; transient failures restart
@@ -108,6 +113,7 @@ class RepoAudit:
     def audit(self, instance: str, repo: Repository, rules: tuple[CompiledRule, ...]) -> None:
         """Compare one source repository's desired images with its destinations and act on differences."""
         self.current = SourceImage(instance, self.region, repo.namespace, repo.name, "x", "", repo.repo_id)
+        self.recent = []
         desired, contexts = self._desired(instance, repo, rules)
         for key in list(desired.by_dest):
             if (
@@ -140,7 +146,14 @@ class RepoAudit:
             for request in evaluate(self.index, image):
                 if request.rule in self.policies:
                     desired.add(request)
+                    self._keep_recent(request, tag)
         return desired, contexts
+
+    def _keep_recent(self, request: SyncRequest, tag: TagInfo) -> None:
+        if self.referrers_since is not None:
+            candidate = follows(request, tag.image_update, self.referrers_since)
+            if candidate is not None:
+                self.recent.append(candidate)
 
     def _destination(
         self, key: DestRepoKey, desired: DesiredRepo, contexts: list[tuple[CompiledRule, CompiledDestination]]

@@ -1,9 +1,11 @@
 """The reconciler's referrer step: tagless OCI 1.1 referrers follow their image, level-triggered.
 
 ``cosign sign`` / ``notation sign`` / ``oras attach`` in OCI 1.1 mode push a manifest whose ``subject`` is
-the image, after the image was pushed, and create no tag (so, most likely, no push event). Each pass, for
-every subject the ledger shows replicated within ``ACRSYNC_REFERRERS_WINDOW_HOURS`` to destinations with
-``companions`` on (``domain.referrers``), this lists the subject's referrers at the source
+the image, after the image was pushed, and create no tag (so, most likely, no push event). Each pass, as
+each source repository is audited, its tags updated within ``ACRSYNC_REFERRERS_WINDOW_HOURS`` whose
+destinations have ``companions`` on are the candidates (``domain.referrers.follows``: from the audit's own
+``ListRepoTag``, no call of their own); their ledger rows, read by key, say which were replicated
+(``verified``). For every such subject this lists the subject's referrers at the source
 (``GET /v2/<name>/referrers/<digest>``: once per source image however many destinations) and at each
 destination, and copies each one missing there: claimed first (one key per subject, referrer and
 destination), then copied and read back by digest in this process (``copy_jobs.run_here`` over
@@ -13,19 +15,28 @@ ACR destinations through the destination instance's own registry. A registry wit
 (404) is logged once per slice and skipped; other registry failures skip that subject or destination.
 
 Registry calls per recent subject when nothing is missing: 1 at the source + 1 per destination (and one
-``GetAuthorizationToken`` per ACR instance per hour); the ledger is read by one ``scan`` per pass plus one
-``get_many`` per destination with missing referrers.
+``GetAuthorizationToken`` per ACR instance per hour). Ledger reads: one ``get_many`` per source repository
+with recent candidates (⌈candidates/100⌉ BatchGetRow) plus one per destination with missing referrers —
+never a range read, so a pass costs the same however long the ledger's history is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from acrsync.domain.ledger import LedgerEntry, State
+from acrsync.domain.ledger import LedgerEntry
 from acrsync.domain.oci import Descriptor, ManifestError
-from acrsync.domain.referrers import Subject, place, recent_subjects, referrer_claim, referrer_row
+from acrsync.domain.referrers import (
+    Candidate,
+    Subject,
+    in_window,
+    place,
+    recent_subjects,
+    referrer_claim,
+    referrer_row,
+)
 from acrsync.errors import AlreadyClaimed, UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger
 from acrsync.service.copy import Place
@@ -63,22 +74,24 @@ class ReferrerStep:
 
 def follow_referrers(
     deps: ReferrerDeps,
+    candidates: Sequence[Candidate],
     *,
     event_id: str,
     after: str,
-    in_scope: Callable[[str, str], bool],
     time_left: Callable[[], bool],
 ) -> ReferrerStep:
-    """Copy the missing referrers of recent subjects after ``after`` (a subject key) while ``time_left()``.
+    """Copy the missing referrers of the subjects among ``candidates`` (one source repository's recently
+    updated tags, ``domain.referrers.follows``) after ``after`` (a subject key) while ``time_left()``.
 
-    ``in_scope(rule, "NAMESPACE/REPO")`` narrows it to the pass's rules and repositories."""
+    The ledger is read once: ``get_many`` of the candidates' claim keys (one BatchGetRow per 100)."""
     step = ReferrerStep()
-    if deps.window_s <= 0:
+    if deps.window_s <= 0 or not candidates:
         return step
     since = deps.copies.clock.now() - deps.window_s
-    rows = deps.copies.ledger.scan(since=since, states=frozenset({State.VERIFIED}))
-    scoped = (r for r in rows if in_scope(r.rule, f"{r.source_namespace}/{r.source_repo}"))
-    for subject in recent_subjects(scoped, after=after):
+    by_key = {c.claim_id: c for c in candidates}
+    rows = deps.copies.ledger.get_many(list(by_key))
+    fresh = (row for key, row in rows.items() if in_window(row, by_key[key], since))
+    for subject in recent_subjects(fresh, after=after):
         if not time_left():
             step.stopped, step.resume_after = True, after
             return step
@@ -89,33 +102,38 @@ def follow_referrers(
 
 def referrer_step(
     deps: ReferrerDeps,
+    candidates: Sequence[Candidate],
     cursor: MutableMapping[str, Any],
     counts: dict[str, int],
     *,
     event_id: str,
-    in_scope: Callable[[str, str], bool],
     time_left: Callable[[], bool],
 ) -> bool:
-    """The reconciler's use: resume after the cursor's ``referrers_after``, add the counts to ``counts``;
-    False when time ran out (the cursor then holds the last subject done)."""
-    try:
-        step = follow_referrers(
-            deps,
-            event_id=event_id,
-            after=str(cursor.get("referrers_after", "")),
-            in_scope=in_scope,
-            time_left=time_left,
-        )
-    finally:  # idle registry connections do not outlive the slice (FC freezes the instance between ticks)
-        for factory in (deps.copies.source, deps.copies.destination):
-            close = getattr(factory, "close", None)
-            if close is not None:
-                close()
+    """The reconciler's use, after a repository's audit: resume after the cursor's ``referrers_after``, add
+    the counts to ``counts``; False when time ran out (the cursor then holds the last subject done, and the
+    repository is audited again by the next slice); True clears ``referrers_after``."""
+    step = follow_referrers(
+        deps,
+        candidates,
+        event_id=event_id,
+        after=str(cursor.get("referrers_after", "")),
+        time_left=time_left,
+    )
     for what, n in step.counts.items():
         counts[what] = counts.get(what, 0) + n
     if step.stopped:
         cursor["referrers_after"] = step.resume_after
+    else:
+        cursor.pop("referrers_after", None)
     return not step.stopped
+
+
+def close_clients(deps: ReferrerDeps) -> None:
+    """Idle registry connections do not outlive the slice (FC freezes the instance between ticks)."""
+    for factory in (deps.copies.source, deps.copies.destination):
+        close = getattr(factory, "close", None)
+        if close is not None:
+            close()
 
 
 def _subject(deps: ReferrerDeps, subject: Subject, step: ReferrerStep, event_id: str) -> None:
