@@ -27,7 +27,7 @@ from acrsync.local.oci_registry import OciRegistry
 from acrsync.local.push_events import PushEvents
 from acrsync.local.stack import SOURCE, LocalCloud
 from acrsync.service import rules_admin
-from acrsync.service.canary import CANARY_PREFIX, CanaryReport, run_canary
+from acrsync.service.canary import CANARY_PREFIX, CanaryReport, canary_tag, run_canary
 
 CRED_ENV = "ACRSYNC_REGISTRY_HARBOR"
 HARBOR_USER, HARBOR_PASSWORD = "robot$dr+acrsync", "demo-harbor-robot-secret"  # loopback stand-in only
@@ -63,9 +63,7 @@ def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DataPlane
             report.harbor_tags = sorted(harbor.state.tags.get("dr/team-a/web", {}))
             say(f"pushed a signed 2-platform team-a/web:{TAG}; copied with its signature to Harbor")
             events = PushEvents(source, cloud.model, SOURCE[0], SOURCE[1], env).start()
-            canary_source = SourceImage(
-                SOURCE[0], SOURCE[1], "team-a", "web", f"{CANARY_PREFIX}{int(time.time())}"
-            )
+            canary_source = SourceImage(SOURCE[0], SOURCE[1], "team-a", "web", canary_tag(time.time()))
             report.canary = run_canary(bootstrap.canary_deps(), canary_source, timeout_s=30, poll_s=0.1)
             events.join()
             say("ran acr-sync canary: pushed through the source registry, followed to Harbor, cleaned up")
