@@ -4,7 +4,8 @@ A source registry stand-in behind the emulated source instance (reached the clou
 ``ListInstanceEndpoint`` + ``GetAuthorizationToken``), a "Harbor" stand-in with a ``dr`` project and a
 robot account, and a rule copying ``team-a/*`` releases there. A signed multi-arch image is pushed and
 copied with its signature; then ``acr-sync canary`` pushes its own image through the source registry,
-whose push becomes an event for the replicator (as EventBridge would deliver it), and times every stage.
+whose push becomes an event for the replicator (as EventBridge would deliver it), and times every stage —
+at Harbor (a copy) and at the Beijing instance (an ACR sync task, its registry a stand-in too).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from acrsync.local.acr_registry_actions import attach_registry
 from acrsync.local.oci_images import put_cosign_signature, put_index
 from acrsync.local.oci_registry import OciRegistry
 from acrsync.local.push_events import PushEvents
-from acrsync.local.stack import SOURCE, LocalCloud
+from acrsync.local.stack import BEIJING, SOURCE, LocalCloud
+from acrsync.local.sync_events import SyncEvents
 from acrsync.service import rules_admin
 from acrsync.service.canary import CANARY_PREFIX, CanaryReport, canary_tag, run_canary
 
@@ -52,8 +54,10 @@ def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DataPlane
         LocalCloud(workdir) as cloud,
         OciRegistry(users={}) as source,
         OciRegistry(users={HARBOR_USER: HARBOR_PASSWORD}, projects={"dr"}) as harbor,
+        OciRegistry(users={}) as beijing,
     ):
         attach_registry(cloud.model, SOURCE[0], source)
+        attach_registry(cloud.model, BEIJING[0], beijing)
         env = {**cloud.env, CRED_ENV: f"{HARBOR_USER}:{HARBOR_PASSWORD}"}
         bootstrap.reset(env)
         try:
@@ -63,10 +67,15 @@ def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DataPlane
             report.harbor_tags = sorted(harbor.state.tags.get("dr/team-a/web", {}))
             say(f"pushed a signed 2-platform team-a/web:{TAG}; copied with its signature to Harbor")
             events = PushEvents(source, cloud.model, SOURCE[0], SOURCE[1], env).start()
+            syncs = SyncEvents(cloud.model, env, tick_s=0.2).start()
             canary_source = SourceImage(SOURCE[0], SOURCE[1], "team-a", "web", canary_tag(time.time()))
             report.canary = run_canary(bootstrap.canary_deps(), canary_source, timeout_s=30, poll_s=0.1)
             events.join()
-            say("ran acr-sync canary: pushed through the source registry, followed to Harbor, cleaned up")
+            syncs.stop()
+            say(
+                "ran acr-sync canary: pushed through the source registry, followed to Harbor (copy) and to "
+                f"{BEIJING[0]} (ACR sync task), cleaned up at all three"
+            )
         finally:
             bootstrap.reset()
     report.seconds = time.monotonic() - started
@@ -82,12 +91,23 @@ def _apply_rules(harbor: OciRegistry) -> None:
                 "source": {"instance": SOURCE[0], "repositories": ["team-a/*"]},
                 "tags": {"include": ["semver:>=1.0.0", f"glob:{CANARY_PREFIX}*"]},
                 "destinations": [{"registry": f"{harbor.url}/dr", "credentials_env": CRED_ENV}],
-            }
+            },
+            _canary_to_acr(),
         ],
     }
     rules_admin.apply(
         bootstrap.stores().rules, validate_document(doc), prune=True, dry_run=False, now=time.time()
     )
+
+
+def _canary_to_acr() -> dict[str, Any]:
+    """Canaries also go to the Beijing ACR EE instance by ``CreateRepoSyncTask``: the product's core path."""
+    return {
+        "name": "canary-to-beijing",
+        "source": {"instance": SOURCE[0], "repositories": ["team-a/*"]},
+        "tags": {"include": [f"glob:{CANARY_PREFIX}*"]},
+        "destinations": [{"instance": BEIJING[0], "region": BEIJING[1]}],
+    }
 
 
 def _copy_signed_image(cloud: LocalCloud, source: OciRegistry, env: dict[str, str]) -> LedgerEntry | None:
