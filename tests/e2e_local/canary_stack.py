@@ -64,7 +64,7 @@ class Stack:
 
     def replication(self) -> SyncEvents:
         """ACR runs sync tasks; each task that ends is delivered to the watcher."""
-        self.syncs = SyncEvents(self.cloud.model, self.env, tick_s=0.2).start()
+        self.syncs = SyncEvents(self.cloud.model, self.env).start()
         return self.syncs
 
     def canary(self, repository: str, timeout: float = 20.0, *options: str) -> Any:

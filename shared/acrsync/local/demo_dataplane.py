@@ -67,7 +67,7 @@ def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DataPlane
             report.harbor_tags = sorted(harbor.state.tags.get("dr/team-a/web", {}))
             say(f"pushed a signed 2-platform team-a/web:{TAG}; copied with its signature to Harbor")
             events = PushEvents(source, cloud.model, SOURCE[0], SOURCE[1], env).start()
-            syncs = SyncEvents(cloud.model, env, tick_s=0.2).start()
+            syncs = SyncEvents(cloud.model, env).start()
             canary_source = SourceImage(SOURCE[0], SOURCE[1], "team-a", "web", canary_tag(time.time()))
             report.canary = run_canary(bootstrap.canary_deps(), canary_source, timeout_s=30, poll_s=0.1)
             events.join()

@@ -19,9 +19,14 @@ from acrsync.local.push_events import deliver
 
 
 class SyncEvents:
-    """``SyncEvents(model, env).start()``; ``join()`` waits for deliveries; ``stop()`` stops the ticker."""
+    """``SyncEvents(model, env).start()``; ``join()`` waits for deliveries; ``stop()`` stops the ticker.
 
-    def __init__(self, model: AcrModel, env: Mapping[str, str], *, tick_s: float = 0.05) -> None:
+    A task ends two ticks after it is created. Keep ``tick_s`` well above the replicator's pause between
+    ``CreateRepoSyncTask`` returning and recording the task id: an event that came before that record would
+    find no row (in the cloud the timer sweep then polls the task; no sweep runs here).
+    """
+
+    def __init__(self, model: AcrModel, env: Mapping[str, str], *, tick_s: float = 0.3) -> None:
         self._model, self._env, self._tick_s = model, dict(env), tick_s
         self._stopped = False
         self.threads: list[threading.Thread] = []
