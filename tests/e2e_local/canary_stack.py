@@ -1,8 +1,10 @@
 """The local stack ``acr-sync canary`` runs against (shared by its e2e tests).
 
 The stack: the ACR emulator, a source registry stand-in attached to the source instance (whose pushes
-become PushCompleted events delivered to the replicator on a thread, as EventBridge's trigger does), and a
-"Harbor" stand-in as a copy destination.
+become PushCompleted events delivered to the replicator on a thread, as EventBridge's trigger does), a
+"Harbor" stand-in as a copy destination, and a registry stand-in attached to the Beijing instance (an
+ACR-sync destination: ``replication()`` runs ACR's sync tasks and delivers their completion events to the
+watcher).
 """
 
 from __future__ import annotations
@@ -20,17 +22,21 @@ from acrsync.domain.rules_schema import validate_document
 from acrsync.local.acr_registry_actions import attach_registry
 from acrsync.local.oci_registry import OciRegistry
 from acrsync.local.push_events import PushEvents
-from acrsync.local.stack import SOURCE, LocalCloud
+from acrsync.local.stack import BEIJING, SOURCE, LocalCloud
+from acrsync.local.sync_events import SyncEvents
 from acrsync.service import rules_admin
 
 CRED_ENV = "ACRSYNC_REGISTRY_HARBOR"
 
 
 class Stack:
-    def __init__(self, cloud: LocalCloud, source: OciRegistry, harbor: OciRegistry) -> None:
-        self.cloud, self.source, self.harbor = cloud, source, harbor
+    def __init__(
+        self, cloud: LocalCloud, source: OciRegistry, harbor: OciRegistry, beijing: OciRegistry
+    ) -> None:
+        self.cloud, self.source, self.harbor, self.beijing = cloud, source, harbor, beijing
         self.env = {**cloud.env, CRED_ENV: "robot$dr:harbor-Planted-pw-3"}
         self.events: PushEvents | None = None
+        self.syncs: SyncEvents | None = None
 
     def rules(
         self,
@@ -56,12 +62,19 @@ class Stack:
             self.source, self.cloud.model, SOURCE[0], SOURCE[1], self.env, timeout_s=timeout_s
         ).start()
 
+    def replication(self) -> SyncEvents:
+        """ACR runs sync tasks; each task that ends is delivered to the watcher."""
+        self.syncs = SyncEvents(self.cloud.model, self.env).start()
+        return self.syncs
+
     def canary(self, repository: str, timeout: float = 20.0, *options: str) -> Any:
         result = CliRunner().invoke(
             app, ["canary", repository, "--timeout", str(timeout), "--poll", "0.1", "--json", *options]
         )
         if self.events is not None:
             self.events.join()
+        if self.syncs is not None:
+            self.syncs.join()
         return result
 
 
@@ -71,12 +84,21 @@ def stack_fixture(tmp_path: Path) -> Iterator[Stack]:
         LocalCloud(tmp_path) as cloud,
         OciRegistry(users={}) as source,
         OciRegistry(users={"robot$dr": "harbor-Planted-pw-3"}, projects={"dr"}) as harbor,
+        OciRegistry(users={}) as beijing,
     ):
         attach_registry(cloud.model, SOURCE[0], source)
-        s = Stack(cloud, source, harbor)
+        attach_registry(cloud.model, BEIJING[0], beijing)
+        s = Stack(cloud, source, harbor, beijing)
         bootstrap.reset(s.env)
         yield s
+        if s.syncs is not None:
+            s.syncs.stop()
         bootstrap.reset()
+
+
+def beijing() -> dict[str, Any]:
+    """The Beijing ACR EE instance as an ACR-sync destination of the canary's rule."""
+    return {"instance": BEIJING[0], "region": BEIJING[1]}
 
 
 def harbor(stack: Stack) -> dict[str, Any]:

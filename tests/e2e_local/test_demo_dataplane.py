@@ -21,4 +21,9 @@ def test_demo_copies_a_signed_image_to_harbor_and_the_canary_passes(tmp_path: Pa
     assert report.canary is not None
     assert report.canary.passed, report.canary
     assert report.canary.cleanup == []
+    # the canary went both ways: copied to Harbor and synced by ACR to the Beijing instance
+    harbor, acr = sorted(report.canary.destinations, key=lambda d: d.destination.startswith("cri-"))
+    assert "/dr@oci/team-a/web:acrsync-canary-" in harbor.destination
+    assert acr.destination.startswith("cri-demo-bj@cn-beijing/team-a/web:acrsync-canary-")
+    assert set(acr.seconds) == {"event", "task", "completed", "verified"}
     assert report.seconds < 60

@@ -18,7 +18,7 @@ from acrsync.domain.canary import BROKEN, Verdict, judge, misses_objective
 from acrsync.domain.images import NAME_RE, SourceImage
 from acrsync.errors import AcrSyncError
 from acrsync.ports import Notifier
-from acrsync.service.canary import CANARY_PREFIX, STAGES, CanaryReport, iter_stage_rows, run_canary
+from acrsync.service.canary import STAGES, CanaryReport, canary_tag, iter_stage_rows, run_canary
 from acrsync.service.canary_alert import AlertOutcome, alert_if_failed
 
 
@@ -56,7 +56,7 @@ def canary(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
-    """Push a tiny canary image (tag acrsync-canary-<time>) and follow it through every stage.
+    """Push a tiny canary image (tag acrsync-canary-<unix seconds>-<4 hex>) and follow it through every stage.
 
     Prints each destination's latency to: push event received, task/copy created, completed, destination
     digest verified; names the first broken stage; removes the canary tags afterwards. Exit code 0 when
@@ -70,7 +70,7 @@ def canary(
         checked_schedule(schedule)  # a wrong schedule is a usage error before anything is read
     with friendly_errors():
         region = bootstrap.settings().region
-        source = SourceImage(parts[0], region, parts[1], parts[2], f"{CANARY_PREFIX}{int(time.time())}")
+        source = SourceImage(parts[0], region, parts[1], parts[2], canary_tag(time.time()))
         if schedule is not None:
             options = [
                 "--timeout",

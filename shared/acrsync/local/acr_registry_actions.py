@@ -22,8 +22,35 @@ TOKEN_TTL_S = 3600
 
 
 def attach_registry(model: AcrModel, instance_id: str, registry: Any) -> None:
-    """Serve ``instance_id``'s registry from an ``OciRegistry`` stand-in (its ``host`` and ``users``)."""
+    """Serve ``instance_id``'s registry from an ``OciRegistry`` stand-in (its ``host`` and ``users``), and
+    make the two one store, as an instance's registry and its OpenAPI are in ACR: the OpenAPI lists what
+    the registry holds (``ListRepoTag``/``GetRepoTag`` give each tag's manifest digest, reference §2.6).
+
+    So a tagged manifest PUT (distribution spec end-7) becomes a tag with the pushed digest, and a manifest
+    DELETE by digest (end-9; the stand-in drops the tags naming it, as distribution does) removes those
+    tags from the OpenAPI's view too. Content the other way, a sync task's image arriving in the
+    destination's registry, is ``acr_registry_sync``.
+    """
     model.registries[instance_id] = registry
+    registry.on_push.append(lambda repo, tag, digest: _pushed(model, instance_id, repo, tag, digest))
+    registry.on_delete.append(lambda repo, digest: _deleted(model, instance_id, repo, digest))
+
+
+def _pushed(model: AcrModel, instance_id: str, repository: str, tag: str, digest: str) -> None:
+    namespace, _, repo = repository.partition("/")
+    if repo:  # ACR EE repositories are NAMESPACE/REPO; anything else has no OpenAPI record
+        model.push(instance_id, namespace, repo, tag, digest)
+
+
+def _deleted(model: AcrModel, instance_id: str, repository: str, digest: str) -> None:
+    namespace, _, name = repository.partition("/")
+    with model._lock:
+        repo = model._find_repo(instance_id, namespace, name)
+        if repo is None:
+            return
+        for tag in [t for t, record in repo.tags.items() if record.digest == digest]:
+            del repo.tags[tag]
+        repo.modified_ms = model.now_ms()
 
 
 def _registry(model: AcrModel, instance_id: str) -> Any:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from acrsync.domain.registry import TaskStatus
+from acrsync.local.acr_registry_sync import copy_image
 from acrsync.local.acr_state import EmuInstance, EmuNamespace, EmuRepo, EmuTask, completion_event
+from acrsync.local.oci_store import RegistryError
 
 SyncCallback = Callable[[dict[str, Any]], None]
 
@@ -38,6 +40,7 @@ class SyncEngine:
     _subscribers: list[SyncCallback]
     _ticker: threading.Thread | None
     _ticker_stop: threading.Event
+    registries: dict[str, Any]  # instance id -> its registry stand-in (acr_registry_actions.attach_registry)
 
     def now_ms(self) -> int:
         """Milliseconds since the epoch (the model's clock)."""
@@ -133,9 +136,33 @@ class SyncEngine:
         existing = repo.tags.get(task.target_tag)
         # Modelling choice (module docstring): without Override a differing tag is left alone, yet SUCCESS.
         if existing is None or task.override:
+            refused = self._copy_content(task, digest)
+            if refused:  # the destination's registry would not take the image: the task fails
+                self._finish(task, TaskStatus.ERROR, refused)
+                return
             self._set_tag(repo, task.target_tag, digest)
         task.synced_size = 23_655_489
         self._finish(task, TaskStatus.SUCCESS, "")
+
+    def _copy_content(self, task: EmuTask, digest: str) -> str:
+        """The image itself arrives in the destination instance's registry (when both have one attached);
+        what that registry refused ("" when nothing was refused)."""
+        source = self.registries.get(task.instance_id)
+        target = self.registries.get(task.target_instance_id)
+        if source is None or target is None:
+            return ""
+        try:
+            copy_image(
+                source,
+                f"{task.namespace}/{task.repo}",
+                target,
+                f"{task.target_namespace}/{task.target_repo_name}",
+                tag=task.target_tag,
+                digest=digest,
+            )
+        except RegistryError as exc:  # ⚠ TaskIssue wording assumed, like the others here
+            return f"image sync failed: {exc.code} {exc.message}"
+        return ""
 
     def _destination_issue(self, task: EmuTask) -> str:
         failure = self._failures.get((task.target_instance_id, task.target_namespace))

@@ -6,7 +6,8 @@ robot account, and a rule copying ``team-a/*`` releases there. A signed multi-ar
 copied with its signature; then signed again the OCI 1.1 way (a tagless referrer, no push event) and one
 reconciler pass carries that to Harbor too; then ``acr-sync canary`` pushes its own image through the
 source registry, whose push becomes an event for the replicator (as EventBridge would deliver it), and
-times every stage.
+times every stage — at Harbor (a copy) and at the Beijing instance (an ACR sync task, its registry a
+stand-in too).
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from acrsync.local.acr_registry_actions import attach_registry
 from acrsync.local.oci_images import Pushed, put_cosign_signature, put_index, put_referrer
 from acrsync.local.oci_registry import OciRegistry
 from acrsync.local.push_events import PushEvents
-from acrsync.local.stack import SOURCE, LocalCloud
+from acrsync.local.stack import BEIJING, SOURCE, LocalCloud
+from acrsync.local.sync_events import SyncEvents
 from acrsync.service import rules_admin
-from acrsync.service.canary import CANARY_PREFIX, CanaryReport, run_canary
+from acrsync.service.canary import CANARY_PREFIX, CanaryReport, canary_tag, run_canary
 
 CRED_ENV = "ACRSYNC_REGISTRY_HARBOR"
 HARBOR_USER, HARBOR_PASSWORD = "robot$dr+acrsync", "demo-harbor-robot-secret"  # loopback stand-in only
@@ -56,8 +58,10 @@ def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DataPlane
         LocalCloud(workdir) as cloud,
         OciRegistry(users={}) as source,
         OciRegistry(users={HARBOR_USER: HARBOR_PASSWORD}, projects={"dr"}) as harbor,
+        OciRegistry(users={}) as beijing,
     ):
         attach_registry(cloud.model, SOURCE[0], source)
+        attach_registry(cloud.model, BEIJING[0], beijing)
         env = {**cloud.env, CRED_ENV: f"{HARBOR_USER}:{HARBOR_PASSWORD}"}
         bootstrap.reset(env)
         try:
@@ -73,12 +77,15 @@ def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DataPlane
                 + ("copied it to Harbor" if report.late_referrer else "did NOT copy it to Harbor")
             )
             events = PushEvents(source, cloud.model, SOURCE[0], SOURCE[1], env).start()
-            canary_source = SourceImage(
-                SOURCE[0], SOURCE[1], "team-a", "web", f"{CANARY_PREFIX}{int(time.time())}"
-            )
+            syncs = SyncEvents(cloud.model, env).start()
+            canary_source = SourceImage(SOURCE[0], SOURCE[1], "team-a", "web", canary_tag(time.time()))
             report.canary = run_canary(bootstrap.canary_deps(), canary_source, timeout_s=30, poll_s=0.1)
             events.join()
-            say("ran acr-sync canary: pushed through the source registry, followed to Harbor, cleaned up")
+            syncs.stop()
+            say(
+                "ran acr-sync canary: pushed through the source registry, followed to Harbor (copy) and to "
+                f"{BEIJING[0]} (ACR sync task), cleaned up at all three"
+            )
         finally:
             bootstrap.reset()
     report.seconds = time.monotonic() - started
@@ -94,7 +101,8 @@ def _apply_rules(harbor: OciRegistry) -> None:
                 "source": {"instance": SOURCE[0], "repositories": ["team-a/*"]},
                 "tags": {"include": ["semver:>=1.0.0", f"glob:{CANARY_PREFIX}*"]},
                 "destinations": [{"registry": f"{harbor.url}/dr", "credentials_env": CRED_ENV}],
-            }
+            },
+            _canary_to_acr(),
         ],
     }
     rules_admin.apply(
@@ -117,6 +125,16 @@ def _sign_later(source: OciRegistry, harbor: OciRegistry, env: dict[str, str]) -
 
 def _utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _canary_to_acr() -> dict[str, Any]:
+    """Canaries also go to the Beijing ACR EE instance by ``CreateRepoSyncTask``: the product's core path."""
+    return {
+        "name": "canary-to-beijing",
+        "source": {"instance": SOURCE[0], "repositories": ["team-a/*"]},
+        "tags": {"include": [f"glob:{CANARY_PREFIX}*"]},
+        "destinations": [{"instance": BEIJING[0], "region": BEIJING[1]}],
+    }
 
 
 def _copy_signed_image(cloud: LocalCloud, source: OciRegistry, env: dict[str, str]) -> LedgerEntry | None:

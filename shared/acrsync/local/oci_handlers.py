@@ -97,6 +97,8 @@ def _manifest_delete(r: Req) -> Result:
         raise RegistryError(400, "UNSUPPORTED", "delete manifests by digest")
     if not reg.state.delete_manifest(name, ref):
         raise RegistryError(404, "MANIFEST_UNKNOWN", f"manifest {name}@{ref} unknown")
+    for notify in list(reg.on_delete):
+        notify(name, ref)
     return 202, {}, b""
 
 

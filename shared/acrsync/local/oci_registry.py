@@ -73,6 +73,8 @@ class OciRegistry(LoopbackServer):
         # Called with (repository, tag, digest) after a tagged manifest PUT: how a registry's push
         # notifications (ACR's push event, Harbor's webhook) are emulated.
         self.on_push: list[Callable[[str, str, str], None]] = []
+        # Called with (repository, digest) after a manifest DELETE removed it (and the tags naming it).
+        self.on_delete: list[Callable[[str, str], None]] = []
         super().__init__()
 
     @property

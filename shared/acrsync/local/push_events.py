@@ -71,10 +71,18 @@ class PushEvents:
         thread.start()
 
     def _deliver(self, body: bytes) -> None:
-        context = fc.make_context("replicator", self._env)
-        if self._timeout_s is not None:
-            context = replace(context, function=replace(context.function, timeout=self._timeout_s))
-        try:
-            self.responses.append(fc.load_handler("replicator")(body, context))
-        except Exception as exc:  # noqa: BLE001 - FC records a failed invocation; so do we
-            self.errors.append(f"{type(exc).__name__}: {exc}")
+        deliver(self, "replicator", body, self._env, self._timeout_s)
+
+
+def deliver(
+    into: Any, function: str, body: bytes, env: Mapping[str, str], timeout_s: int | None = None
+) -> None:
+    """Invoke ``function``'s handler with ``body`` as FC's event trigger would; append its response to
+    ``into.responses`` or what it raised to ``into.errors``."""
+    context = fc.make_context(function, env)
+    if timeout_s is not None:
+        context = replace(context, function=replace(context.function, timeout=timeout_s))
+    try:
+        into.responses.append(fc.load_handler(function)(body, context))
+    except Exception as exc:  # noqa: BLE001 - FC records a failed invocation; so do we
+        into.errors.append(f"{type(exc).__name__}: {exc}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -30,6 +31,12 @@ log = get_logger(__name__)
 
 STAGES = ("event", "task", "completed", "verified")
 CANARY_PREFIX = "acrsync-canary-"
+
+
+def canary_tag(now: float) -> str:
+    """``acrsync-canary-<unix seconds>-<4 hex>``: two canaries of one repository in one second still get
+    two tags (a shared tag would let one run's cleanup delete the other's image)."""
+    return f"{CANARY_PREFIX}{int(now)}-{secrets.token_hex(2)}"
 
 
 @dataclass(frozen=True, slots=True)
