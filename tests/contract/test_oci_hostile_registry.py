@@ -1,0 +1,214 @@
+"""The registry client against a hostile registry: what it names (Location, Link, token realm, tokens) is
+followed only as far as it is safe, credentials never leave the registry's origin, every refusal is precise.
+
+Two loopback servers: the "registry" (scripted per test) and a "third party" on another port (another
+origin) that records what it is sent. Nothing here is a stand-in of a real API: it is the attacker.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from acrsync.adapters.oci_http import RegistryCredentials
+from acrsync.adapters.oci_registry import HttpRegistryClient
+from acrsync.errors import UpstreamRejected
+
+pytestmark = pytest.mark.loopback
+USER, PASSWORD = "robot", "pw-Planted-9f8e7d6c"
+TOKEN = "tok-Planted-5a4b3c2d"
+BASIC = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+# (status, headers, body) for (method, path); the handler looks up the path without its query.
+Script = Callable[[str, str, dict[str, str]], tuple[int, dict[str, str], bytes]]
+
+
+class _Server:
+    def __init__(self, script: Script) -> None:
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                outer.seen.append((self.command, self.path, headers))
+                status, out, body = outer.script(self.command, self.path, headers)
+                self.send_response(status)
+                for k, v in {**out, "Content-Length": str(len(body))}.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _any
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.script = script
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def secrets_seen(self) -> list[str]:
+        """Every header value that carried a credential or the registry's token."""
+        return [
+            v
+            for _m, _p, h in self.seen
+            for v in h.values()
+            if PASSWORD in v or TOKEN in v or BASIC.split()[1] in v
+        ]
+
+
+@pytest.fixture
+def third() -> Iterator[_Server]:
+    server = _Server(lambda _m, _p, _h: (201, {"Docker-Content-Digest": "sha256:" + "0" * 64}, b""))
+    yield server
+    server.close()
+
+
+@contextmanager
+def _registry(script: Script) -> Iterator[_Server]:
+    server = _Server(script)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def _basic_then(script: Script) -> Script:
+    """A registry with Basic auth (as Harbor can be): 401 until the credentials come."""
+
+    def run(method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        if headers.get("authorization") != BASIC:
+            return 401, {"WWW-Authenticate": 'Basic realm="registry"'}, b""
+        return script(method, path, headers)
+
+    return run
+
+
+@contextmanager
+def _client(url: str) -> Iterator[HttpRegistryClient]:
+    client = HttpRegistryClient(url, credentials=RegistryCredentials(USER, PASSWORD), sleep=lambda _s: None)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def test_given_an_upload_location_on_another_host_when_a_blob_is_pushed_then_it_gets_no_credentials(
+    third: _Server,
+) -> None:
+    def script(method: str, path: str, _h: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        return 202, {"Location": f"{third.url}/upload/1"}, b""
+
+    with _registry(_basic_then(script)) as registry:
+        data = b"layer"
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        with _client(registry.url) as client:
+            client.upload_blob("dr/web", digest, len(data), iter([data]))
+        assert [m for m, _p, _h in third.seen] == ["PUT"]  # the upload went there, as the registry said
+        assert third.secrets_seen() == []  # ...but not the registry's password
+        assert "authorization" not in third.seen[0][2]
+
+
+def test_given_a_tag_page_link_to_another_host_when_tags_are_listed_then_no_token_goes_there(
+    third: _Server,
+) -> None:
+    def script(method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/token"):
+            return 200, {}, json.dumps({"token": TOKEN}).encode()
+        if headers.get("authorization") != f"Bearer {TOKEN}":
+            realm = f'Bearer realm="{registry_url[0]}/token",service="reg"'
+            return 401, {"WWW-Authenticate": realm}, b""
+        link = f'<{third.url}/v2/dr/web/tags/list?n=1&last=a>; rel="next"'
+        return 200, {"Link": link}, json.dumps({"tags": ["a"]}).encode()
+
+    registry_url: list[str] = []
+    third.script = lambda _m, _p, _h: (200, {}, json.dumps({"tags": ["b"]}).encode())
+    with _registry(script) as registry:
+        registry_url.append(registry.url)
+        with _client(registry.url) as client:
+            assert list(client.list_tags("dr/web", page_size=1)) == ["a", "b"]
+        assert len(third.seen) == 1
+        assert third.secrets_seen() == []
+
+
+def test_given_a_realm_that_is_not_http_when_a_token_is_needed_then_refused_and_nothing_sent(
+    third: _Server,
+) -> None:
+    for realm in (third.url.replace("http://", "ftp://"), f"http://{USER}:x@{third.url[7:]}/token"):
+
+        def script(
+            method: str, path: str, _h: dict[str, str], realm: str = realm
+        ) -> tuple[int, dict[str, str], bytes]:
+            return 401, {"WWW-Authenticate": f'Bearer realm="{realm}",service="reg"'}, b""
+
+        with _registry(script) as registry:
+            with pytest.raises(UpstreamRejected) as caught, _client(registry.url) as client:
+                client.get_manifest("dr/web", "v1")
+            assert PASSWORD not in str(caught.value)
+    assert third.seen == []
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["tok\r\nX-Evil: 1", "tok en", {"nested": "x"}, "t" * 20000],
+    ids=["crlf", "space", "dict", "huge"],
+)
+def test_given_a_token_that_cannot_be_a_header_when_fetched_then_a_precise_refusal(token: object) -> None:
+    def script(method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/token"):
+            return 200, {}, json.dumps({"token": token}).encode()
+        return 401, {"WWW-Authenticate": f'Bearer realm="{reg_url[0]}/token",service="reg"'}, b""
+
+    reg_url: list[str] = []
+    with _registry(script) as registry:
+        reg_url.append(registry.url)
+        refused = pytest.raises(UpstreamRejected, match="not a bearer token")
+        with refused as caught, _client(registry.url) as client:
+            client.get_manifest("dr/web", "v1")
+        assert "tok" not in str(caught.value).replace("token", "")
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://[::1/upload",
+        "http://127.0.0.1:99999/upload",
+        "http://127.0.0.1:port/upload",
+        f"http://{USER}:{PASSWORD}@127.0.0.1:1/upload",
+        "file:///etc/passwd",
+        "/upload/a b",
+    ],
+    ids=["bad-ipv6", "port-range", "port-text", "userinfo", "file", "space"],
+)
+def test_given_a_malformed_upload_location_when_a_blob_is_pushed_then_a_precise_refusal(
+    location: str,
+) -> None:
+    def script(method: str, path: str, _h: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        return 202, {"Location": location}, b""
+
+    with _registry(script) as registry:
+        data = b"layer"
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        with pytest.raises(UpstreamRejected) as caught, _client(registry.url) as client:
+            client.upload_blob("dr/web", digest, len(data), iter([data]))
+        assert PASSWORD not in str(caught.value)
