@@ -46,7 +46,7 @@ class _Server:
                 outer.seen.append((self.command, self.path, headers))
                 status, out, body = outer.script(self.command, self.path, headers)
                 self.send_response(status)
-                for k, v in {**out, "Content-Length": str(len(body))}.items():
+                for k, v in {"Content-Length": str(len(body)), **out}.items():
                     self.send_header(k, v)
                 self.end_headers()
                 if self.command != "HEAD":
@@ -212,3 +212,23 @@ def test_given_a_malformed_upload_location_when_a_blob_is_pushed_then_a_precise_
         with pytest.raises(UpstreamRejected) as caught, _client(registry.url) as client:
             client.upload_blob("dr/web", digest, len(data), iter([data]))
         assert PASSWORD not in str(caught.value)
+
+
+def test_given_garbage_content_length_and_retry_after_when_read_then_no_crash() -> None:
+    calls: list[str] = []
+
+    def script(method: str, path: str, _h: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        calls.append(method)
+        if len(calls) == 1:  # a throttle asking to wait "nan" seconds: time.sleep(nan) would raise
+            return 429, {"Retry-After": "nan"}, b""
+        return 200, {"Content-Length": "12abc"}, b""
+
+    slept: list[float] = []
+    with _registry(script) as registry:
+        client = HttpRegistryClient(registry.url, sleep=slept.append)
+        try:
+            assert client.blob_size("dr/web", "sha256:" + "a" * 64) == 0  # present, size unknown
+        finally:
+            client.close()
+    assert calls == ["HEAD", "HEAD"]
+    assert slept == [0.5]  # the default backoff, not NaN

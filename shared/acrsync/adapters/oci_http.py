@@ -370,9 +370,16 @@ def _split(url: str, registry: str) -> SplitResult:
 def _retry_after(resp: Response) -> float | None:
     """Seconds from a ``Retry-After: <seconds>`` header; None when absent or a date (then back off)."""
     try:
-        return max(float(resp.header("retry-after")), 0.0)
+        after = float(resp.header("retry-after"))
     except ValueError:
         return None
+    return min(max(after, 0.0), _MAX_RETRY_AFTER_S) if math.isfinite(after) else None  # "nan" cannot sleep
+
+
+def int_header(resp: Response, name: str, default: int) -> int:
+    """A non-negative integer header (``Content-Length``), else ``default``: garbage is not a crash."""
+    value = resp.header(name).strip()
+    return int(value) if value.isascii() and value.isdigit() else default
 
 
 def _status_error(resp: Response, what: str) -> Exception:

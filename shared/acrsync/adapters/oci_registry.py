@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator
 from urllib.parse import urlencode, urlsplit
 
-from acrsync.adapters.oci_http import RegistryCredentials, Response, Transport, status_error
+from acrsync.adapters.oci_http import RegistryCredentials, Response, Transport, int_header, status_error
 from acrsync.domain.oci import (
     ACCEPT_MANIFESTS,
     OCI_INDEX,
@@ -45,7 +45,7 @@ class _Reader(BlobReader):
     def __init__(self, resp: Response, netloc: str) -> None:
         self._resp = resp
         self._netloc = netloc
-        self.size = int(resp.header("content-length") or -1)
+        self.size = int_header(resp, "content-length", -1)
         self._done = False
 
     def __iter__(self) -> Iterator[bytes]:
@@ -145,7 +145,7 @@ class HttpRegistryClient(RegistryClient):
             return None
         if resp.status not in (200, 307):
             raise status_error(resp, f"HEAD blob {repo}@{digest}")
-        return int(resp.header("content-length") or 0)
+        return int_header(resp, "content-length", 0)
 
     def open_blob(self, repo: str, digest: str) -> BlobReader:
         resp = self._t.request("GET", f"/v2/{repo}/blobs/{digest}", scope=_pull(repo), stream=True)
