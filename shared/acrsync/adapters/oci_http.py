@@ -17,13 +17,13 @@ import base64
 import http.client
 import json
 import math
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import SplitResult, urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urlsplit
 
+from acrsync.adapters.oci_urls import check_realm, is_bearer_token, join_url, split_url
 from acrsync.domain.oci import is_loopback, parse_challenge
 from acrsync.errors import UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger
@@ -33,8 +33,6 @@ log = get_logger(__name__)
 TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
 _TOKEN_SLACK_S = 15.0  # refresh a token this long before it expires
 _MAX_RETRY_AFTER_S = 30.0
-_TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*\Z")  # RFC 6750 §2.1 b64token, up to 16 KiB
-_MAX_TOKEN_CHARS = 16384
 # Manifests, tag pages, token and error bodies are read whole; blobs stream. Four times the spec's 4 MiB
 # manifest limit leaves room for long tag pages.
 MAX_BODY_BYTES = 16 << 20
@@ -155,7 +153,7 @@ class Transport:
     def _on_unauthorized(self, resp: Response, scope: str) -> None:
         challenge = parse_challenge(resp.header("www-authenticate"))
         if challenge.scheme == "bearer" and "realm" in challenge.params:
-            self._check_realm(challenge.params["realm"])
+            check_realm(challenge.params["realm"], self.base_url)
         if challenge.scheme == "basic":
             if self._creds is None:
                 raise UpstreamRejected(f"{self.host} requires credentials (set credentials_env)", code="AUTH")
@@ -168,23 +166,6 @@ class Transport:
         self._challenge = challenge.params
         self._tokens.pop(scope, None)
         self._fetch_token(scope)
-
-    def _check_realm(self, realm: str) -> None:
-        """Refuse a token realm the credentials must not go to. An https realm on another host is what ACR
-        (``dockerauth...``) and Docker Hub (``auth.docker.io``) send, so it is allowed; plain http only when
-        the registry itself is a loopback http one (a remote registry must not make us send the password
-        in clear, nor to a service on the function's own loopback)."""
-        parts = _split(realm, self.host) if "://" in realm else urlsplit("")
-        host = parts.hostname or ""
-        if parts.scheme == "https" and host and "@" not in parts.netloc:
-            return
-        if parts.scheme == "http" and is_loopback(parts.netloc) and self.base_url.startswith("http://"):
-            return
-        raise UpstreamRejected(
-            f"{self.host}: refusing its token realm {parts.scheme or '(no scheme)'}://{host[:80] or '?'}: "
-            "credentials go only to an https realm (plain http only from a loopback registry)",
-            code="AUTH_REALM",
-        )
 
     def _fetch_token(self, scope: str) -> str:
         params = self._challenge or {}
@@ -208,9 +189,7 @@ class Transport:
             ttl = float(doc.get("expires_in") or 60)
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise UpstreamUnavailable(f"{self.host}: the token service answered without a token") from None
-        if (
-            not isinstance(token, str) or len(token) > _MAX_TOKEN_CHARS or not _TOKEN_RE.match(token)
-        ):  # it goes into a header: no CR/LF
+        if not is_bearer_token(token):  # it goes into a header: no CR/LF
             raise UpstreamRejected(
                 f"{self.host}: the token service answered a token that is not a bearer token (RFC 6750)",
                 code="AUTH",
@@ -236,7 +215,7 @@ class Transport:
 
         A streamed ``body`` (an iterator) cannot be replayed: it is sent once, and a failure raises.
         """
-        url = _split(_join(self.base_url, url), self.host).geturl()
+        url = split_url(join_url(self.base_url, url), self.host).geturl()
         # Credentials and tokens are the registry's: a Location, Link or redirect naming another origin
         # (scheme, host or port) gets the request without them, and its 401 is an answer, not a challenge.
         parts = urlsplit(url)
@@ -279,7 +258,7 @@ class Transport:
         *,
         stream: bool,
     ) -> Response:
-        parts = _split(url, self.host)
+        parts = split_url(url, self.host)
         scheme, netloc = parts.scheme, parts.netloc
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         try:
@@ -335,36 +314,6 @@ class Transport:
             ) from None
         release(True)
         return Response(raw.status, hdrs, data)
-
-
-def _join(base_url: str, url: str) -> str:
-    try:
-        return urljoin(base_url + "/", url)
-    except ValueError:  # an absolute URL with a bad IPv6 literal: _split refuses ""
-        return ""
-
-
-def _split(url: str, registry: str) -> SplitResult:
-    """``url`` split, when it is ``http(s)://HOST[:PORT]/...`` without userinfo; else ``UpstreamRejected``.
-
-    URLs come from the registry (``Location``, ``Link``, a token realm): never echoed, never a traceback."""
-    try:
-        parts = urlsplit(url)
-        has_port = ":" in parts.netloc.rsplit("]", 1)[-1]
-        ok = (
-            parts.scheme in ("http", "https")
-            and bool(parts.hostname)
-            and "@" not in parts.netloc
-            and (not has_port or bool(parts.port))  # raises past 65535; 0 is no port either
-        )
-    except ValueError:  # a bad IPv6 literal, a port that is not a number or outside 0-65535
-        ok = False
-    if not ok:
-        raise UpstreamRejected(
-            f"{registry}: it named a URL that is not http(s)://HOST[:PORT]/... (refused, not followed)",
-            code="INVALID_URL",
-        )
-    return parts
 
 
 def _retry_after(resp: Response) -> float | None:
