@@ -232,3 +232,18 @@ def test_given_garbage_content_length_and_retry_after_when_read_then_no_crash() 
             client.close()
     assert calls == ["HEAD", "HEAD"]
     assert slept == [0.5]  # the default backoff, not NaN
+
+
+def test_given_a_registry_without_digest_headers_when_a_tag_is_checked_then_its_digest_is_read() -> None:
+    body = json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}
+    )
+    digest = "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+    def script(method: str, path: str, _h: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        # an older registry: 200 with the manifest, and no Docker-Content-Digest header at all
+        return 200, {"Content-Type": "application/vnd.oci.image.index.v1+json"}, body.encode()
+
+    with _registry(script) as registry, _client(registry.url) as client:
+        assert client.head_manifest("dr/web", "v1") == digest
+        assert client.head_manifest("dr/web", digest) == digest

@@ -108,9 +108,12 @@ class HttpRegistryClient(RegistryClient):
             return None
         if resp.status != 200:
             raise status_error(resp, f"HEAD manifest {repo}:{reference}")
-        return resp.header("docker-content-digest") or (
-            reference if reference.startswith("sha256:") else None
-        )
+        if resp.header("docker-content-digest") or reference.startswith("sha256:"):
+            return resp.header("docker-content-digest") or reference
+        # A registry may leave Docker-Content-Digest out of a HEAD (older ones do): the tag exists, so read
+        # it and hash it rather than report "nothing there" (a copy would then read as a mismatch).
+        got = self.get_manifest(repo, reference)
+        return got.digest if got is not None else None
 
     def put_manifest(self, repo: str, reference: str, manifest: Manifest) -> str:
         resp = self._t.request(
