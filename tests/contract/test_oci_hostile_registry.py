@@ -19,7 +19,7 @@ import pytest
 
 from acrsync.adapters.oci_http import RegistryCredentials
 from acrsync.adapters.oci_registry import HttpRegistryClient
-from acrsync.errors import UpstreamRejected
+from acrsync.errors import UpstreamRejected, UpstreamUnavailable
 
 pytestmark = pytest.mark.loopback
 USER, PASSWORD = "robot", "pw-Planted-9f8e7d6c"
@@ -247,3 +247,20 @@ def test_given_a_registry_without_digest_headers_when_a_tag_is_checked_then_its_
     with _registry(script) as registry, _client(registry.url) as client:
         assert client.head_manifest("dr/web", "v1") == digest
         assert client.head_manifest("dr/web", digest) == digest
+
+
+def test_given_a_tag_page_that_links_to_itself_when_tags_are_listed_then_it_stops_precisely() -> None:
+    pages: list[str] = []
+
+    def script(method: str, path: str, _h: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        pages.append(path)
+        return (
+            200,
+            {"Link": '</v2/dr/web/tags/list?n=1&last=a>; rel="next"'},
+            json.dumps({"tags": ["a"]}).encode(),
+        )
+
+    endless = pytest.raises(UpstreamUnavailable, match="pages do not end")
+    with _registry(script) as registry, _client(registry.url) as client, endless:
+        list(client.list_tags("dr/web", page_size=1))
+    assert len(pages) == 2  # the first page and the one it links to, once

@@ -30,6 +30,7 @@ from acrsync.errors import UpstreamRejected, UpstreamUnavailable
 from acrsync.ports import BlobReader, RegistryClient
 
 CHUNK = 1 << 20  # bytes per read/write while streaming a blob: memory stays flat whatever the blob size
+_MAX_TAG_PAGES = 10_000  # 1,000,000 tags at 100 a page: past that, a registry's Link chain is a loop
 _MONOLITHIC_MAX = 1 << 20  # blobs up to this size go in one PUT; larger ones stream through one PATCH
 
 
@@ -225,7 +226,13 @@ class HttpRegistryClient(RegistryClient):
 
     def list_tags(self, repo: str, *, page_size: int = 100) -> Iterator[str]:
         url = f"/v2/{repo}/tags/list?n={page_size}"
+        seen: set[str] = set()
         while url:
+            if url in seen or len(seen) >= _MAX_TAG_PAGES:  # a Link back to a page, or endless pages
+                raise UpstreamUnavailable(
+                    f"list tags of {repo}: the registry's pages do not end ({len(seen)} read); stopped"
+                )
+            seen.add(url)
             resp = self._t.request("GET", url, scope=_pull(repo))
             if resp.status == 404:
                 return
