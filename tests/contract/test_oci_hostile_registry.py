@@ -19,6 +19,7 @@ import pytest
 
 from acrsync.adapters.oci_http import RegistryCredentials
 from acrsync.adapters.oci_registry import HttpRegistryClient
+from acrsync.adapters.oci_urls import origin
 from acrsync.errors import UpstreamRejected, UpstreamUnavailable
 
 pytestmark = pytest.mark.loopback
@@ -264,3 +265,32 @@ def test_given_a_tag_page_that_links_to_itself_when_tags_are_listed_then_it_stop
     with _registry(script) as registry, _client(registry.url) as client, endless:
         list(client.list_tags("dr/web", page_size=1))
     assert len(pages) == 2  # the first page and the one it links to, once
+
+
+def test_given_the_registry_origin_spelled_another_way_then_it_is_the_same_origin() -> None:
+    # Location/Link URLs naming the registry with its default port or another case still get credentials
+    base = "https://registry.example.com"
+    for same in ("https://Registry.Example.com:443/v2/x", "HTTPS://registry.example.com/v2/"):
+        assert origin(same) == origin(base)
+    for other in (
+        "https://registry.example.com:5000/",
+        "http://registry.example.com/",
+        "https://evil.example/",
+    ):
+        assert origin(other) != origin(base)
+
+
+def test_given_an_upload_location_with_the_scheme_in_capitals_then_it_is_still_authorised() -> None:
+    def script(method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        if method == "POST":
+            return 202, {"Location": reg_url[0].replace("http://", "HTTP://") + "/upload/1"}, b""
+        return 201, {}, b""
+
+    reg_url: list[str] = []
+    with _registry(_basic_then(script)) as registry, _client(registry.url) as client:
+        reg_url.append(registry.url)
+        data = b"layer"
+        client.upload_blob("dr/web", "sha256:" + hashlib.sha256(data).hexdigest(), len(data), iter([data]))
+        put = [h for m, _p, h in registry.seen if m == "PUT"]
+        assert put
+        assert put[-1].get("authorization") == BASIC

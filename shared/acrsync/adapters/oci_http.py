@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
-from acrsync.adapters.oci_urls import check_realm, is_bearer_token, join_url, split_url
+from acrsync.adapters.oci_urls import check_realm, is_bearer_token, join_url, origin, split_url
 from acrsync.domain.oci import is_loopback, parse_challenge
 from acrsync.errors import UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger
@@ -218,8 +218,7 @@ class Transport:
         url = split_url(join_url(self.base_url, url), self.host).geturl()
         # Credentials and tokens are the registry's: a Location, Link or redirect naming another origin
         # (scheme, host or port) gets the request without them, and its 401 is an answer, not a challenge.
-        parts = urlsplit(url)
-        auth = auth and f"{parts.scheme}://{parts.netloc}" == self.base_url
+        auth = auth and origin(url) == origin(self.base_url)
         replayable = body is None or isinstance(body, bytes)
         authed_again = False
         for attempt in range(self._retries + 1):

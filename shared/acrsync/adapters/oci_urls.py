@@ -19,6 +19,17 @@ def is_bearer_token(token: object) -> TypeGuard[str]:
     return isinstance(token, str) and len(token) <= _MAX_TOKEN_CHARS and bool(_TOKEN_RE.match(token))
 
 
+def origin(url: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` with the default port filled in and the host lower-cased (RFC 6454): a
+    ``Location`` of ``https://Registry.example.com:443/...`` is the registry ``https://registry.example.com``."""
+    parts = urlsplit(url)
+    return (
+        parts.scheme,
+        (parts.hostname or "").lower(),
+        parts.port or (443 if parts.scheme == "https" else 80),
+    )
+
+
 def check_realm(realm: str, registry_base: str) -> None:
     """Refuse a token realm the credentials must not go to. An https realm on another host is what ACR
     (``dockerauth...``) and Docker Hub (``auth.docker.io``) send, so it is allowed; plain http only when
