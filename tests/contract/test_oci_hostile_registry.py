@@ -294,3 +294,29 @@ def test_given_an_upload_location_with_the_scheme_in_capitals_then_it_is_still_a
         put = [h for m, _p, h in registry.seen if m == "PUT"]
         assert put
         assert put[-1].get("authorization") == BASIC
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["[log in again](https://evil.example/harbor)", "DENIED\n### urgent", "x" * 5000],
+    ids=["link", "nl", "huge"],
+)
+def test_given_an_error_code_that_is_free_text_when_refused_then_it_is_not_repeated(code: str) -> None:
+    def script(method: str, path: str, _h: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        return 403, {}, json.dumps({"errors": [{"code": code, "message": "m"}]}).encode()
+
+    refused = pytest.raises(UpstreamRejected)
+    with _registry(script) as registry, _client(registry.url) as client, refused as caught:
+        client.get_manifest("dr/web", "v1")
+    assert "HTTP 403" in str(caught.value)
+    assert code[:20] not in str(caught.value)
+    assert caught.value.code == "DENIED"
+
+
+def test_given_a_spec_error_code_when_refused_then_it_is_named() -> None:
+    def script(method: str, path: str, _h: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        return 400, {}, json.dumps({"errors": [{"code": "MANIFEST_INVALID", "message": "m"}]}).encode()
+
+    refused = pytest.raises(UpstreamRejected, match="HTTP 400 MANIFEST_INVALID")
+    with _registry(script) as registry, _client(registry.url) as client, refused:
+        client.get_manifest("dr/web", "v1")

@@ -17,6 +17,7 @@ import base64
 import http.client
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -36,6 +37,7 @@ _MAX_RETRY_AFTER_S = 30.0
 # Manifests, tag pages, token and error bodies are read whole; blobs stream. Four times the spec's 4 MiB
 # manifest limit leaves room for long tag pages.
 MAX_BODY_BYTES = 16 << 20
+_ERROR_CODE_RE = re.compile(r"[A-Z][A-Z0-9_]{0,63}\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +79,12 @@ class Response:
         """The first ``errors[].code`` of a distribution-spec error body (§"Error Codes"), or ""."""
         try:
             errors = json.loads(self.body).get("errors") or []
-            return str(errors[0].get("code", "")) if errors else ""
+            code = str(errors[0].get("code", "")) if errors else ""
         except (ValueError, AttributeError, IndexError, TypeError, RecursionError):
             return ""
+        # Codes are identifiers (NAME_UNKNOWN, DENIED): anything else is the registry's free text, which
+        # would travel into ledger rows, alerts (DingTalk markdown: links) and logs. The status says enough.
+        return code if _ERROR_CODE_RE.match(code) else ""
 
 
 class Transport:
