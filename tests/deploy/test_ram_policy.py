@@ -196,3 +196,19 @@ def f(self, client, cache):
     cache.get_row("k")
 """
     assert ots_apis_called([source]) == {"PutRow", "ListTable", "BatchGetRow"}
+
+
+def test_deploy_readme_names_every_acr_api_the_functions_call_with_its_ram_action() -> None:
+    # The operator reads the policy through deploy/README.md's table: an API added to an adapter (the custom
+    # links' CreateRepoSyncTaskByRule, say) must appear there with the action the policy grants for it.
+    rows = [
+        line
+        for line in (REPO / "deploy" / "README.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| ")
+    ]
+    missing = [
+        api
+        for api in sorted(acr_called())
+        if not any(api in row.split("|")[1] and ACR_RAM_ACTIONS[api] in row for row in rows)
+    ]
+    assert not missing, f"add rows to deploy/README.md's ACR API table for {missing}"

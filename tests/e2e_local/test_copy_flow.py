@@ -327,3 +327,17 @@ def test_given_a_source_manifest_that_cannot_be_read_when_copied_then_the_row_fa
     assert row.error_class == "copy_rejected"
     assert "unreadable manifest" in row.last_error
     assert needle in row.last_error
+
+
+def test_given_a_companion_whose_image_went_nowhere_then_the_readme_log_line_says_so(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # README "Companions": "ignored with the log line companion_subject_not_replicated" (the review's check)
+    bootstrap.reset({**world.env, "ACRSYNC_LOG_LEVEL": "DEBUG"})  # the stack logs at WARNING
+    bootstrap.use(clock=world.clock)
+    index = put_index(world.source.state, "team-a/web", "", layer_sizes=(100,))
+    sig_event, _tag = _companion_event(world, index.digest)
+    assert fc.invoke("replicator", sig_event, world.env)["results"] == []
+    text = "".join(capsys.readouterr())
+    line = next(ln for ln in text.splitlines() if "companion_subject_not_replicated" in ln)
+    assert index.digest in line

@@ -7,6 +7,7 @@ the emulator offline), so the emulator can point both at a loopback OCI stand-in
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,19 @@ def registry_host(body: dict[str, Any], *, prefer: str = "internet") -> str:
         if domains and domains[0].get("Domain"):
             return str(domains[0]["Domain"])
     raise UpstreamRejected("ListInstanceEndpoint lists no enabled registry endpoint", code="NO_ENDPOINT")
+
+
+def _expiry_s(raw: object, now: float) -> float:
+    """``ExpireTime`` (epoch milliseconds per the API reference) in seconds. Defensive, as the field is
+    unverified: seconds are accepted too, and an unreadable value means "an hour from now" (the token then
+    lives as ACR decides; a refused one fails the copy with the registry's reason), never a crash."""
+    try:
+        value = float(str(raw))
+    except ValueError:
+        return now + 3600
+    if not math.isfinite(value) or value <= 0:
+        return now + 3600
+    return value / 1000 if value > 1e11 else value  # 1e11 s is the year 5138; 1e11 ms is 1973
 
 
 class AcrRegistryClients:
@@ -68,7 +82,7 @@ class AcrRegistryClients:
         password = str(token.get("AuthorizationToken") or "")
         secrets_in([password])
         creds = RegistryCredentials(str(token.get("TempUsername") or ""), password)
-        expires = float(token.get("ExpireTime") or 0) / 1000 or self._clock() + 3600
+        expires = _expiry_s(token.get("ExpireTime"), self._clock())
         scheme = "http" if is_loopback(host) else "https"
         return HttpRegistryClient(f"{scheme}://{host}", credentials=creds), expires - REFRESH_BEFORE_S
 

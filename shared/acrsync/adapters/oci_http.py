@@ -16,12 +16,15 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urlsplit
 
+from acrsync.adapters.oci_urls import check_realm, is_bearer_token, join_url, origin, split_url
 from acrsync.domain.oci import is_loopback, parse_challenge
 from acrsync.errors import UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger
@@ -34,6 +37,7 @@ _MAX_RETRY_AFTER_S = 30.0
 # Manifests, tag pages, token and error bodies are read whole; blobs stream. Four times the spec's 4 MiB
 # manifest limit leaves room for long tag pages.
 MAX_BODY_BYTES = 16 << 20
+_ERROR_CODE_RE = re.compile(r"[A-Z][A-Z0-9_]{0,63}\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +79,12 @@ class Response:
         """The first ``errors[].code`` of a distribution-spec error body (§"Error Codes"), or ""."""
         try:
             errors = json.loads(self.body).get("errors") or []
-            return str(errors[0].get("code", "")) if errors else ""
+            code = str(errors[0].get("code", "")) if errors else ""
         except (ValueError, AttributeError, IndexError, TypeError, RecursionError):
             return ""
+        # Codes are identifiers (NAME_UNKNOWN, DENIED): anything else is the registry's free text, which
+        # would travel into ledger rows, alerts (DingTalk markdown: links) and logs. The status says enough.
+        return code if _ERROR_CODE_RE.match(code) else ""
 
 
 class Transport:
@@ -150,6 +157,8 @@ class Transport:
 
     def _on_unauthorized(self, resp: Response, scope: str) -> None:
         challenge = parse_challenge(resp.header("www-authenticate"))
+        if challenge.scheme == "bearer" and "realm" in challenge.params:
+            check_realm(challenge.params["realm"], self.base_url)
         if challenge.scheme == "basic":
             if self._creds is None:
                 raise UpstreamRejected(f"{self.host} requires credentials (set credentials_env)", code="AUTH")
@@ -181,10 +190,17 @@ class Transport:
             raise _status_error(resp, f"token from {urlsplit(realm).netloc}")
         try:
             doc = json.loads(resp.body)
-            token = str(doc.get("token") or doc["access_token"])
+            token = doc.get("token") or doc["access_token"]
             ttl = float(doc.get("expires_in") or 60)
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise UpstreamUnavailable(f"{self.host}: the token service answered without a token") from None
+        if not is_bearer_token(token):  # it goes into a header: no CR/LF
+            raise UpstreamRejected(
+                f"{self.host}: the token service answered a token that is not a bearer token (RFC 6750)",
+                code="AUTH",
+            )
+        if math.isnan(ttl):  # NaN would never expire nor compare: the spec's default
+            ttl = 60.0
         self._tokens[scope] = (token, self._clock() + max(ttl - _TOKEN_SLACK_S, 1.0))
         return token
 
@@ -204,7 +220,10 @@ class Transport:
 
         A streamed ``body`` (an iterator) cannot be replayed: it is sent once, and a failure raises.
         """
-        url = urljoin(self.base_url + "/", url)
+        url = split_url(join_url(self.base_url, url), self.host).geturl()
+        # Credentials and tokens are the registry's: a Location, Link or redirect naming another origin
+        # (scheme, host or port) gets the request without them, and its 401 is an answer, not a challenge.
+        auth = auth and origin(url) == origin(self.base_url)
         replayable = body is None or isinstance(body, bytes)
         authed_again = False
         for attempt in range(self._retries + 1):
@@ -243,16 +262,33 @@ class Transport:
         *,
         stream: bool,
     ) -> Response:
-        parts = urlsplit(url)
+        parts = split_url(url, self.host)
         scheme, netloc = parts.scheme, parts.netloc
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        conn = self._connect(scheme, netloc)
+        try:
+            conn = self._connect(scheme, netloc)
+        except (ValueError, http.client.HTTPException) as exc:  # InvalidURL: a port that is not a number
+            raise UpstreamRejected(
+                f"{self.host}: cannot connect to the URL it named: {type(exc).__name__}"
+            ) from None
         try:
             conn.request(method, target, body=body, headers={"User-Agent": "acr-sync", **headers})
             raw = conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
+            if isinstance(exc, http.client.InvalidURL):  # a URL the registry named: the same every time
+                raise UpstreamRejected(
+                    f"{netloc[:200]}: {method} refused: the registry named a URL with control characters",
+                    code="INVALID_URL",
+                ) from None
             raise UpstreamUnavailable(f"{netloc}: {method} failed: {type(exc).__name__}") from None
+        except (ValueError, OverflowError) as exc:  # http.client: a header or URL with CR/LF, a bad port
+            conn.close()  # the message may quote the header (a token): never echoed
+            raise UpstreamRejected(
+                f"{netloc[:200]}: {method} refused before sending: {type(exc).__name__} "
+                "(a control character in a URL or header the registry sent, or a port outside 1-65535)",
+                code="INVALID_REQUEST",
+            ) from None
         except BaseException:  # a streamed body raised (short or corrupt source): the request is half-sent
             conn.close()
             raise
@@ -287,9 +323,16 @@ class Transport:
 def _retry_after(resp: Response) -> float | None:
     """Seconds from a ``Retry-After: <seconds>`` header; None when absent or a date (then back off)."""
     try:
-        return max(float(resp.header("retry-after")), 0.0)
+        after = float(resp.header("retry-after"))
     except ValueError:
         return None
+    return min(max(after, 0.0), _MAX_RETRY_AFTER_S) if math.isfinite(after) else None  # "nan" cannot sleep
+
+
+def int_header(resp: Response, name: str, default: int) -> int:
+    """A non-negative integer header (``Content-Length``), else ``default``: garbage is not a crash."""
+    value = resp.header(name).strip()
+    return int(value) if value.isascii() and value.isdigit() else default
 
 
 def _status_error(resp: Response, what: str) -> Exception:

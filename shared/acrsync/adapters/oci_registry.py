@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator
 from urllib.parse import urlencode, urlsplit
 
-from acrsync.adapters.oci_http import RegistryCredentials, Response, Transport, status_error
+from acrsync.adapters.oci_http import RegistryCredentials, Response, Transport, int_header, status_error
 from acrsync.domain.oci import (
     ACCEPT_MANIFESTS,
     OCI_INDEX,
@@ -30,6 +30,7 @@ from acrsync.errors import UpstreamRejected, UpstreamUnavailable
 from acrsync.ports import BlobReader, RegistryClient
 
 CHUNK = 1 << 20  # bytes per read/write while streaming a blob: memory stays flat whatever the blob size
+_MAX_TAG_PAGES = 10_000  # 1,000,000 tags at 100 a page: past that, a registry's Link chain is a loop
 _MONOLITHIC_MAX = 1 << 20  # blobs up to this size go in one PUT; larger ones stream through one PATCH
 
 
@@ -45,7 +46,7 @@ class _Reader(BlobReader):
     def __init__(self, resp: Response, netloc: str) -> None:
         self._resp = resp
         self._netloc = netloc
-        self.size = int(resp.header("content-length") or -1)
+        self.size = int_header(resp, "content-length", -1)
         self._done = False
 
     def __iter__(self) -> Iterator[bytes]:
@@ -108,9 +109,12 @@ class HttpRegistryClient(RegistryClient):
             return None
         if resp.status != 200:
             raise status_error(resp, f"HEAD manifest {repo}:{reference}")
-        return resp.header("docker-content-digest") or (
-            reference if reference.startswith("sha256:") else None
-        )
+        if resp.header("docker-content-digest") or reference.startswith("sha256:"):
+            return resp.header("docker-content-digest") or reference
+        # A registry may leave Docker-Content-Digest out of a HEAD (older ones do): the tag exists, so read
+        # it and hash it rather than report "nothing there" (a copy would then read as a mismatch).
+        got = self.get_manifest(repo, reference)
+        return got.digest if got is not None else None
 
     def put_manifest(self, repo: str, reference: str, manifest: Manifest) -> str:
         resp = self._t.request(
@@ -145,7 +149,7 @@ class HttpRegistryClient(RegistryClient):
             return None
         if resp.status not in (200, 307):
             raise status_error(resp, f"HEAD blob {repo}@{digest}")
-        return int(resp.header("content-length") or 0)
+        return int_header(resp, "content-length", 0)
 
     def open_blob(self, repo: str, digest: str) -> BlobReader:
         resp = self._t.request("GET", f"/v2/{repo}/blobs/{digest}", scope=_pull(repo), stream=True)
@@ -222,7 +226,13 @@ class HttpRegistryClient(RegistryClient):
 
     def list_tags(self, repo: str, *, page_size: int = 100) -> Iterator[str]:
         url = f"/v2/{repo}/tags/list?n={page_size}"
+        seen: set[str] = set()
         while url:
+            if url in seen or len(seen) >= _MAX_TAG_PAGES:  # a Link back to a page, or endless pages
+                raise UpstreamUnavailable(
+                    f"list tags of {repo}: the registry's pages do not end ({len(seen)} read); stopped"
+                )
+            seen.add(url)
             resp = self._t.request("GET", url, scope=_pull(repo))
             if resp.status == 404:
                 return

@@ -229,6 +229,14 @@ def parse_registry_target(text: str) -> RegistryTarget:
             raise ValueError(f"{text[:80]!r}: the scheme must be https:// (or http:// for a loopback host)")
     host, _, namespace = rest.partition("/")
     namespace = namespace.strip("/")
+    if "@" in host:  # never echoed: it is USER:PASSWORD@HOST
+        raise ValueError(
+            "credentials do not belong in registry: (HOST[:PORT][/NAMESPACE]); "
+            "put USERNAME:PASSWORD in an ACRSYNC_REGISTRY_* variable and name it in credentials_env"
+        )
+    port = host.rsplit("]", 1)[-1].partition(":")[2]
+    if port.isdigit() and not 0 < int(port) < 65536:
+        raise ValueError(f"{text[:80]!r}: the port must be 1-65535")
     if len(host) > _MAX_HOST_CHARS or not _HOST_RE.match(host):
         raise ValueError(f"{text[:80]!r}: expected HOST[:PORT][/NAMESPACE], e.g. harbor.example.com/dr")
     if namespace and not REPO_NAME_RE.match(namespace):

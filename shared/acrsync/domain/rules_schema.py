@@ -415,7 +415,9 @@ def _registry_destination(c: _Checker, m: Mapping[str, Any], path: str) -> dict[
         if key in m:
             c.err(f"{path}.{key}", "a destination is either an ACR instance or a registry, not both")
     registry = c.string(m.get("registry"), f"{path}.registry")
-    if registry:
+    if registry and registry != registry.strip():  # it names the destination in keys, status and alerts
+        c.err(f"{path}.registry", "has leading or trailing whitespace (a newline?): remove it")
+    elif registry:
         try:
             parse_registry_target(registry)
         except ValueError as exc:

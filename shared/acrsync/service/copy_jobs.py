@@ -97,6 +97,14 @@ def launch(row: LedgerEntry, deps: CopyDeps) -> tuple[str, LedgerEntry]:
         UpstreamUnavailable
     ) as exc:  # the row stays submitted: the watcher re-launches it after the timeout
         log.warning("copy_launch_failed", claim_id=row.claim_id, error=str(exc))
+    except UpstreamRejected as exc:  # FC refused for good (no such function, no permission): say so now,
+        # rather than let the row wait out three copier timeouts and fail as "did not finish"
+        reason = (
+            f"the copier could not be started ({exc}): check that ACRSYNC_COPIER_FUNCTION names the deployed "
+            "copier and that the role may fc:InvokeFunction on it (deploy/README.md), then acr-sync retry"
+        )
+        _failed_attempt(moved, deps, reason, transient=False)
+        return "failed", deps.ledger.get(row.claim_id) or moved
     log.info("copy_launched", claim_id=row.claim_id, attempt=attempt, destination=row.dest_ref)
     return "submitted", deps.ledger.get(row.claim_id) or moved
 

@@ -268,7 +268,7 @@ def _launch_copy(entry: LedgerEntry, deps: ReplicatorDeps) -> tuple[str, LedgerE
     from acrsync.service.copy_jobs import launch  # only when a rule has a copy destination (cold start)
 
     outcome, row = launch(entry, deps.copies)
-    return outcome, row, ""
+    return outcome, row, row.last_error if outcome == "failed" else ""
 
 
 def _on_existing_claim(
