@@ -63,6 +63,9 @@ def test_given_a_copy_that_fails_when_the_canary_runs_then_the_completed_stage_i
     assert result.exit_code == 1
     assert "broken stage: completed:" in result.output
     assert "wrong-Planted-4" not in result.output
+    report = json.loads(result.stdout)  # the JSON's top level names the destination's broken stage too
+    assert (report["status"], report["broken"]) == ("broken", "completed")
+    assert report["detail"] == report["destinations"][0]["detail"]
 
 
 def test_given_no_rule_covering_the_repository_when_the_canary_runs_then_it_says_which_rule_to_add(

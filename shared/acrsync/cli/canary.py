@@ -164,8 +164,9 @@ def _document(report: CanaryReport, verdict: Verdict, sent: AlertOutcome | None)
         "status": verdict.status,
         "exit_code": verdict.exit_code,
         "objective_s": verdict.objective_s,
-        "broken": report.broken,
-        "detail": report.detail,
+        # The first broken stage of the run, whether it broke for every destination or for one.
+        "broken": verdict.broken[0].stage if verdict.broken else "",
+        "detail": verdict.broken[0].detail if verdict.broken else report.detail,
         "destinations": [
             {**vars(d), "objective_missed": misses_objective(d, verdict.objective_s)}
             for d in report.destinations

@@ -233,7 +233,11 @@ def _cleanup(deps: CanaryDeps, source: SourceImage, digest: str, rows: list[Ledg
     for row in rows:
         if row.dest_region == COPY_REGION:
             target = row.extra.get("registry", row.dest_instance)
-            repo = parse_registry_target(target).repository(f"{row.dest_namespace}/{row.dest_repo}")
+            try:
+                repo = parse_registry_target(target).repository(f"{row.dest_namespace}/{row.dest_repo}")
+            except ValueError as exc:  # a stored row no validated rule could write: say so, go on
+                problems.append(f"{row.dest_ref}: not cleaned up: {exc}")
+                continue
             places.append(("oci", target, row.extra.get("credentials_env", ""), repo))
         else:
             places.append(
