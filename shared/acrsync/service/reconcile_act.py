@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from acrsync.domain.images import DestinationImage, SyncRequest, claim_id
+from acrsync.domain.images import COPY_REGION, DestinationImage, SyncRequest, claim_id
 from acrsync.domain.ledger import OPEN_STATES, LedgerEntry, State, new_claim
 from acrsync.domain.reconcile import (
     Action,
@@ -18,13 +18,15 @@ from acrsync.domain.reconcile import (
     RulePolicy,
     backup_tag,
     notice_key,
+    repo_key,
     salted_claim,
     source_of,
 )
-from acrsync.errors import AlreadyClaimed, ConflictError, UpstreamRejected
+from acrsync.errors import AlreadyClaimed, ConflictError, UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi
 from acrsync.service.gate import CallGate
+from acrsync.service.reconcile_copy import CopyReader, backup_at_registry
 from acrsync.service.replicate import ReplicatorDeps, replicate_request
 
 log = get_logger(__name__)
@@ -54,6 +56,7 @@ class Tally:
     events_missed: int = 0
     examples: list[str] = field(default_factory=list)
     referrers: dict[str, int] = field(default_factory=dict)  # the referrer step's counts (service.referrers)
+    copies: dict[str, int] = field(default_factory=dict)  # copy destinations' registry reads (reconcile_copy)
 
     def add(self, finding: Finding) -> None:
         """Count one finding."""
@@ -70,6 +73,7 @@ class Tally:
             "examples": list(self.examples),
             "referrers_copied": self.referrers.get("copied", 0),
             "referrers": dict(self.referrers),
+            "copy_destinations": dict(self.copies),
         }
 
     @classmethod
@@ -81,6 +85,7 @@ class Tally:
             int(doc.get("events_missed", 0)),
             list(doc.get("examples", [])),
             dict(doc.get("referrers", {})),
+            dict(doc.get("copy_destinations", {})),
         )
 
 
@@ -98,6 +103,7 @@ class Actor:
     write: bool
     prune: bool
     tally: Tally
+    copies: CopyReader | None = None  # copy destinations' registry clients (None: not wired)
 
     def act(
         self, request: SyncRequest, kind: Kind, action: Action, row: LedgerEntry | None, **kw: str
@@ -163,16 +169,9 @@ class Actor:
         if self.ledger.get(key) is not None:
             return "backed_up"  # an earlier pass made it
         name = backup_tag(dest.tag, self.clock.now())
-        api = self.registry(dest.region)
-        try:
-            self.gate.call(
-                lambda: api.create_repo_tag(dest.instance_id, dest.namespace, dest.repo, dest.tag, name),
-                deadline=self.deadline,
-                what="CreateRepoTag",
-            )
-        except UpstreamRejected as exc:
-            log.error("reconcile_backup_failed", destination=dest.ref, error=str(exc))
-            return f"backup_failed: {exc.code or exc}"
+        made = self._make_backup(request, actual, name)
+        if made != "backed_up":
+            return made
         backup = DestinationImage(dest.instance_id, dest.region, dest.namespace, dest.repo, name)
         row = new_claim(
             replace(request, source=source_of(request, dest.tag, actual), destination=backup),
@@ -183,6 +182,30 @@ class Actor:
         done = replace(row, claim_id=key, state=State.VERIFIED, extra={"kind": "backup", "of": dest.ref})
         self._claim(done)
         log.info("reconcile_backed_up", destination=dest.ref, backup=name, digest=actual)
+        return "backed_up"
+
+    def _make_backup(self, request: SyncRequest, actual: str, name: str) -> str:
+        dest = request.destination
+        try:
+            if dest.region == COPY_REGION:  # a registry: the old manifest PUT again under the backup name
+                if self.copies is None:
+                    return "backup_failed: no registry client"
+                client, repo = self.copies.place(
+                    repo_key(dest), dict(request.copy).get("credentials_env", "")
+                )
+                made = backup_at_registry(client, repo, actual, name)
+                if made != "backed_up":
+                    log.error("reconcile_backup_failed", destination=dest.ref, error=made)
+                return made
+            api = self.registry(dest.region)
+            self.gate.call(
+                lambda: api.create_repo_tag(dest.instance_id, dest.namespace, dest.repo, dest.tag, name),
+                deadline=self.deadline,
+                what="CreateRepoTag",
+            )
+        except (UpstreamRejected, UpstreamUnavailable) as exc:
+            log.error("reconcile_backup_failed", destination=dest.ref, error=str(exc))
+            return f"backup_failed: {exc.code if isinstance(exc, UpstreamRejected) and exc.code else exc}"
         return "backed_up"
 
     def notice(
@@ -251,6 +274,37 @@ class Actor:
         if marked is None:
             return "lost_race"
         dest = request.destination
+        if dest.region == COPY_REGION:
+            deleted = self._delete_at_registry(request)
+            if deleted != "deleted":
+                return deleted
+        else:
+            self._delete_repo_tag(dest)
+        self._mark(marked, pruned_at=str(self.clock.now()), pruned_by=self.event_id)
+        log.warning("reconcile_pruned", destination=dest.ref, digest=row.digest, claim_id=row.claim_id)
+        self.notice(request, "pruned", f"deleted {dest.ref}: its source tag is gone", row.digest)
+        return "pruned"
+
+    def _delete_at_registry(self, request: SyncRequest) -> str:
+        """``DELETE /v2/<name>/manifests/<tag>``; never by digest (that would take every tag of the image).
+        A registry that refuses deletes by tag keeps the tag: reported, alerted once, not fatal."""
+        dest = request.destination
+        if self.copies is None:
+            return "prune_unsupported"
+        client, repo = self.copies.place(repo_key(dest), dict(request.copy).get("credentials_env", ""))
+        try:
+            gone = client.delete_tag(repo, dest.tag)
+        except (UpstreamRejected, UpstreamUnavailable) as exc:
+            log.error("reconcile_prune_failed", destination=dest.ref, error=str(exc))
+            return "prune_failed"
+        if gone is None:
+            why = f"{client.host} refuses DELETE /v2/{repo}/manifests/<tag>: delete {dest.ref} by hand"
+            log.warning("reconcile_prune_unsupported", destination=dest.ref, registry=client.host)
+            self.notice(request, "prune_unsupported", why, client.host, scope=client.host)
+            return "prune_unsupported"
+        return "deleted"
+
+    def _delete_repo_tag(self, dest: DestinationImage) -> None:
         api = self.registry(dest.region)
         repo = self.gate.call(
             lambda: api.get_repository(dest.instance_id, dest.namespace, dest.repo),
@@ -263,10 +317,6 @@ class Actor:
                 deadline=self.deadline,
                 what="DeleteRepoTag",
             )
-        self._mark(marked, pruned_at=str(self.clock.now()), pruned_by=self.event_id)
-        log.warning("reconcile_pruned", destination=dest.ref, digest=row.digest, claim_id=row.claim_id)
-        self.notice(request, "pruned", f"deleted {dest.ref}: its source tag is gone", row.digest)
-        return "pruned"
 
 
 def _fields(request: SyncRequest) -> dict[str, Any]:
