@@ -19,6 +19,7 @@ from rich.table import Table
 
 from acrsync import bootstrap
 from acrsync.cli.common import err, fail, friendly_errors, out, print_json
+from acrsync.domain.images import COPY_REGION
 from acrsync.domain.patterns import PatternError, compile_pattern
 from acrsync.domain.reconcile import DEFAULT_PRUNE_GRACE, Finding, Kind
 from acrsync.errors import StoreNotSetUp
@@ -50,7 +51,10 @@ def audit(
         False, "--json", help="Print every finding as JSON (kind, images, digests)."
     ),
 ) -> None:
-    """Compare desired and actual state of every destination; dry run unless --repair / --prune."""
+    """Compare desired and actual state of every destination; dry run unless --repair / --prune.
+
+    ACR destinations are read with ListRepoTag; copy destinations (registry:) with the registry's tag list
+    and a HEAD of every tag the rules ask for (the reconciler function HEADs only a share per pass)."""
     try:  # a usage error, said before the store is opened (not an "unexpected" error from the pass)
         compile_pattern(repository) if repository else None
     except PatternError as exc:
@@ -61,13 +65,15 @@ def audit(
     table: dict[tuple[str, str], dict[str, int]] = {}
 
     def on_finding(finding: Finding) -> None:
-        dest = finding.destination.split("/")[0] or "(source)"
+        dest = _place(finding.destination)
         row = table.setdefault((finding.rule or "-", dest), {})
         row[finding.kind.value] = row.get(finding.kind.value, 0) + 1
         if finding.kind is not Kind.IN_SYNC:
             findings.append(finding)
 
-    options = Options(write=repair, prune=prune, repository=repository, cursor=False, margin_s=0.0)
+    options = Options(
+        write=repair, prune=prune, repository=repository, cursor=False, margin_s=0.0, recheck_all=True
+    )
     started = time.monotonic()
     with _progress(out.is_terminal and not as_json) as on_repository, friendly_errors():
         report = run_slice(
@@ -92,6 +98,12 @@ def audit(
         _print(report, table, findings, elapsed, dry_run=not (repair or prune))
     if report.stopped:
         raise typer.Exit(1)
+
+
+def _place(destination: str) -> str:
+    """``INSTANCE@REGION`` of a destination image; a copy destination's registry (it has '/' in it)."""
+    registry, copy, _ = destination.partition(f"@{COPY_REGION}/")
+    return f"{registry}@{COPY_REGION}" if copy else destination.split("/", maxsplit=1)[0] or "(source)"
 
 
 @contextmanager
@@ -210,12 +222,15 @@ def reconcile_settings(rules: Sequence[Mapping[str, Any]]) -> dict[str, dict[str
             "prune": bool(rule.get("prune", False)),
             "prune_grace": str(rule.get("prune_grace") or DEFAULT_PRUNE_GRACE),
             "destinations": {
-                f"{d['instance']}@{d['region']}": {
+                (
+                    f"{d['registry']}@{COPY_REGION}"
+                    if d.get("registry")
+                    else f"{d['instance']}@{d['region']}"
+                ): {
                     "on_conflict": str(d.get("on_conflict") or "skip"),
                     **({"role_arn": d["role_arn"]} if d.get("role_arn") else {}),
                 }
                 for d in rule.get("destinations", [])
-                if not d.get("registry")  # a copy destination has no on_conflict (nor instance, region)
             },
         }
     return out_

@@ -290,6 +290,7 @@ def _actor(deps: ReconcileDeps, options: Options, report: SliceReport, deadline:
         clock=deps.clock,
         allowed_accounts=frozenset(),
         submitter=deps.submitter,
+        copies=deps.referrers.copies if deps.referrers is not None else None,  # repairs at copy destinations
     )
     return Actor(
         deps.ledger,
