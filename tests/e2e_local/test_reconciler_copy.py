@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 from acrsync import bootstrap
 from acrsync.cli.app import app
 from acrsync.domain.copies import is_copy
-from acrsync.domain.ledger import State
+from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.rules_schema import validate_document
+from acrsync.local.acr_tag_actions import delete_tag_behind_back
 from acrsync.local.oci_images import Pushed, put_index
 from acrsync.local.oci_store import Fault
 from acrsync.local.referrers_world import HARBOR_PW, REPO, ReferrersWorld, referrers_world, rules
@@ -50,7 +51,7 @@ def harbor_digest(world: World, tag: str) -> str | None:
     return found[2] if found else None
 
 
-def harbor_rows(world: World) -> list[object]:
+def harbor_rows(world: World) -> list[LedgerEntry]:
     return [
         r for r in world.rows() if is_copy(r) and not r.extra.get("referrer_of") and "notice" not in r.extra
     ]
@@ -60,9 +61,10 @@ def harbor_requests(world: World, since: int) -> list[tuple[str, str]]:
     return [(e.method, e.path) for e in world.regs["harbor"].state.log[since:]]
 
 
-def set_on_conflict(world: World, policy: str) -> None:
+def set_on_conflict(world: World, policy: str, **rule: object) -> None:
     doc = rules(world.regs["harbor"])
     doc["rules"][0]["destinations"][0]["on_conflict"] = policy
+    doc["rules"][0].update(rule)
     stores = bootstrap.stores()
     rules_admin.apply(stores.rules, validate_document(doc), prune=True, dry_run=False, now=world.clock.now())
 
@@ -80,8 +82,8 @@ def test_given_a_push_whose_event_was_lost_when_the_reconciler_passes_then_harbo
     assert harbor_digest(world, "v2.0.0") == image.digest
     rows = harbor_rows(world)
     assert len(rows) == 1
-    assert rows[0].state is State.VERIFIED  # type: ignore[attr-defined]
-    assert rows[0].extra["verified_digest"] == image.digest  # type: ignore[attr-defined]
+    assert rows[0].state is State.VERIFIED
+    assert rows[0].extra["verified_digest"] == image.digest
     assert response["events_missed"] >= 1
     assert any("@oci/" in ex for ex in response["examples"])
     # AND a second pass writes nothing at Harbor and claims nothing new
@@ -117,7 +119,7 @@ def test_given_many_verified_copies_when_a_quiet_pass_runs_then_harbor_sees_one_
         heads_seen.append(heads)
         assert heads == sum(1 for m, _ in asked if m == "HEAD")
         assert heads + response["copy_destinations"]["heads_skipped"] == 48
-        assert heads <= 8  # 48 / 24 shares = 2 expected; a share is a hash, so allow for its spread
+        assert heads <= 12  # 48 / 24 shares = 2 expected; a share is a hash, so allow for its spread
         assert response["kinds"]["in_sync"] >= 48
     assert all(n == 1 + h for n, h in zip(counts, heads_seen, strict=True))
 
@@ -203,3 +205,30 @@ def test_given_a_lost_push_when_audit_runs_then_harbor_is_a_row_and_repair_copie
     table = runner.invoke(app, ["audit"])
     assert "dr@oci" in " ".join(table.output.split())
     assert HARBOR_PW not in dry.output + fixed.output + table.output
+
+
+def test_given_prune_when_the_source_tag_is_gone_then_a_registry_refusing_delete_by_tag_is_reported(
+    world: World,
+) -> None:
+    # GIVEN prune on (grace 1h), an image acr-sync copied to Harbor, then its source tag deleted
+    set_on_conflict(world, "skip", prune=True, prune_grace="1h")
+    image = lost_push(world, "v8.0.0")
+    world.reconcile()
+    assert harbor_digest(world, "v8.0.0") == image.digest
+    delete_tag_behind_back(world.cloud.model, SOURCE[0], "team-a", "web", "v8.0.0")
+    # WHEN a pass finds it extra, and another runs after the grace
+    first = world.reconcile()
+    world.clock.advance(3601)
+    mark = len(world.regs["harbor"].state.log)
+    second = world.reconcile()
+    # THEN the grace started, then the tag was deleted by tag (never by digest): the stand-in, as
+    # distribution does, refuses deletes by tag, so it is reported and alerted, the tag stays, the pass ends
+    assert first["outcomes"].get("grace_started", 0) >= 1
+    deletes = [(m, p) for m, p in harbor_requests(world, mark) if m == "DELETE"]
+    assert deletes == [("DELETE", f"/v2/{HARBOR_REPO}/manifests/v8.0.0")]
+    assert second["outcomes"].get("prune_unsupported") == 1
+    assert second["completed"] is True
+    assert harbor_digest(world, "v8.0.0") == image.digest
+    notices = [r for r in world.rows() if r.extra.get("notice") == "prune_unsupported"]
+    assert len(notices) == 1
+    assert "delete" in notices[0].last_error
