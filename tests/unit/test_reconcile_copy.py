@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -16,7 +17,7 @@ from acrsync.domain.reconcile import policies
 from acrsync.domain.rules import validate_document
 from acrsync.domain.rules_eval import evaluate
 from acrsync.errors import RuleConfigError
-from acrsync.service.reconcile_copy import RECHECK_SHARES, CopyReader, slot_of
+from acrsync.service.reconcile_copy import RECHECK_SHARES, CopyReader, OutOfTime, slot_of
 from tests.unit.rules_fixtures import document, image, index, rule
 
 HARBOR = {"registry": "harbor.example.com/dr", "credentials_env": "ACRSYNC_REGISTRY_HARBOR"}
@@ -91,3 +92,37 @@ def test_given_a_recent_source_tag_or_an_unverified_row_or_audit_then_the_tag_is
     assert not one._vouched(request, failed, {})
     everything = reader(slot_of(7, True))
     assert not everything._vouched(request, row, {"1.0.0": 50.0})
+
+
+class CountingRegistry:
+    """Answers the two reads a copy destination needs, and counts them."""
+
+    host = "harbor.example.com"
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+
+    def list_tags(self, repo: str) -> Iterator[str]:
+        self.requests.append(f"GET /v2/{repo}/tags/list")
+        yield "1.0.0"
+
+    def head_manifest(self, repo: str, reference: str) -> str | None:
+        self.requests.append(f"HEAD /v2/{repo}/manifests/{reference}")
+        return "sha256:" + "b" * 64
+
+
+def test_given_the_deadline_near_when_a_copy_destination_is_read_then_no_request_starts() -> None:
+    registry = CountingRegistry()
+    key = ("harbor.example.com/dr", COPY_REGION, "team-a", "web")
+    late = CopyReader(lambda *_: registry, MemoryLedger(), since=0.0, slot=0, time_left=lambda: False)  # type: ignore[arg-type]
+    with pytest.raises(OutOfTime):
+        list(late.read(key, "", {}, {}, lambda tag: True))
+    assert registry.requests == []
+    assert late.down == {}  # not the registry's fault: it is not marked down
+    in_time = CopyReader(lambda *_: registry, MemoryLedger(), since=0.0, slot=0)  # type: ignore[arg-type]
+    seen = list(in_time.read(key, "", {}, {}, lambda tag: True))
+    assert [s.tag for s in seen] == ["1.0.0"]
+    assert registry.requests == [
+        "GET /v2/dr/team-a/web/tags/list",
+        "HEAD /v2/dr/team-a/web/manifests/1.0.0",
+    ]

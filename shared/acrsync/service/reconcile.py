@@ -137,7 +137,7 @@ def run_slice(
     report.pass_repositories = int(cursor.get("repositories", 0))
     calls_before = deps.gate.calls
     actor = _actor(deps, options, report, deadline)
-    actor.copies = _copy_reader(deps, options, report, int(cursor.get("ordinal", 0)))
+    actor.copies = _copy_reader(deps, options, report, int(cursor.get("ordinal", 0)), deadline)
     audit = RepoAudit(
         deps.index,
         deps.policies,
@@ -190,7 +190,7 @@ def run_slice(
 
 
 def _copy_reader(
-    deps: ReconcileDeps, options: Options, report: SliceReport, ordinal: int
+    deps: ReconcileDeps, options: Options, report: SliceReport, ordinal: int, deadline: float
 ) -> CopyReader | None:
     """Copy destinations are read through the referrer step's registry clients (None: not wired)."""
     if deps.referrers is None:
@@ -202,6 +202,7 @@ def _copy_reader(
         since=deps.clock.now() - window,
         slot=slot_of(ordinal, options.recheck_all),
         counts=report.tally.copies,  # the same dict: the cursor keeps the pass's counts between slices
+        time_left=lambda: deps.clock.monotonic() <= deadline - options.margin_s / 2,
     )
 
 

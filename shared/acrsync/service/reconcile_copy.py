@@ -16,7 +16,9 @@ acr-sync created it). ``Options.recheck_all`` (the ``audit`` CLI) reads every ta
 repository when in sync: ⌈tags/100⌉ listing pages + ``HEAD`` of about tags/``RECHECK_SHARES``.
 
 A registry that fails (down after the client's retries, 401/403, 429 that outlasted them) is remembered for
-the slice: its remaining images are reported unreachable without asking it again.
+the slice: its remaining images are reported unreachable without asking it again. No request starts once the
+slice's deadline is near (``OutOfTime``: the slice stops, its cursor holds, the next slice audits the
+repository again); a request already sent is bounded by the client's own timeout and retries.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from acrsync.domain.images import SyncRequest
 from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.oci import Manifest, parse_registry_target
 from acrsync.domain.reconcile import DestRepoKey
-from acrsync.errors import UpstreamRejected, UpstreamUnavailable
+from acrsync.errors import RetryableError, UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger
 from acrsync.ports import Ledger, RegistryClient
 
@@ -58,6 +60,11 @@ class CopyReader:
     slot: int
     counts: dict[str, int] = field(default_factory=dict)
     down: dict[str, str] = field(default_factory=dict)  # registry -> why it failed this slice
+    time_left: Callable[[], bool] = lambda: True  # False: the slice's deadline is near, stop asking
+
+    def _ask(self) -> None:
+        if not self.time_left():
+            raise OutOfTime()
 
     def add(self, what: str, n: int = 1) -> None:
         """Count ``n`` of ``what`` (``tag_pages``, ``heads``, ``heads_skipped``, ...) for the pass summary."""
@@ -92,6 +99,7 @@ class CopyReader:
                 elif request is None and not needs_digest(tag):
                     yield Seen(tag, "")
                 else:
+                    self._ask()
                     self.add("heads")
                     digest = client.head_manifest(repo, tag)
                     if digest:  # None: deleted since it was listed, so it is missing
@@ -102,6 +110,7 @@ class CopyReader:
             raise
 
     def _tags(self, client: RegistryClient, repo: str) -> list[str]:
+        self._ask()
         tags = list(client.list_tags(repo))
         self.add("tag_lists")
         self.add("tags_listed", len(tags))
@@ -115,6 +124,13 @@ class CopyReader:
         if updated.get(request.source.tag, 0.0) >= self.since:
             return False
         return int(request.claim_id[:8], 16) % RECHECK_SHARES != self.slot
+
+
+class OutOfTime(RetryableError):
+    """The slice's deadline is near: the slice stops, and the next one audits this repository again."""
+
+    def __init__(self) -> None:
+        super().__init__("the slice's deadline is near: a copy destination was left for the next slice")
 
 
 def backup_at_registry(client: RegistryClient, repo: str, digest: str, name: str) -> str:
