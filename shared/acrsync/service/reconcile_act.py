@@ -18,15 +18,14 @@ from acrsync.domain.reconcile import (
     RulePolicy,
     backup_tag,
     notice_key,
-    repo_key,
     salted_claim,
     source_of,
 )
-from acrsync.errors import AlreadyClaimed, ConflictError, UpstreamRejected, UpstreamUnavailable
+from acrsync.errors import AlreadyClaimed, ConflictError, UpstreamRejected
 from acrsync.logging import get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi
 from acrsync.service.gate import CallGate
-from acrsync.service.reconcile_copy import CopyReader, backup_at_registry
+from acrsync.service.reconcile_copy import CopyReader, backup_copy, delete_copy
 from acrsync.service.replicate import ReplicatorDeps, replicate_request
 
 log = get_logger(__name__)
@@ -186,26 +185,18 @@ class Actor:
 
     def _make_backup(self, request: SyncRequest, actual: str, name: str) -> str:
         dest = request.destination
+        if dest.region == COPY_REGION:  # a registry: the old manifest PUT again under the backup name
+            return backup_copy(self.copies, request, actual, name)
+        api = self.registry(dest.region)
         try:
-            if dest.region == COPY_REGION:  # a registry: the old manifest PUT again under the backup name
-                if self.copies is None:
-                    return "backup_failed: no registry client"
-                client, repo = self.copies.place(
-                    repo_key(dest), dict(request.copy).get("credentials_env", "")
-                )
-                made = backup_at_registry(client, repo, actual, name)
-                if made != "backed_up":
-                    log.error("reconcile_backup_failed", destination=dest.ref, error=made)
-                return made
-            api = self.registry(dest.region)
             self.gate.call(
                 lambda: api.create_repo_tag(dest.instance_id, dest.namespace, dest.repo, dest.tag, name),
                 deadline=self.deadline,
                 what="CreateRepoTag",
             )
-        except (UpstreamRejected, UpstreamUnavailable) as exc:
+        except UpstreamRejected as exc:
             log.error("reconcile_backup_failed", destination=dest.ref, error=str(exc))
-            return f"backup_failed: {exc.code if isinstance(exc, UpstreamRejected) and exc.code else exc}"
+            return f"backup_failed: {exc.code or exc}"
         return "backed_up"
 
     def notice(
@@ -286,23 +277,10 @@ class Actor:
         return "pruned"
 
     def _delete_at_registry(self, request: SyncRequest) -> str:
-        """``DELETE /v2/<name>/manifests/<tag>``; never by digest (that would take every tag of the image).
-        A registry that refuses deletes by tag keeps the tag: reported, alerted once, not fatal."""
-        dest = request.destination
-        if self.copies is None:
-            return "prune_unsupported"
-        client, repo = self.copies.place(repo_key(dest), dict(request.copy).get("credentials_env", ""))
-        try:
-            gone = client.delete_tag(repo, dest.tag)
-        except (UpstreamRejected, UpstreamUnavailable) as exc:
-            log.error("reconcile_prune_failed", destination=dest.ref, error=str(exc))
-            return "prune_failed"
-        if gone is None:
-            why = f"{client.host} refuses DELETE /v2/{repo}/manifests/<tag>: delete {dest.ref} by hand"
-            log.warning("reconcile_prune_unsupported", destination=dest.ref, registry=client.host)
-            self.notice(request, "prune_unsupported", why, client.host, scope=client.host)
-            return "prune_unsupported"
-        return "deleted"
+        outcome, why, host = delete_copy(self.copies, request)
+        if outcome == "prune_unsupported" and host:  # one alert per registry that refuses it
+            self.notice(request, "prune_unsupported", why, host, scope=host)
+        return outcome
 
     def _delete_repo_tag(self, dest: DestinationImage) -> None:
         api = self.registry(dest.region)

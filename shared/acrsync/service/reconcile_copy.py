@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from acrsync.domain.images import SyncRequest
 from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.oci import Manifest, parse_registry_target
-from acrsync.domain.reconcile import DestRepoKey
+from acrsync.domain.reconcile import DestRepoKey, repo_key
 from acrsync.errors import RetryableError, UpstreamRejected, UpstreamUnavailable
 from acrsync.logging import get_logger
 from acrsync.ports import Ledger, RegistryClient
@@ -146,3 +146,39 @@ def backup_at_registry(client: RegistryClient, repo: str, digest: str, name: str
 def slot_of(ordinal: int, recheck_all: bool) -> int:
     """The rotation share a pass re-reads (-1: every tag)."""
     return -1 if recheck_all else ordinal % RECHECK_SHARES
+
+
+def backup_copy(reader: CopyReader | None, request: SyncRequest, actual: str, name: str) -> str:
+    """The reconciler's backup at a copy destination (``backup_at_registry``); its outcome."""
+    dest = request.destination
+    if reader is None:
+        return "backup_failed: no registry client"
+    client, repo = reader.place(repo_key(dest), dict(request.copy).get("credentials_env", ""))
+    try:
+        made = backup_at_registry(client, repo, actual, name)
+    except UNREADABLE as exc:  # not overwritten without its backup: the next pass tries again
+        made = f"backup_failed: {exc}"
+    if made != "backed_up":
+        log.error("reconcile_backup_failed", destination=dest.ref, error=made)
+    return made
+
+
+def delete_copy(reader: CopyReader | None, request: SyncRequest) -> tuple[str, str, str]:
+    """Prune at a copy destination: ``DELETE /v2/<name>/manifests/<tag>``, never by digest (that would take
+    every tag of the image). ``(outcome, why, registry host)``: ``deleted`` (also when it was gone),
+    ``prune_failed`` (the registry failed: the next pass tries again), or ``prune_unsupported`` (the registry
+    refuses deletes by tag: reported and alerted, the tag stays)."""
+    dest = request.destination
+    if reader is None:
+        return "prune_unsupported", "no registry client", ""
+    client, repo = reader.place(repo_key(dest), dict(request.copy).get("credentials_env", ""))
+    try:
+        gone = client.delete_tag(repo, dest.tag)
+    except UNREADABLE as exc:
+        log.error("reconcile_prune_failed", destination=dest.ref, error=str(exc))
+        return "prune_failed", str(exc), client.host
+    if gone is None:
+        log.warning("reconcile_prune_unsupported", destination=dest.ref, registry=client.host)
+        why = f"{client.host} refuses DELETE /v2/{repo}/manifests/<tag>: delete {dest.ref} by hand"
+        return "prune_unsupported", why, client.host
+    return "deleted", "", client.host
