@@ -41,7 +41,8 @@ def run() -> dict[str, Any]:
         repair_s = time.perf_counter() - started
         world.clock.advance(2 * 86400)
         log = world.regs["harbor"].state.log
-        requests, writes, heads = [], 0, set()
+        requests: list[int] = []
+        writes, heads = 0, set[str]()
         for _ in range(RECHECK_SHARES):
             mark = len(log)
             world.reconcile()
@@ -58,7 +59,7 @@ def run() -> dict[str, Any]:
         "quiet_pass_requests": requests,
         "targets": [
             {
-                "figure": f"Harbor requests per quiet pass, {N_TAGS} tags (÷ {pages + N_TAGS}: a HEAD per tag)",
+                "figure": f"Harbor requests per quiet pass, {N_TAGS} tags (÷ {pages + N_TAGS}, HEAD per tag)",
                 "target": "<= 0.2",
                 "measured": f"{mean:.1f} ({ratio:.3f})",
                 "met": ratio <= 0.2,
