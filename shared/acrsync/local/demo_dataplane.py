@@ -75,7 +75,10 @@ def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DataPlane
                 + ("copied it to Harbor" if report.late_referrer else "did NOT copy it to Harbor")
             )
             report.lost_push = lost_push_repaired(cloud, source, harbor, env)
-            say(f"pushed team-a/web:{LOST_TAG}, its event lost; the next reconciler pass copied it to Harbor")
+            say(
+                f"pushed team-a/web:{LOST_TAG}, its event lost; the next reconciler pass "
+                + ("copied it to Harbor" if report.lost_push else "did NOT copy it to Harbor")
+            )
             events = PushEvents(source, cloud.model, SOURCE[0], SOURCE[1], env).start()
             canary_source = SourceImage(
                 SOURCE[0], SOURCE[1], "team-a", "web", f"{CANARY_PREFIX}{int(time.time())}"
