@@ -203,7 +203,9 @@ def test_given_a_lost_push_when_audit_runs_then_harbor_is_a_row_and_repair_copie
     assert fixed.exit_code == 0, fixed.output
     assert harbor_digest(world, "v7.0.0") == image.digest
     table = runner.invoke(app, ["audit"])
-    assert "dr@oci" in " ".join(table.output.split())
+    said = " ".join(table.output.split())
+    assert "dr@oci" in said
+    assert "copy destinations: 1 tag lists, 1 HEADs" in said  # audit reads every tag there
     assert HARBOR_PW not in dry.output + fixed.output + table.output
 
 

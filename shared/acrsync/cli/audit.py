@@ -45,7 +45,8 @@ def audit(
     prune: bool = typer.Option(
         False,
         "--prune",
-        help="Delete extra tags acr-sync created (rules with prune: true, after prune_grace).",
+        help="Delete extra tags acr-sync created (rules with prune: true, after prune_grace); at a "
+        "registry: destination by tag, where the registry allows it.",
     ),
     as_json: bool = typer.Option(
         False, "--json", help="Print every finding as JSON (kind, images, digests)."
@@ -53,8 +54,8 @@ def audit(
 ) -> None:
     """Compare desired and actual state of every destination; dry run unless --repair / --prune.
 
-    ACR destinations are read with ListRepoTag; copy destinations (registry:) with the registry's tag list
-    and a HEAD of every tag the rules ask for (the reconciler function HEADs only a share per pass)."""
+    ACR destinations are read with ListRepoTag. Copy destinations (registry:) are read over the registry's
+    API: its tag list, and a HEAD of every tag the rules ask for (the reconciler function HEADs a share)."""
     try:  # a usage error, said before the store is opened (not an "unexpected" error from the pass)
         compile_pattern(repository) if repository else None
     except PatternError as exc:
@@ -160,6 +161,7 @@ def _print(
     out.print(
         f"audit {report.pass_id}: {report.repositories} repositories in {elapsed}s, "
         f"{report.api_calls} API calls"
+        + _copies_said(report.tally.copies)
         + (
             f"; {report.tally.events_missed} repaired that no event brought"
             if report.tally.events_missed
@@ -173,6 +175,13 @@ def _print(
         )
     if report.stopped:
         err.print(f"[bold red]stopped:[/] {escape(report.stopped)}", markup=True)
+
+
+def _copies_said(counts: Mapping[str, int]) -> str:
+    """``, copy destinations: 2 tag lists, 5 HEADs`` (registry requests of the audit), or ""."""
+    if not counts.get("tag_lists"):
+        return ""
+    return f", copy destinations: {counts['tag_lists']} tag lists, {counts.get('heads', 0)} HEADs"
 
 
 def last_pass() -> dict[str, Any]:
