@@ -158,20 +158,27 @@ def test_given_a_harbor_tag_overwritten_when_on_conflict_is_backup_then_the_old_
     assert harbor_digest(world, backups[0]) == foreign.digest
 
 
+@pytest.mark.parametrize("status", [503, 429])
 def test_given_harbor_down_when_the_reconciler_passes_then_it_is_reported_and_the_pass_goes_on(
-    world: World,
+    world: World, status: int
 ) -> None:
-    # GIVEN a lost push, and Harbor answering 503 to everything
+    # GIVEN two source repositories with a lost push each, and Harbor answering 503 (or 429) to tag lists
+    set_on_conflict(world, "skip", source={"instance": SOURCE[0], "repositories": ["team-a/*"]})
     lost_push(world, "v5.0.0")
-    world.regs["harbor"].state.faults.append(Fault("GET", "/tags/list", 503, times=10_000, retry_after=0))
+    other = put_index(world.regs["source"].state, "team-a/api", "v5.0.0", layer_sizes=(777,))
+    world.cloud.model.push(SOURCE[0], "team-a", "api", "v5.0.0", other.digest)
+    fault = Fault("GET", "/tags/list", status, times=10_000, retry_after=0)
+    world.regs["harbor"].state.faults.append(fault)
     # WHEN the reconciler passes
     response = world.reconcile()
-    # THEN the pass completes: Harbor's image is unreachable (listed once, not per repository), the ACR
-    # destinations were audited and repaired
+    # THEN the pass completes: both images at Harbor are unreachable, Harbor was asked for the first
+    # repository only (its client's retries), and the ACR destinations were audited and repaired
     assert response["completed"] is True
-    assert response["kinds"]["unreachable"] == 1
-    assert response["kinds"]["missing"] == 2  # Shanghai and Beijing
-    assert response["outcomes"].get("submitted") == 2
+    assert response["repositories"] == 2
+    assert response["kinds"]["unreachable"] == 2
+    assert 1 <= 10_000 - fault.times <= 5  # one call and its retries, not one per repository
+    assert response["kinds"]["missing"] == 4  # Shanghai and Beijing, two images each
+    assert response["outcomes"].get("submitted") == 4
     assert harbor_digest(world, "v5.0.0") is None
 
 
