@@ -94,6 +94,8 @@ def test_given_a_push_whose_event_was_lost_when_the_reconciler_passes_then_harbo
     assert len(harbor_rows(world)) == 1
     assert again["kinds"].get("missing", 0) == 0
     assert again["copy_destinations"]["tag_lists"] == 1
+    status = " ".join(CliRunner().invoke(app, ["status"]).output.split())
+    assert "; copy destinations: 1 tag lists, 1 HEADs" in status  # the source tag moved today: re-read
 
 
 def test_given_many_verified_copies_when_a_quiet_pass_runs_then_harbor_sees_one_listing_and_few_heads(

@@ -211,6 +211,7 @@ def print_last_pass(doc: dict[str, Any]) -> None:
         f"{doc.get('repositories', 0)} repositories: {kinds}; {outcomes}; "
         f"{doc.get('events_missed', 0)} repaired that no push event brought"
         + _referrers_said(doc.get("referrers") or {})
+        + _copies_said(doc.get("copy_destinations") or {}).replace(",", ";", 1)
     )
 
 
