@@ -16,8 +16,8 @@ from acrsync.domain.ledger import LedgerEntry, State, new_claim
 from acrsync.domain.reconcile import policies
 from acrsync.domain.rules import validate_document
 from acrsync.domain.rules_eval import evaluate
-from acrsync.errors import RuleConfigError
-from acrsync.service.reconcile_copy import RECHECK_SHARES, CopyReader, OutOfTime, slot_of
+from acrsync.errors import RuleConfigError, UpstreamUnavailable
+from acrsync.service.reconcile_copy import RECHECK_SHARES, CopyReader, OutOfTime, delete_copy, slot_of
 from tests.unit.rules_fixtures import document, image, index, rule
 
 HARBOR = {"registry": "harbor.example.com/dr", "credentials_env": "ACRSYNC_REGISTRY_HARBOR"}
@@ -126,3 +126,40 @@ def test_given_the_deadline_near_when_a_copy_destination_is_read_then_no_request
         "GET /v2/dr/team-a/web/tags/list",
         "HEAD /v2/dr/team-a/web/manifests/1.0.0",
     ]
+
+
+class DeletingRegistry(CountingRegistry):
+    """Answers ``DELETE /v2/<name>/manifests/<tag>`` as told: True, False, None, or an exception."""
+
+    def __init__(self, answer: bool | Exception | None) -> None:
+        super().__init__()
+        self.answer = answer
+
+    def delete_tag(self, repo: str, tag: str) -> bool | None:
+        self.requests.append(f"DELETE /v2/{repo}/manifests/{tag}")
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [
+        (True, "deleted"),
+        (False, "deleted"),  # already gone: what prune wanted
+        (None, "prune_unsupported"),
+        (UpstreamUnavailable("503 from harbor"), "prune_failed"),
+    ],
+)
+def test_given_an_orphan_at_a_registry_when_pruned_then_it_is_deleted_by_tag_only(
+    answer: bool | Exception | None, outcome: str
+) -> None:
+    registry = DeletingRegistry(answer)
+    request, _ = verified("1.0.0", "sha256:" + "c" * 64)
+    one = CopyReader(lambda *_: registry, MemoryLedger(), since=0.0, slot=0)  # type: ignore[arg-type]
+    said, why, host = delete_copy(one, request)
+    assert said == outcome
+    assert registry.requests == ["DELETE /v2/dr/team-a/web/manifests/1.0.0"]  # never by digest
+    if outcome == "prune_unsupported":
+        assert host == "harbor.example.com"
+        assert "delete harbor.example.com/dr@oci/team-a/web:1.0.0 by hand" in why
