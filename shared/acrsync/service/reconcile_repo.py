@@ -5,7 +5,9 @@ API calls per source repository: ⌈tags/100⌉ ``ListRepoTag`` pages at the sou
 repository ⌈tags/100⌉ ``ListRepoTag`` pages (its RepoId comes from one ``ListRepository`` listing per
 destination instance and slice). Ledger reads happen only where a difference is found. With
 ``referrers_since`` set, the tags updated since then whose destination has companions on are kept in
-``recent`` for the reconciler's referrer step (``service.referrers``): no call of their own.
+``recent`` for the reconciler's referrer step (``service.referrers``): no call of their own. A copy
+destination (``registry:``) is read over the distribution API instead (``reconcile_copy``), then the same
+decisions apply.
 """
 
 from __future__ import annotations
@@ -232,17 +234,18 @@ class RepoAudit:
             source_tag = next((t for t in inverted if t is not None), None)
             return source_tag is not None and source_tag not in desired.source_tags and not is_backup_tag(tag)
 
-        try:
-            for seen in reader.read(key, creds, wanted, self.updated, needs_digest):
-                if seen.vouched and (request := desired.take(key, seen.tag)) is not None:
-                    src, dst, digest = request.source.ref, request.destination.ref, seen.digest
-                    why = "verified copy in the ledger; not re-read this pass (rotation)"
-                    self.emit(Finding(Kind.IN_SYNC, request.rule, src, dst, digest, digest, detail=why))
-                else:
-                    self._seen(key, TagInfo(seen.tag, seen.digest), desired, contexts)
+        try:  # read it all first: a failure while acting is never blamed on the registry
+            seen_all = list(reader.read(key, creds, wanted, self.updated, needs_digest))
         except UNREADABLE:
             self._unreachable(desired.remaining(key), reader.down.get(registry, "unreadable"), registry)
             return
+        for seen in seen_all:
+            if seen.vouched and (request := desired.take(key, seen.tag)) is not None:
+                src, dst, digest = request.source.ref, request.destination.ref, seen.digest
+                why = "verified copy in the ledger; not re-read this pass (rotation)"
+                self.emit(Finding(Kind.IN_SYNC, request.rule, src, dst, digest, digest, detail=why))
+            else:
+                self._seen(key, TagInfo(seen.tag, seen.digest), desired, contexts)
         self._missing(key, desired, "")
 
     def _missing(self, key: DestRepoKey, desired: DesiredRepo, detail: str) -> None:
