@@ -446,6 +446,11 @@ class RegistryClient(abc.ABC):
         registry that has it never answers 404), so a caller can say so instead of seeing "none"."""
         return self.referrers(repo, digest)
 
+    def delete_tag(self, repo: str, tag: str) -> bool | None:
+        """``DELETE /v2/<repo>/manifests/<tag>`` (distribution spec 1.1: removes the tag, not the manifest);
+        False if it was not there, None when the registry does not delete by tag (400/405 UNSUPPORTED)."""
+        return None
+
 
 class CopyLauncher(abc.ABC):
     """Starts one copy job (a ledger row's claim id) on the copier, asynchronously; returns at once.

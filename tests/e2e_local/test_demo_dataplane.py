@@ -18,6 +18,7 @@ def test_demo_copies_a_signed_image_to_harbor_and_the_canary_passes(tmp_path: Pa
     assert report.row.state is State.VERIFIED
     assert demo_dataplane.TAG in report.harbor_tags
     assert any(t.startswith("sha256-") and t.endswith(".sig") for t in report.harbor_tags)
+    assert report.lost_push.startswith("sha256:")  # a push whose event was lost, repaired by a pass
     assert report.canary is not None
     assert report.canary.passed, report.canary
     assert report.canary.cleanup == []

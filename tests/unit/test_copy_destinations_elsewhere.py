@@ -54,10 +54,12 @@ def test_given_a_copy_destination_without_credentials_when_applied_then_it_is_st
 def test_doctor_and_the_reconciler_policies_pass_over_copy_destinations(tmp_path: Path) -> None:
     rules = validate_file(_file(tmp_path)).rules
     assert list(cross_account_checks(tuple(rules))) == []
-    assert set(policies(rules)["dr"].destinations) == {("cri-demo-sh", "cn-shanghai")}
+    dests = policies(rules)["dr"].destinations
+    assert set(dests) == {("cri-demo-sh", "cn-shanghai"), ("harbor.example.com/dr", "oci")}
+    assert dests[("harbor.example.com/dr", "oci")].on_conflict == "skip"
 
 
-def test_given_a_copy_destination_when_the_reconciler_passes_then_only_acr_destinations_are_audited(
+def test_given_a_copy_destination_without_registry_clients_when_the_reconciler_passes_then_unverifiable(
     tmp_path: Path,
 ) -> None:
     world, _ = reconcile_world(tmp_path)
@@ -70,7 +72,14 @@ def test_given_a_copy_destination_when_the_reconciler_passes_then_only_acr_desti
         on_finding=findings.append,
     )
     assert report.completed
+    # (this world wires no registry clients: the functions' bootstrap always does, see test_reconciler_copy)
     assert {(f.kind, f.destination) for f in findings if "/web:v1" in f.source} == {
-        (Kind.MISSING, "cri-demo-sh@cn-shanghai/team-a/web:v1")
+        (Kind.MISSING, "cri-demo-sh@cn-shanghai/team-a/web:v1"),
+        (Kind.UNVERIFIABLE, "harbor.example.com/dr@oci/team-a/web:v1"),
     }
-    assert not [f for f in findings if "@oci" in f.destination]  # never listed as if it were an instance
+    (copy,) = [f for f in findings if "@oci" in f.destination]
+    assert "no registry client" in copy.detail
+    assert copy.outcome == "dry_run"  # never seen by the ledger: --repair would submit it
+    listed = {r.params.get("InstanceId") for r in world.model.requests if r.action == "ListRepository"}
+    assert "cri-demo-sh" in listed  # the ACR destination was listed
+    assert "harbor.example.com/dr" not in listed  # never listed as if it were an ACR instance

@@ -143,6 +143,18 @@ class HttpRegistryClient(RegistryClient):
             raise status_error(resp, f"DELETE manifest {repo}@{digest}")
         return True
 
+    def delete_tag(self, repo: str, tag: str) -> bool | None:
+        resp = self._t.request(
+            "DELETE", f"/v2/{repo}/manifests/{tag}", scope=_push(repo).replace("push", "*")
+        )
+        if resp.status == 404:
+            return False
+        if resp.status in (400, 405):  # spec 1.1 allows it; many registries still refuse deletes by tag
+            return None
+        if resp.status not in (200, 202):
+            raise status_error(resp, f"DELETE tag {repo}:{tag}")
+        return True
+
     def blob_size(self, repo: str, digest: str) -> int | None:
         resp = self._t.request("HEAD", f"/v2/{repo}/blobs/{digest}", scope=_pull(repo))
         if resp.status == 404:

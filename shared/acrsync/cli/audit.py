@@ -19,6 +19,7 @@ from rich.table import Table
 
 from acrsync import bootstrap
 from acrsync.cli.common import err, fail, friendly_errors, out, print_json
+from acrsync.domain.images import COPY_REGION
 from acrsync.domain.patterns import PatternError, compile_pattern
 from acrsync.domain.reconcile import DEFAULT_PRUNE_GRACE, Finding, Kind
 from acrsync.errors import StoreNotSetUp
@@ -44,13 +45,17 @@ def audit(
     prune: bool = typer.Option(
         False,
         "--prune",
-        help="Delete extra tags acr-sync created (rules with prune: true, after prune_grace).",
+        help="Delete extra tags acr-sync created (rules with prune: true, after prune_grace); at a "
+        "registry: destination by tag, where the registry allows it.",
     ),
     as_json: bool = typer.Option(
         False, "--json", help="Print every finding as JSON (kind, images, digests)."
     ),
 ) -> None:
-    """Compare desired and actual state of every destination; dry run unless --repair / --prune."""
+    """Compare desired and actual state of every destination; dry run unless --repair / --prune.
+
+    ACR destinations are read with ListRepoTag. Copy destinations (registry:) are read over the registry's
+    API: its tag list, and a HEAD of every tag the rules ask for (the reconciler function HEADs a share)."""
     try:  # a usage error, said before the store is opened (not an "unexpected" error from the pass)
         compile_pattern(repository) if repository else None
     except PatternError as exc:
@@ -61,13 +66,15 @@ def audit(
     table: dict[tuple[str, str], dict[str, int]] = {}
 
     def on_finding(finding: Finding) -> None:
-        dest = finding.destination.split("/")[0] or "(source)"
+        dest = _place(finding.destination)
         row = table.setdefault((finding.rule or "-", dest), {})
         row[finding.kind.value] = row.get(finding.kind.value, 0) + 1
         if finding.kind is not Kind.IN_SYNC:
             findings.append(finding)
 
-    options = Options(write=repair, prune=prune, repository=repository, cursor=False, margin_s=0.0)
+    options = Options(
+        write=repair, prune=prune, repository=repository, cursor=False, margin_s=0.0, recheck_all=True
+    )
     started = time.monotonic()
     with _progress(out.is_terminal and not as_json) as on_repository, friendly_errors():
         report = run_slice(
@@ -92,6 +99,12 @@ def audit(
         _print(report, table, findings, elapsed, dry_run=not (repair or prune))
     if report.stopped:
         raise typer.Exit(1)
+
+
+def _place(destination: str) -> str:
+    """``INSTANCE@REGION`` of a destination image; a copy destination's registry (it has '/' in it)."""
+    registry, copy, _ = destination.partition(f"@{COPY_REGION}/")
+    return f"{registry}@{COPY_REGION}" if copy else destination.split("/", maxsplit=1)[0] or "(source)"
 
 
 @contextmanager
@@ -148,6 +161,7 @@ def _print(
     out.print(
         f"audit {report.pass_id}: {report.repositories} repositories in {elapsed}s, "
         f"{report.api_calls} API calls"
+        + _copies_said(report.tally.copies)
         + (
             f"; {report.tally.events_missed} repaired that no event brought"
             if report.tally.events_missed
@@ -161,6 +175,13 @@ def _print(
         )
     if report.stopped:
         err.print(f"[bold red]stopped:[/] {escape(report.stopped)}", markup=True)
+
+
+def _copies_said(counts: Mapping[str, int]) -> str:
+    """``, copy destinations: 2 tag lists, 5 HEADs`` (registry requests of the audit), or ""."""
+    if not counts.get("tag_lists"):
+        return ""
+    return f", copy destinations: {counts['tag_lists']} tag lists, {counts.get('heads', 0)} HEADs"
 
 
 def last_pass() -> dict[str, Any]:
@@ -190,6 +211,7 @@ def print_last_pass(doc: dict[str, Any]) -> None:
         f"{doc.get('repositories', 0)} repositories: {kinds}; {outcomes}; "
         f"{doc.get('events_missed', 0)} repaired that no push event brought"
         + _referrers_said(doc.get("referrers") or {})
+        + _copies_said(doc.get("copy_destinations") or {}).replace(",", ";", 1)
     )
 
 
@@ -210,12 +232,15 @@ def reconcile_settings(rules: Sequence[Mapping[str, Any]]) -> dict[str, dict[str
             "prune": bool(rule.get("prune", False)),
             "prune_grace": str(rule.get("prune_grace") or DEFAULT_PRUNE_GRACE),
             "destinations": {
-                f"{d['instance']}@{d['region']}": {
+                (
+                    f"{d['registry']}@{COPY_REGION}"
+                    if d.get("registry")
+                    else f"{d['instance']}@{d['region']}"
+                ): {
                     "on_conflict": str(d.get("on_conflict") or "skip"),
                     **({"role_arn": d["role_arn"]} if d.get("role_arn") else {}),
                 }
                 for d in rule.get("destinations", [])
-                if not d.get("registry")  # a copy destination has no on_conflict (nor instance, region)
             },
         }
     return out_

@@ -163,6 +163,8 @@ def _print_dataplane(report: Any) -> None:
     out.print(escape(f"Harbor dr/team-a/web tags: {', '.join(report.harbor_tags)}"))
     if report.late_referrer:
         out.print(escape(f"Harbor referrers of {row.dest_tag if row else '?'}: {report.late_referrer}"))
+    lost = getattr(report, "lost_push", "")
+    out.print(escape(f"push with its event lost, copied to Harbor by the reconciler: {lost or 'NOT copied'}"))
     canary = report.canary
     if canary is not None:
         table = Table("destination", *STAGES, "detail", title=escape(f"canary {canary.image}"))

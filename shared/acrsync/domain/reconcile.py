@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acrsync.domain.durations import parse_duration
-from acrsync.domain.images import TAG_RE, DestinationImage, SourceImage, SyncRequest
+from acrsync.domain.images import COPY_REGION, TAG_RE, DestinationImage, SourceImage, SyncRequest
 from acrsync.domain.ledger import OPEN_STATES, LedgerEntry, State
 from acrsync.domain.rules_compile import Template
 
@@ -78,17 +78,23 @@ def policies(rules: Sequence[Mapping[str, Any]]) -> dict[str, RulePolicy]:
     out: dict[str, RulePolicy] = {}
     for rule in rules:
         dests = {
-            (str(d["instance"]), str(d["region"])): DestinationPolicy(
+            _policy_key(d): DestinationPolicy(
                 on_conflict=str(d.get("on_conflict") or "skip"),
                 role_arn=str(d.get("role_arn") or ""),
                 account=str(d.get("account") or ""),
             )
             for d in rule.get("destinations", [])
-            if not d.get("registry")  # a copy destination (no instance, region) has no reconciler policy
         }
         grace = parse_duration(str(rule.get("prune_grace") or DEFAULT_PRUNE_GRACE))
         out[str(rule["name"])] = RulePolicy(bool(rule.get("prune", False)), grace, dests)
     return out
+
+
+def _policy_key(dest: Mapping[str, Any]) -> tuple[str, str]:
+    """A copy destination stands as its registry in ``COPY_REGION`` (as ``rules_eval.resolve`` puts it)."""
+    if dest.get("registry"):
+        return (str(dest["registry"]), COPY_REGION)
+    return (str(dest["instance"]), str(dest["region"]))
 
 
 DestRepoKey = tuple[str, str, str, str]  # (instance, region, namespace, repo)

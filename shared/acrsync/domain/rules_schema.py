@@ -52,7 +52,7 @@ _DEST_KEYS = (
     "on_conflict", "role_arn",
 )  # fmt: skip
 # Copy destinations (any OCI registry) and their options; see ``_registry_destination``.
-_COPY_KEYS = ("registry", "credentials_env", "companions")
+_COPY_KEYS = ("registry", "credentials_env", "companions", "on_conflict", "role_arn")
 # Template defaults per destination field, and what a resolved value must look like.
 _DEST_TEMPLATES = (
     ("namespace", "{namespace}", NAME_RE),
@@ -436,7 +436,20 @@ def _registry_destination(c: _Checker, m: Mapping[str, Any], path: str) -> dict[
     for key, default, rx in _DEST_TEMPLATES:
         dest[key] = _template(c, m.get(key, default), f"{path}.{key}", rx)
     dest["companions"] = c.boolean(m.get("companions"), f"{path}.companions", True)
+    dest.update(_copy_on_conflict(c, m, path))
     return dest
+
+
+def _copy_on_conflict(c: _Checker, m: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """``on_conflict`` of a copy destination: the reconciler's answer to a tag there holding another digest
+    (backup: the old manifest PUT again under ``<tag>-acrsync-backup-<UTC>``); ``role_arn`` means nothing."""
+    if "role_arn" in m:
+        c.err(f"{path}.role_arn", "a registry destination is reached with credentials_env, not a RAM role")
+    return (
+        reconcile_destination_keys(c, {"on_conflict": m["on_conflict"]}, path, "")
+        if "on_conflict" in m
+        else {}
+    )
 
 
 def _template(c: _Checker, value: object, path: str, rx: re.Pattern[str]) -> str:

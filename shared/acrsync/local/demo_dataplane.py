@@ -25,6 +25,7 @@ from acrsync.domain.ledger import LedgerEntry
 from acrsync.domain.rules_schema import validate_document
 from acrsync.local import fc
 from acrsync.local.acr_registry_actions import attach_registry
+from acrsync.local.demo_lost_copy import LOST_TAG, lost_push_repaired
 from acrsync.local.oci_images import Pushed, put_cosign_signature, put_index, put_referrer
 from acrsync.local.oci_registry import OciRegistry
 from acrsync.local.push_events import PushEvents
@@ -46,6 +47,7 @@ class DataPlaneReport:
     row: LedgerEntry | None = None
     harbor_tags: list[str] = field(default_factory=list)
     late_referrer: str = ""  # the tagless signature pushed after the copy, if it reached Harbor
+    lost_push: str = ""  # the digest of a push whose event was lost, if a reconciler pass copied it to Harbor
     canary: CanaryReport | None = None
     seconds: float = 0.0
 
@@ -75,6 +77,11 @@ def run(workdir: Path, say: Callable[[str], None] = lambda _: None) -> DataPlane
                 "signed it later with a tagless OCI 1.1 referrer (no tag, no push event); "
                 + "one reconciler pass "
                 + ("copied it to Harbor" if report.late_referrer else "did NOT copy it to Harbor")
+            )
+            report.lost_push = lost_push_repaired(cloud, source, harbor, env)
+            say(
+                f"pushed team-a/web:{LOST_TAG}, its event lost; the next reconciler pass "
+                + ("copied it to Harbor" if report.lost_push else "did NOT copy it to Harbor")
             )
             events = PushEvents(source, cloud.model, SOURCE[0], SOURCE[1], env).start()
             syncs = SyncEvents(cloud.model, env).start()

@@ -31,6 +31,7 @@ from acrsync.logging import get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi, StateStore
 from acrsync.service.gate import CallGate
 from acrsync.service.reconcile_act import Actor, Tally
+from acrsync.service.reconcile_copy import RECENT_S, CopyReader, slot_of
 from acrsync.service.reconcile_repo import RepoAudit, selecting_rules
 from acrsync.service.referrers import ReferrerDeps, close_clients, referrer_step
 from acrsync.service.replicate import ReplicatorDeps
@@ -71,6 +72,7 @@ class Options:
     repository: str = ""
     cursor: bool = True  # the function resumes a pass; the CLI audits a whole pass on its own
     margin_s: float = SLICE_MARGIN_S
+    recheck_all: bool = False  # copy destinations: HEAD every tag, not this pass's share (reconcile_copy)
 
 
 @dataclass
@@ -130,11 +132,12 @@ def run_slice(
         log.info("reconcile_pass_restarted", pass_id=cursor["pass_id"], reason="source instances changed")
         cursor = {}
     if not cursor.get("pass_id"):
-        cursor = {**_new_pass(deps.clock.now()), "instances": instances}
+        cursor = {**_new_pass(deps.clock.now()), "instances": instances, "ordinal": _ordinal(deps, options)}
     report = SliceReport(str(cursor["pass_id"]), tally=Tally.from_dict(cursor.get("tally", {})))
     report.pass_repositories = int(cursor.get("repositories", 0))
     calls_before = deps.gate.calls
     actor = _actor(deps, options, report, deadline)
+    actor.copies = _copy_reader(deps, options, report, int(cursor.get("ordinal", 0)), deadline)
     audit = RepoAudit(
         deps.index,
         deps.policies,
@@ -144,6 +147,7 @@ def run_slice(
         _emitter(report, on_finding),
         role_registry=deps.role_registry,
         referrers_since=_referrers_since(deps, options),
+        copies=actor.copies,
     )
     only = compile_pattern(options.repository) if options.repository else None
     try:
@@ -183,6 +187,29 @@ def run_slice(
             close_clients(deps.referrers)
     _finish(deps, options, cursor, report, revision=revision, actor=actor)
     return report
+
+
+def _copy_reader(
+    deps: ReconcileDeps, options: Options, report: SliceReport, ordinal: int, deadline: float
+) -> CopyReader | None:
+    """Copy destinations are read through the referrer step's registry clients (None: not wired)."""
+    if deps.referrers is None:
+        return None
+    window = deps.referrers.window_s if deps.referrers.window_s > 0 else RECENT_S
+    return CopyReader(
+        deps.referrers.copies.destination,
+        deps.ledger,
+        since=deps.clock.now() - window,
+        slot=slot_of(ordinal, options.recheck_all),
+        counts=report.tally.copies,  # the same dict: the cursor keeps the pass's counts between slices
+        time_left=lambda: deps.clock.monotonic() <= deadline - options.margin_s / 2,
+    )
+
+
+def _ordinal(deps: ReconcileDeps, options: Options) -> int:
+    """This pass's number (the last completed pass's + 1): it picks ``reconcile_copy``'s rotation share."""
+    doc, _ = deps.state.read(LAST_PASS_KEY if options.cursor else "audit:last_pass")
+    return int(doc.get("ordinal", -1)) + 1
 
 
 def _referrers_since(deps: ReconcileDeps, options: Options) -> float | None:
@@ -264,6 +291,7 @@ def _actor(deps: ReconcileDeps, options: Options, report: SliceReport, deadline:
         clock=deps.clock,
         allowed_accounts=frozenset(),
         submitter=deps.submitter,
+        copies=deps.referrers.copies if deps.referrers is not None else None,  # repairs at copy destinations
     )
     return Actor(
         deps.ledger,
@@ -319,6 +347,7 @@ def _finish(
         "duration_s": round(now - float(cursor.get("started_at", now)), 3),
         "repositories": report.pass_repositories,
         "dry_run": not options.write,
+        "ordinal": int(cursor.get("ordinal", 0)),
         **tally.as_dict(),
     }
     log.info("reconcile_pass_completed", **report.summary)

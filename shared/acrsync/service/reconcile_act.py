@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from acrsync.domain.images import DestinationImage, SyncRequest, claim_id
+from acrsync.domain.images import COPY_REGION, DestinationImage, SyncRequest, claim_id
 from acrsync.domain.ledger import OPEN_STATES, LedgerEntry, State, new_claim
 from acrsync.domain.reconcile import (
     Action,
@@ -25,6 +25,7 @@ from acrsync.errors import AlreadyClaimed, ConflictError, UpstreamRejected
 from acrsync.logging import get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi
 from acrsync.service.gate import CallGate
+from acrsync.service.reconcile_copy import CopyReader, backup_copy, delete_copy
 from acrsync.service.replicate import ReplicatorDeps, replicate_request
 
 log = get_logger(__name__)
@@ -54,6 +55,7 @@ class Tally:
     events_missed: int = 0
     examples: list[str] = field(default_factory=list)
     referrers: dict[str, int] = field(default_factory=dict)  # the referrer step's counts (service.referrers)
+    copies: dict[str, int] = field(default_factory=dict)  # copy destinations' registry reads (reconcile_copy)
 
     def add(self, finding: Finding) -> None:
         """Count one finding."""
@@ -70,6 +72,7 @@ class Tally:
             "examples": list(self.examples),
             "referrers_copied": self.referrers.get("copied", 0),
             "referrers": dict(self.referrers),
+            "copy_destinations": dict(self.copies),
         }
 
     @classmethod
@@ -81,6 +84,7 @@ class Tally:
             int(doc.get("events_missed", 0)),
             list(doc.get("examples", [])),
             dict(doc.get("referrers", {})),
+            dict(doc.get("copy_destinations", {})),
         )
 
 
@@ -98,6 +102,7 @@ class Actor:
     write: bool
     prune: bool
     tally: Tally
+    copies: CopyReader | None = None  # copy destinations' registry clients (None: not wired)
 
     def act(
         self, request: SyncRequest, kind: Kind, action: Action, row: LedgerEntry | None, **kw: str
@@ -163,16 +168,9 @@ class Actor:
         if self.ledger.get(key) is not None:
             return "backed_up"  # an earlier pass made it
         name = backup_tag(dest.tag, self.clock.now())
-        api = self.registry(dest.region)
-        try:
-            self.gate.call(
-                lambda: api.create_repo_tag(dest.instance_id, dest.namespace, dest.repo, dest.tag, name),
-                deadline=self.deadline,
-                what="CreateRepoTag",
-            )
-        except UpstreamRejected as exc:
-            log.error("reconcile_backup_failed", destination=dest.ref, error=str(exc))
-            return f"backup_failed: {exc.code or exc}"
+        made = self._make_backup(request, actual, name)
+        if made != "backed_up":
+            return made
         backup = DestinationImage(dest.instance_id, dest.region, dest.namespace, dest.repo, name)
         row = new_claim(
             replace(request, source=source_of(request, dest.tag, actual), destination=backup),
@@ -183,6 +181,22 @@ class Actor:
         done = replace(row, claim_id=key, state=State.VERIFIED, extra={"kind": "backup", "of": dest.ref})
         self._claim(done)
         log.info("reconcile_backed_up", destination=dest.ref, backup=name, digest=actual)
+        return "backed_up"
+
+    def _make_backup(self, request: SyncRequest, actual: str, name: str) -> str:
+        dest = request.destination
+        if dest.region == COPY_REGION:  # a registry: the old manifest PUT again under the backup name
+            return backup_copy(self.copies, request, actual, name)
+        api = self.registry(dest.region)
+        try:
+            self.gate.call(
+                lambda: api.create_repo_tag(dest.instance_id, dest.namespace, dest.repo, dest.tag, name),
+                deadline=self.deadline,
+                what="CreateRepoTag",
+            )
+        except UpstreamRejected as exc:
+            log.error("reconcile_backup_failed", destination=dest.ref, error=str(exc))
+            return f"backup_failed: {exc.code or exc}"
         return "backed_up"
 
     def notice(
@@ -251,6 +265,24 @@ class Actor:
         if marked is None:
             return "lost_race"
         dest = request.destination
+        if dest.region == COPY_REGION:
+            deleted = self._delete_at_registry(request)
+            if deleted != "deleted":
+                return deleted
+        else:
+            self._delete_repo_tag(dest)
+        self._mark(marked, pruned_at=str(self.clock.now()), pruned_by=self.event_id)
+        log.warning("reconcile_pruned", destination=dest.ref, digest=row.digest, claim_id=row.claim_id)
+        self.notice(request, "pruned", f"deleted {dest.ref}: its source tag is gone", row.digest)
+        return "pruned"
+
+    def _delete_at_registry(self, request: SyncRequest) -> str:
+        outcome, why, host = delete_copy(self.copies, request)
+        if outcome == "prune_unsupported" and host:  # one alert per registry that refuses it
+            self.notice(request, "prune_unsupported", why, host, scope=host)
+        return outcome
+
+    def _delete_repo_tag(self, dest: DestinationImage) -> None:
         api = self.registry(dest.region)
         repo = self.gate.call(
             lambda: api.get_repository(dest.instance_id, dest.namespace, dest.repo),
@@ -263,10 +295,6 @@ class Actor:
                 deadline=self.deadline,
                 what="DeleteRepoTag",
             )
-        self._mark(marked, pruned_at=str(self.clock.now()), pruned_by=self.event_id)
-        log.warning("reconcile_pruned", destination=dest.ref, digest=row.digest, claim_id=row.claim_id)
-        self.notice(request, "pruned", f"deleted {dest.ref}: its source tag is gone", row.digest)
-        return "pruned"
 
 
 def _fields(request: SyncRequest) -> dict[str, Any]:

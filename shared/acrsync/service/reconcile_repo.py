@@ -5,7 +5,9 @@ API calls per source repository: ⌈tags/100⌉ ``ListRepoTag`` pages at the sou
 repository ⌈tags/100⌉ ``ListRepoTag`` pages (its RepoId comes from one ``ListRepository`` listing per
 destination instance and slice). Ledger reads happen only where a difference is found. With
 ``referrers_since`` set, the tags updated since then whose destination has companions on are kept in
-``recent`` for the reconciler's referrer step (``service.referrers``): no call of their own.
+``recent`` for the reconciler's referrer step (``service.referrers``): no call of their own. A copy
+destination (``registry:``) is read over the distribution API instead (``reconcile_copy``), then the same
+decisions apply.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ from acrsync.logging import get_logger
 from acrsync.ports import RegistryApi
 from acrsync.service.gate import CallGate
 from acrsync.service.reconcile_act import Actor, standard_claim
+from acrsync.service.reconcile_copy import UNREADABLE, CopyReader
 
 T = TypeVar("T")
 log = get_logger(__name__)
 
+_NO_ROLE = "cross-account destination without role_arn: acr-sync cannot read it (add role_arn)"
 PAGE_ITEMS = 100  # WireRegistry pages at MaxResults=100 (reference §2.6): one budget token per page
 LISTING_RETRIES = 3
 
@@ -71,6 +75,8 @@ class RepoAudit:
     current: SourceImage = field(default_factory=lambda: SourceImage("", "", "", "", ""))  # being audited
     referrers_since: float | None = None  # keep ``recent`` (tags updated since then), None: do not
     recent: list[Candidate] = field(default_factory=list)  # of the repository audited last
+    copies: CopyReader | None = None  # copy destinations' registries (None: not wired)
+    updated: dict[str, float] = field(default_factory=dict)  # source tag -> when it moved (this repository)
 
     def listing(self, make: Callable[[], Iterator[T]], what: str) -> Iterator[T]:
         """A NextToken listing under the budget, one token per page request; transient failures restart
@@ -116,9 +122,8 @@ class RepoAudit:
         self.recent = []
         desired, contexts = self._desired(instance, repo, rules)
         for key in list(desired.by_dest):
-            if (
-                key[1] == COPY_REGION
-            ):  # a copy destination (registry:) is not reconciled: README, Known limits
+            if key[1] == COPY_REGION:  # a copy destination (registry:): over the distribution API
+                self._copy(key, desired, contexts.get(key, []))
                 continue
             self._destination(key, desired, contexts.get(key, []))
 
@@ -138,8 +143,10 @@ class RepoAudit:
                     contexts.setdefault(repo_key(to), []).append((rule, dest))
         api = self.registry(self.region)
         tags = self.listing(functools.partial(api.list_repo_tags, instance, repo.repo_id), "ListRepoTag")
+        self.updated = {}
         for tag in tags:
             desired.source_tags.add(tag.tag)
+            self.updated[tag.tag] = tag.image_update
             image = SourceImage(
                 instance, self.region, repo.namespace, repo.name, tag.tag, tag.digest, repo.repo_id
             )
@@ -204,7 +211,44 @@ class RepoAudit:
             except UpstreamRejected as exc:
                 self._unreachable(desired.remaining(key), str(exc), f"{instance}@{region}/{namespace}/{name}")
                 return
-        detail = "" if repo_id else "the destination repository does not exist yet"
+        self._missing(key, desired, "" if repo_id else "the destination repository does not exist yet")
+
+    def _copy(
+        self, key: DestRepoKey, desired: DesiredRepo, contexts: list[tuple[CompiledRule, CompiledDestination]]
+    ) -> None:
+        """A copy destination repository, read by ``reconcile_copy.CopyReader``; then the same decisions."""
+        reader, registry = self.copies, key[0]
+        if reader is None:
+            self._unverifiable(desired.remaining(key), "no registry client for copy destinations is wired")
+            return
+        if registry in reader.down:  # failed earlier in this slice: not asked again
+            self._unreachable(desired.remaining(key), reader.down[registry], registry)
+            return
+        wanted = dict(desired.by_dest.get(key, {}))
+        creds = next((d.credentials_env for _, d in contexts), "") or next(
+            (dict(r.copy).get("credentials_env", "") for r in wanted.values()), ""
+        )
+
+        def needs_digest(tag: str) -> bool:  # an extra whose source tag is gone: its digest finds its row
+            inverted = (invert_tag(d.tag, tag) for _, d in contexts)
+            source_tag = next((t for t in inverted if t is not None), None)
+            return source_tag is not None and source_tag not in desired.source_tags and not is_backup_tag(tag)
+
+        try:  # read it all first: a failure while acting is never blamed on the registry
+            seen_all = list(reader.read(key, creds, wanted, self.updated, needs_digest))
+        except UNREADABLE:
+            self._unreachable(desired.remaining(key), reader.down.get(registry, "unreadable"), registry)
+            return
+        for seen in seen_all:
+            if seen.vouched and (request := desired.take(key, seen.tag)) is not None:
+                src, dst, digest = request.source.ref, request.destination.ref, seen.digest
+                why = "verified copy in the ledger; not re-read this pass (rotation)"
+                self.emit(Finding(Kind.IN_SYNC, request.rule, src, dst, digest, digest, detail=why))
+            else:
+                self._seen(key, TagInfo(seen.tag, seen.digest), desired, contexts)
+        self._missing(key, desired, "")
+
+    def _missing(self, key: DestRepoKey, desired: DesiredRepo, detail: str) -> None:
         for request in desired.remaining(key):
             row = self.actor.ledger.get(request.claim_id)
             kind, action, why = decide_missing(row)
@@ -235,7 +279,9 @@ class RepoAudit:
         if row is None:
             before = self.actor.ledger.get(standard_claim(request, request.source.tag, actual))
         policy = self.policies.get(request.rule, RulePolicy()).destination(request.destination)
-        kind, action, why = decide_present(request, actual, row, before, policy)
+        # The copier always moves a destination tag it was asked to write (a copy has no Override switch).
+        asked = replace(request, override=True) if request.destination.region == COPY_REGION else request
+        kind, action, why = decide_present(asked, actual, row, before, policy)
         self.emit(self.actor.act(request, kind, action, row, actual=actual, detail=why))
 
     def _extra(
@@ -276,10 +322,9 @@ class RepoAudit:
                 first = False
             self.emit(finding)
 
-    def _unverifiable(self, requests: Iterator[SyncRequest]) -> None:
+    def _unverifiable(self, requests: Iterator[SyncRequest], detail: str = _NO_ROLE) -> None:
         """A destination acr-sync cannot read: nothing is known about it, but an image the ledger never saw
         was surely missed by the events, so it is submitted (a sync without Override cannot clobber)."""
-        detail = "cross-account destination without role_arn: acr-sync cannot read it (add role_arn)"
         for request in requests:
             row = self.actor.ledger.get(request.claim_id)
             action = Action.REPAIR if row is None else Action.NONE
