@@ -2,103 +2,60 @@
 
 A *pass* walks every source repository the enabled rules select (``ListRepository`` per source instance,
 in listing order) and audits each (``reconcile_repo``). An invocation runs a *slice* of a pass and stops
-well before its deadline; a durable cursor (``StateStore``) records the pass, its position (instance,
-repositories done) and its counts after every repository, so the next invocation resumes where the last
-one stopped — a killed invocation re-audits at most the repository it was in. Right after a repository's
-audit, the tagless referrers of its recently pushed images follow them (``service.referrers``: candidates
-from the audit's own tag listing, their ledger rows read by key). When a pass completes its
+well before its deadline; a durable cursor (``StateStore``, ``reconcile_pass``) records the pass, its
+position (instance, repositories done) and its counts after every repository, so the next invocation resumes
+where the last one stopped — a killed invocation re-audits at most the repository it was in. Right after a
+repository's audit, the tagless referrers of its recently pushed images follow them (``service.referrers``:
+candidates from the audit's own tag listing, their ledger rows read by key). When a pass completes its
 summary becomes ``last_pass`` (``acr-sync status``) and, if it repaired images no event had brought, one
-"events missed" notice goes to the alert lane.
+"events missed" notice goes to the alert lane. What a slice takes and reports: ``reconcile_slice``.
 """
 
 from __future__ import annotations
 
 import functools
-import secrets
-import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from acrsync.domain.events import TimerTick, parse_events
-from acrsync.domain.images import DestinationImage, SourceImage, SyncRequest
+from acrsync.domain.images import SourceImage
 from acrsync.domain.patterns import compile_pattern
-from acrsync.domain.reconcile import Finding, Kind, RulePolicy
+from acrsync.domain.reconcile import Finding, Kind
 from acrsync.domain.registry import Repository
-from acrsync.domain.rules_eval import CompiledRule, RuleIndex
-from acrsync.errors import ConflictError, InvalidEvent, RetryableError, UpstreamRejected
+from acrsync.domain.rules_eval import CompiledRule
+from acrsync.errors import InvalidEvent, RetryableError, UpstreamRejected
 from acrsync.logging import get_logger
-from acrsync.ports import Clock, Ledger, RegistryApi, StateStore
-from acrsync.service.gate import CallGate
-from acrsync.service.reconcile_act import Actor, Tally
+from acrsync.service.reconcile_act import Actor
 from acrsync.service.reconcile_copy import RECENT_S, CopyReader, slot_of
+from acrsync.service.reconcile_pass import (
+    CURSOR_KEY,
+    LAST_PASS_KEY,
+    finish_pass,
+    new_pass,
+    pass_ordinal,
+    save_cursor,
+)
 from acrsync.service.reconcile_repo import RepoAudit, selecting_rules
-from acrsync.service.referrers import ReferrerDeps, close_clients, referrer_step
+from acrsync.service.reconcile_slice import SLICE_MARGIN_S, Options, ReconcileDeps, SliceReport, Tally
+from acrsync.service.referrers import close_clients, referrer_step
 from acrsync.service.replicate import ReplicatorDeps
-from acrsync.service.submit import Submitter
+
+# The reconciler's public names, importable from here as before (their homes: reconcile_slice, _pass).
+__all__ = [
+    "CURSOR_KEY",
+    "LAST_PASS_KEY",
+    "SLICE_MARGIN_S",
+    "Options",
+    "ReconcileDeps",
+    "SliceReport",
+    "Tally",
+    "handle_tick",
+    "run_slice",
+]
 
 log = get_logger(__name__)
 
-CURSOR_KEY = "reconciler:cursor"
-LAST_PASS_KEY = "reconciler:last_pass"  # noqa: S105 - a state key, not a secret
-# Stop starting repositories this long before the deadline: one repository's audit (a few pages and any
-# repairs) fits in it, and the cursor write after it too.
-SLICE_MARGIN_S = 20.0
-
-
-@dataclass(frozen=True, slots=True)
-class ReconcileDeps:
-    """What a reconciler slice needs; ``policies`` also scopes the pass (rules not in it are skipped)."""
-
-    index: RuleIndex
-    policies: Mapping[str, RulePolicy]
-    ledger: Ledger
-    registry: Callable[[str], RegistryApi]
-    gate: CallGate
-    clock: Clock
-    submitter: Submitter
-    state: StateStore
-    region: str
-    role_registry: Callable[[str, str], RegistryApi] | None = None
-    referrers: ReferrerDeps | None = None  # tagless referrers follow recent images (None: not wired)
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    """``write`` false = dry run; ``prune`` allows deletions (rules must still say ``prune: true``)."""
-
-    write: bool = True
-    prune: bool = True
-    repository: str = ""
-    cursor: bool = True  # the function resumes a pass; the CLI audits a whole pass on its own
-    margin_s: float = SLICE_MARGIN_S
-    recheck_all: bool = False  # copy destinations: HEAD every tag, not this pass's share (reconcile_copy)
-
-
-@dataclass
-class SliceReport:
-    """One slice: the pass it belongs to, what it did, and whether the pass completed."""
-
-    pass_id: str
-    repositories: int = 0
-    pass_repositories: int = 0
-    completed: bool = False
-    stopped: str = ""
-    tally: Tally = field(default_factory=Tally)
-    api_calls: int = 0
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The handler's response and ``audit --json``'s summary."""
-        return {
-            "pass_id": self.pass_id,
-            "repositories": self.repositories,
-            "pass_repositories": self.pass_repositories,
-            "completed": self.completed,
-            "stopped": self.stopped,
-            "api_calls": self.api_calls,
-            **self.tally.as_dict(),
-        }
+_DEFAULTS = Options()  # frozen: one shared default, as when it was a parameter default
 
 
 def handle_tick(raw: bytes | str, deps: ReconcileDeps, *, deadline: float) -> dict[str, Any]:
@@ -120,7 +77,7 @@ def run_slice(
     deps: ReconcileDeps,
     *,
     deadline: float,
-    options: Options = Options(),
+    options: Options = _DEFAULTS,
     on_finding: Callable[[Finding], None] | None = None,
     on_repository: Callable[[SliceReport], None] | None = None,
 ) -> SliceReport:
@@ -132,7 +89,11 @@ def run_slice(
         log.info("reconcile_pass_restarted", pass_id=cursor["pass_id"], reason="source instances changed")
         cursor = {}
     if not cursor.get("pass_id"):
-        cursor = {**_new_pass(deps.clock.now()), "instances": instances, "ordinal": _ordinal(deps, options)}
+        cursor = {
+            **new_pass(deps.clock.now()),
+            "instances": instances,
+            "ordinal": pass_ordinal(deps, options),
+        }
     report = SliceReport(str(cursor["pass_id"]), tally=Tally.from_dict(cursor.get("tally", {})))
     report.pass_repositories = int(cursor.get("repositories", 0))
     calls_before = deps.gate.calls
@@ -166,15 +127,15 @@ def run_slice(
                     if not _referrers(deps, options, audit, cursor, report, deadline=deadline):
                         report.stopped = "deadline"
                         report.pass_repositories -= 1  # not done: the next slice audits it again
-                        _save(deps, options, cursor, report, revision)
+                        save_cursor(deps, options, cursor, report, revision)
                         return report
                 cursor.pop("referrers_after", None)  # meant for this repository only
                 cursor["done"] = position + 1
-                revision = _save(deps, options, cursor, report, revision)
+                revision = save_cursor(deps, options, cursor, report, revision)
                 if on_repository is not None:
                     on_repository(report)
             cursor["instance"], cursor["done"] = int(cursor["instance"]) + 1, 0
-            revision = _save(deps, options, cursor, report, revision)
+            revision = save_cursor(deps, options, cursor, report, revision)
     except (
         RetryableError
     ) as exc:  # throttling that outlasted the retries: the cursor holds, next slice resumes
@@ -185,7 +146,7 @@ def run_slice(
         report.api_calls = deps.gate.calls - calls_before
         if deps.referrers is not None:
             close_clients(deps.referrers)
-    _finish(deps, options, cursor, report, revision=revision, actor=actor)
+    finish_pass(deps, options, cursor, report, revision=revision, actor=actor)
     return report
 
 
@@ -204,12 +165,6 @@ def _copy_reader(
         counts=report.tally.copies,  # the same dict: the cursor keeps the pass's counts between slices
         time_left=lambda: deps.clock.monotonic() <= deadline - options.margin_s / 2,
     )
-
-
-def _ordinal(deps: ReconcileDeps, options: Options) -> int:
-    """This pass's number (the last completed pass's + 1): it picks ``reconcile_copy``'s rotation share."""
-    doc, _ = deps.state.read(LAST_PASS_KEY if options.cursor else "audit:last_pass")
-    return int(doc.get("ordinal", -1)) + 1
 
 
 def _referrers_since(deps: ReconcileDeps, options: Options) -> float | None:
@@ -268,11 +223,6 @@ def _repositories(audit: RepoAudit, instance: str) -> Iterator[Repository]:
     return audit.listing(functools.partial(api.list_repositories, instance), "ListRepository")
 
 
-def _new_pass(now: float) -> dict[str, Any]:
-    pass_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + secrets.token_hex(2)  # unique
-    return {"pass_id": pass_id, "started_at": now, "instance": 0, "done": 0, "repositories": 0, "slices": 0}
-
-
 def _emitter(report: SliceReport, on_finding: Callable[[Finding], None] | None) -> Callable[[Finding], None]:
     def emit(finding: Finding) -> None:
         report.tally.add(finding)
@@ -305,93 +255,3 @@ def _actor(deps: ReconcileDeps, options: Options, report: SliceReport, deadline:
         options.prune,
         report.tally,
     )
-
-
-def _save(
-    deps: ReconcileDeps, options: Options, cursor: dict[str, Any], report: SliceReport, revision: int
-) -> int:
-    if not options.cursor:
-        return revision
-    cursor["tally"] = report.tally.as_dict()
-    cursor["repositories"] = report.pass_repositories
-    try:
-        return deps.state.write(CURSOR_KEY, cursor, expected_revision=revision)
-    except ConflictError:
-        # Another reconciler moved the cursor (s.yaml allows one instance; a manual run may race): stop.
-        raise _Lost() from None
-
-
-class _Lost(RetryableError):
-    def __init__(self) -> None:
-        super().__init__("the reconcile cursor was moved by another run; this slice stops")
-
-
-def _finish(
-    deps: ReconcileDeps,
-    options: Options,
-    cursor: dict[str, Any],
-    report: SliceReport,
-    *,
-    revision: int,
-    actor: Actor,
-) -> None:
-    now = deps.clock.now()
-    report.completed = True
-    tally = report.tally
-    if tally.events_missed and options.write:
-        _events_missed(actor, tally, report.pass_id)
-    report.summary = {
-        "pass_id": report.pass_id,
-        "started_at": float(cursor.get("started_at", now)),
-        "finished_at": now,
-        "duration_s": round(now - float(cursor.get("started_at", now)), 3),
-        "repositories": report.pass_repositories,
-        "dry_run": not options.write,
-        "ordinal": int(cursor.get("ordinal", 0)),
-        **tally.as_dict(),
-    }
-    log.info("reconcile_pass_completed", **report.summary)
-    if options.cursor:
-        _write_last(deps, LAST_PASS_KEY, report.summary)
-        deps.state.write(CURSOR_KEY, {}, expected_revision=revision)
-    else:
-        _write_last(deps, "audit:last_pass", report.summary)
-
-
-def _write_last(deps: ReconcileDeps, key: str, doc: dict[str, Any]) -> None:
-    _, revision = deps.state.read(key)
-    try:
-        deps.state.write(key, doc, expected_revision=revision)
-    except ConflictError:
-        log.warning("reconcile_last_pass_not_recorded", key=key)
-
-
-def _events_missed(actor: Actor, tally: Tally, pass_id: str) -> None:
-    """One notice per pass: the alert lane sends it to the default channel."""
-    first = tally.examples[0] if tally.examples else "? -> ?"
-    src, _, dst = first.partition(" -> ")
-    instance, namespace, repo, tag = _split_ref(src)
-    source = SourceImage(instance, "", namespace, repo, tag)
-    dest = DestinationImage(*_split_dest(dst))
-    request = SyncRequest("reconciler", source, dest)
-    why = (
-        f"the reconciler repaired {tally.events_missed} image(s) that no push event brought "
-        f"(e.g. {'; '.join(tally.examples)}): the push trigger may be broken or the payload unparseable "
-        "— check `acr-sync doctor` and the replicator's event_refused log lines"
-    )
-    actor.notice(request, "events_missed", why, pass_id)
-
-
-def _split_ref(ref: str) -> tuple[str, str, str, str]:
-    instance, _, rest = ref.partition("/")
-    namespace, _, rest = rest.partition("/")
-    repo, _, tag = rest.partition(":")
-    return instance, namespace, repo, tag
-
-
-def _split_dest(ref: str) -> tuple[str, str, str, str, str]:
-    place, _, rest = ref.partition("/")
-    instance, _, region = place.partition("@")
-    namespace, _, rest = rest.partition("/")
-    repo, _, tag = rest.partition(":")
-    return instance, region, namespace, repo, tag

@@ -5,8 +5,8 @@ ledger for the alert lane. Every write is skipped in a dry run; the finding says
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from acrsync.domain.images import COPY_REGION, DestinationImage, SyncRequest, claim_id
@@ -26,6 +26,7 @@ from acrsync.logging import get_logger
 from acrsync.ports import Clock, Ledger, RegistryApi
 from acrsync.service.gate import CallGate
 from acrsync.service.reconcile_copy import CopyReader, backup_copy, delete_copy
+from acrsync.service.reconcile_slice import Tally
 from acrsync.service.replicate import ReplicatorDeps, replicate_request
 
 log = get_logger(__name__)
@@ -44,48 +45,6 @@ class RepairRequest(SyncRequest):
     def claim_id(self) -> str:
         """The repair key, so ``replicate_request`` claims it exactly once."""
         return self.repair_key
-
-
-@dataclass
-class Tally:
-    """Counts of a pass (kept in the cursor between slices) and examples of events missed."""
-
-    kinds: dict[str, int] = field(default_factory=dict)
-    outcomes: dict[str, int] = field(default_factory=dict)
-    events_missed: int = 0
-    examples: list[str] = field(default_factory=list)
-    referrers: dict[str, int] = field(default_factory=dict)  # the referrer step's counts (service.referrers)
-    copies: dict[str, int] = field(default_factory=dict)  # copy destinations' registry reads (reconcile_copy)
-
-    def add(self, finding: Finding) -> None:
-        """Count one finding."""
-        self.kinds[finding.kind.value] = self.kinds.get(finding.kind.value, 0) + 1
-        if finding.outcome:
-            self.outcomes[finding.outcome] = self.outcomes.get(finding.outcome, 0) + 1
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-able (the cursor stores it)."""
-        return {
-            "kinds": dict(self.kinds),
-            "outcomes": dict(self.outcomes),
-            "events_missed": self.events_missed,
-            "examples": list(self.examples),
-            "referrers_copied": self.referrers.get("copied", 0),
-            "referrers": dict(self.referrers),
-            "copy_destinations": dict(self.copies),
-        }
-
-    @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> Tally:
-        """Back from the cursor."""
-        return cls(
-            dict(doc.get("kinds", {})),
-            dict(doc.get("outcomes", {})),
-            int(doc.get("events_missed", 0)),
-            list(doc.get("examples", [])),
-            dict(doc.get("referrers", {})),
-            dict(doc.get("copy_destinations", {})),
-        )
 
 
 @dataclass
