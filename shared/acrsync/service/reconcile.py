@@ -14,15 +14,15 @@ summary becomes ``last_pass`` (``acr-sync status``) and, if it repaired images n
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from acrsync.domain.events import TimerTick, parse_events
 from acrsync.domain.images import SourceImage
 from acrsync.domain.patterns import compile_pattern
-from acrsync.domain.reconcile import Finding, Kind
+from acrsync.domain.reconcile import Finding, Kind, RulePolicy
 from acrsync.domain.registry import Repository
-from acrsync.domain.rules_eval import CompiledRule
+from acrsync.domain.rules_eval import CompiledRule, RuleIndex, repository_selects
 from acrsync.errors import InvalidEvent, RetryableError, UpstreamRejected
 from acrsync.logging import get_logger
 from acrsync.service.reconcile_act import Actor
@@ -35,7 +35,7 @@ from acrsync.service.reconcile_pass import (
     pass_ordinal,
     save_cursor,
 )
-from acrsync.service.reconcile_repo import RepoAudit, selecting_rules
+from acrsync.service.reconcile_repo import RepoAudit
 from acrsync.service.reconcile_slice import SLICE_MARGIN_S, Options, ReconcileDeps, SliceReport, Tally
 from acrsync.service.referrers import close_clients, referrer_step
 from acrsync.service.replicate import ReplicatorDeps
@@ -254,4 +254,15 @@ def _actor(deps: ReconcileDeps, options: Options, report: SliceReport, deadline:
         options.write,
         options.prune,
         report.tally,
+    )
+
+
+def selecting_rules(
+    index: RuleIndex, policies: Mapping[str, RulePolicy], instance: str, repository: str
+) -> tuple[CompiledRule, ...]:
+    """Enabled rules in scope whose repository clause admits ``NAMESPACE/REPO`` on ``instance``."""
+    return tuple(
+        r
+        for r in index.rules
+        if r.enabled and r.instance == instance and r.name in policies and repository_selects(r, repository)
     )

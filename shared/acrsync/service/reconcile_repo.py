@@ -3,9 +3,9 @@ tags (actual), and a decision per difference (``domain.reconcile``), acted on by
 
 API calls per source repository: ⌈tags/100⌉ ``ListRepoTag`` pages at the source, and per destination
 repository ⌈tags/100⌉ ``ListRepoTag`` pages (its RepoId comes from one ``ListRepository`` listing per
-destination instance and slice). Ledger reads happen only where a difference is found. With
-``referrers_since`` set, the tags updated since then whose destination has companions on are kept in
-``recent`` for the reconciler's referrer step (``service.referrers``): no call of their own. A copy
+destination instance and slice: ``reconcile_listing``). Ledger reads happen only where a difference is
+found. With ``referrers_since`` set, the tags updated since then whose destination has companions on are
+kept in ``recent`` for the reconciler's referrer step (``service.referrers``): no call of their own. A copy
 destination (``registry:``) is read over the distribution API instead (``reconcile_copy``), then the same
 decisions apply.
 """
@@ -40,23 +40,20 @@ from acrsync.domain.rules_eval import (
     CompiledRule,
     RuleIndex,
     evaluate,
-    repository_selects,
     request_for,
     resolve,
 )
-from acrsync.errors import UpstreamRejected, UpstreamUnavailable
+from acrsync.errors import UpstreamRejected
 from acrsync.logging import get_logger
 from acrsync.ports import RegistryApi
-from acrsync.service.gate import CallGate
 from acrsync.service.reconcile_act import Actor, standard_claim
 from acrsync.service.reconcile_copy import UNREADABLE, CopyReader
+from acrsync.service.reconcile_listing import DestinationRepos, budgeted_listing
 
 T = TypeVar("T")
 log = get_logger(__name__)
 
 _NO_ROLE = "cross-account destination without role_arn: acr-sync cannot read it (add role_arn)"
-PAGE_ITEMS = 100  # WireRegistry pages at MaxResults=100 (reference §2.6): one budget token per page
-LISTING_RETRIES = 3
 
 
 @dataclass
@@ -70,8 +67,7 @@ class RepoAudit:
     region: str
     emit: Callable[[Finding], None]
     role_registry: Callable[[str, str], RegistryApi] | None = None
-    # (instance, region) -> {(namespace, repo): repo_id}, or the reason the instance cannot be listed.
-    dest_repos: dict[tuple[str, str, str], dict[tuple[str, str], str] | str] = field(default_factory=dict)
+    dest_repos: DestinationRepos = field(default_factory=DestinationRepos)  # their ids, listed once a slice
     current: SourceImage = field(default_factory=lambda: SourceImage("", "", "", "", ""))  # being audited
     referrers_since: float | None = None  # keep ``recent`` (tags updated since then), None: do not
     recent: list[Candidate] = field(default_factory=list)  # of the repository audited last
@@ -79,41 +75,8 @@ class RepoAudit:
     updated: dict[str, float] = field(default_factory=dict)  # source tag -> when it moved (this repository)
 
     def listing(self, make: Callable[[], Iterator[T]], what: str) -> Iterator[T]:
-        """A NextToken listing under the budget, one token per page request; transient failures restart
-        it, skipping what was already yielded (the listing order is stable for a quiet repository).
-
-        The first page is paid before it is asked for; a later page only once it has come (its first item
-        arrives after a full page), because whether the iterator asks for another page is known only then
-        — paying ahead would spend a token on every listing whose last page is exactly full.
-        """
-        gate, deadline, clock = self.actor.gate, self.actor.deadline, self.actor.clock
-        yielded = 0
-        for attempt in range(LISTING_RETRIES + 1):
-            seen = 0
-            try:
-                items = make()
-                self._pay(gate, deadline)
-                while True:
-                    try:
-                        item = next(items)
-                    except StopIteration:
-                        return
-                    if seen and seen % PAGE_ITEMS == 0:
-                        self._pay(gate, deadline)
-                    seen += 1
-                    if seen > yielded:
-                        yielded = seen
-                        yield item
-            except UpstreamUnavailable as exc:
-                if attempt == LISTING_RETRIES:
-                    raise
-                log.warning("reconcile_listing_retry", call=what, attempt=attempt + 1, error=str(exc))
-                clock.sleep(min(5.0, 0.5 * 2**attempt))
-
-    @staticmethod
-    def _pay(gate: CallGate, deadline: float) -> None:
-        gate.acquire(deadline)
-        gate.calls += 1
+        """A NextToken listing under the slice's budget (``reconcile_listing.budgeted_listing``)."""
+        return budgeted_listing(make, what, self.actor.gate, self.actor.deadline, self.actor.clock)
 
     # ------------------------------------------------------------------ one source repository
     def audit(self, instance: str, repo: Repository, rules: tuple[CompiledRule, ...]) -> None:
@@ -196,9 +159,9 @@ class RepoAudit:
         role: str,
     ) -> None:
         instance, region, namespace, name = key
-        repo_id = self._repo_id(instance, region, api, role)
-        repo_id = (
-            repo_id if repo_id.startswith("!") else self._lookup(instance, region, role, namespace, name)
+        repos = functools.partial(api.list_repositories, instance)
+        repo_id = self.dest_repos.repo_id(
+            (instance, region, role), namespace, name, lambda: self.listing(repos, "ListRepository")
         )
         if repo_id.startswith("!"):
             self._unreachable(desired.remaining(key), repo_id[1:], f"{instance}@{region}")
@@ -329,35 +292,3 @@ class RepoAudit:
             row = self.actor.ledger.get(request.claim_id)
             action = Action.REPAIR if row is None else Action.NONE
             self.emit(self.actor.act(request, Kind.UNVERIFIABLE, action, row, detail=detail))
-
-    def _lookup(self, instance: str, region: str, role: str, namespace: str, name: str) -> str:
-        """The destination repository's id from the instance's listing; ``""`` if it does not exist."""
-        listed = self.dest_repos.get((instance, region, role))
-        return listed.get((namespace, name), "") if isinstance(listed, dict) else ""
-
-    def _repo_id(self, instance: str, region: str, api: RegistryApi, role: str) -> str:
-        """List the destination instance once per slice and identity (own, or a role): ``"!reason"`` if it
-        cannot be listed (what one identity may see, another may not)."""
-        listed = self.dest_repos.get((instance, region, role))
-        if listed is None:
-            try:
-                repos = self.listing(functools.partial(api.list_repositories, instance), "ListRepository")
-                listed = {(r.namespace, r.name): r.repo_id for r in repos}
-            except UpstreamRejected as exc:
-                listed = f"destination instance {instance} in {region} cannot be listed: {exc}"
-                log.error(
-                    "reconcile_destination_unreachable", instance=instance, region=region, error=str(exc)
-                )
-            self.dest_repos[(instance, region, role)] = listed
-        return "!" + listed if isinstance(listed, str) else ""
-
-
-def selecting_rules(
-    index: RuleIndex, policies: Mapping[str, RulePolicy], instance: str, repository: str
-) -> tuple[CompiledRule, ...]:
-    """Enabled rules in scope whose repository clause admits ``NAMESPACE/REPO`` on ``instance``."""
-    return tuple(
-        r
-        for r in index.rules
-        if r.enabled and r.instance == instance and r.name in policies and repository_selects(r, repository)
-    )
