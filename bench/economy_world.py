@@ -20,6 +20,7 @@ from typing import Any
 
 from acrsync import bootstrap
 from acrsync.adapters.tablestore_client import create_tables
+from acrsync.bootstrap import core as bootstrap_core
 from acrsync.domain.ledger import LedgerEntry
 from acrsync.local import fc
 from acrsync.local.acr_model import AcrModel
@@ -72,17 +73,18 @@ class EconomyWorld:
             self.spent[key] = self.spent.get(key, 0) + self.round_trips() - before
 
     def _invoke(self, function: str, event: bytes) -> dict[str, Any]:
-        saved = bootstrap._cache
+        # One instance per function: swap the one cache every bootstrap module reads at call time.
+        saved = bootstrap_core._cache
         if function not in self.caches:
-            bootstrap._cache = {}
+            bootstrap_core._cache = {}
             bootstrap.reset(self.env)
             bootstrap.use(clock=self.clock)
-            self.caches[function] = bootstrap._cache
-        bootstrap._cache = self.caches[function]
+            self.caches[function] = bootstrap_core._cache
+        bootstrap_core._cache = self.caches[function]
         try:
             return fc.invoke(function, event, self.env)
         finally:
-            bootstrap._cache = saved
+            bootstrap_core._cache = saved
 
     def push(self, n: int = 1) -> list[bytes]:
         """Push ``n`` new tags of team-a/web into the emulated source; their PushCompleted events."""

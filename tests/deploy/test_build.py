@@ -169,7 +169,8 @@ def built() -> Path:
 def test_build_holds_the_handler_and_the_package_without_cli_or_stand_ins(built: Path, function: str) -> None:
     root = built / function
     assert (root / "handler.py").read_bytes() == (REPO / "functions" / function / "handler.py").read_bytes()
-    assert (root / "acrsync" / "bootstrap.py").exists()
+    assert (root / "acrsync" / "bootstrap" / "__init__.py").exists()
+    assert (root / "acrsync" / "bootstrap" / "core.py").exists()
     for left_out in ("local", "cli", "build.py", "deploy_checks.py"):
         assert not (root / "acrsync" / left_out).exists()
     for cli_only in ("typer", "click", "rich"):
@@ -178,7 +179,7 @@ def test_build_holds_the_handler_and_the_package_without_cli_or_stand_ins(built:
     pycs = list(root.rglob("*.pyc"))
     assert all(p.name.endswith(".cpython-310.pyc") for p in pycs)
     if build.find_python310():
-        assert (root / "acrsync" / "__pycache__" / "bootstrap.cpython-310.pyc").exists()
+        assert (root / "acrsync" / "bootstrap" / "__pycache__" / "core.cpython-310.pyc").exists()
         assert (root / "__pycache__" / "handler.cpython-310.pyc").exists()
 
 
