@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from acrsync.adapters.acr_errors import NOT_FOUND_CODES, check_body, classify_error, translate_error
+from acrsync.adapters.openapi_sdk import point_at
 from acrsync.domain.registry import (
     ImageLocation,
     Instance,
@@ -364,14 +365,5 @@ def build_acr_client(
         connect_timeout=connect_timeout_ms,
         read_timeout=read_timeout_ms,
     )
-    if endpoint:
-        scheme, sep, host = endpoint.partition("://")
-        if not sep:
-            scheme, host = "https", endpoint
-        host = host.rstrip("/")
-        if scheme not in ("http", "https") or not host:
-            raise ConfigError(f"ACRSYNC_ACR_ENDPOINT must look like https://host[:port], got {endpoint!r}")
-        config.endpoint, config.protocol = host, scheme
-        if host.startswith(("127.", "localhost")):
-            config.no_proxy = host.split(":")[0]  # never send loopback traffic to an HTTP(S)_PROXY
+    point_at(config, endpoint, "ACRSYNC_ACR_ENDPOINT")
     return Client(config)

@@ -41,17 +41,24 @@ def sdk_config(
         connect_timeout=3000,
         read_timeout=10000,
     )
-    if endpoint:
-        scheme, sep, host = endpoint.partition("://")
-        if not sep:
-            scheme, host = "https", endpoint
-        host = host.rstrip("/")
-        if scheme not in ("http", "https") or not host:
-            raise ConfigError(f"{variable} must look like https://host[:port]")
-        config.endpoint, config.protocol = host, scheme
-        if host.startswith(("127.", "localhost")):
-            config.no_proxy = host.split(":")[0]
+    point_at(config, endpoint, variable)
     return config
+
+
+def point_at(config: Any, endpoint: str | None, variable: str) -> None:
+    """Aim a tea-openapi ``Config`` at ``endpoint`` (``variable``'s value, ``[scheme://]host[:port]``; https
+    unless it says http); nothing to do without one (the SDK's region map). Loopback bypasses any proxy."""
+    if not endpoint:
+        return
+    scheme, sep, host = endpoint.partition("://")
+    if not sep:
+        scheme, host = "https", endpoint
+    host = host.rstrip("/")
+    if scheme not in ("http", "https") or not host:
+        raise ConfigError(f"{variable} must look like https://host[:port]")
+    config.endpoint, config.protocol = host, scheme
+    if host.startswith(("127.", "localhost")):
+        config.no_proxy = host.split(":")[0]  # never send loopback traffic to an HTTP(S)_PROXY
 
 
 def translate(exc: BaseException, product: str, action: str) -> AcrSyncError:
