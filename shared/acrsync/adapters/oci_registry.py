@@ -79,9 +79,10 @@ class HttpRegistryClient(RegistryClient):
         """Close idle connections."""
         self._t.close()
 
-    def get_manifest(self, repo: str, reference: str) -> Manifest | None:
+    def _read_manifest(self, method: str, repo: str, reference: str) -> Response | None:
+        """``GET``/``HEAD`` of a manifest: the response, or None for 404; any other non-200 raises."""
         resp = self._t.request(
-            "GET",
+            method,
             f"/v2/{repo}/manifests/{reference}",
             scope=_pull(repo),
             headers={"Accept": ACCEPT_MANIFESTS},
@@ -89,7 +90,13 @@ class HttpRegistryClient(RegistryClient):
         if resp.status == 404:
             return None
         if resp.status != 200:
-            raise status_error(resp, f"GET manifest {repo}:{reference}")
+            raise status_error(resp, f"{method} manifest {repo}:{reference}")
+        return resp
+
+    def get_manifest(self, repo: str, reference: str) -> Manifest | None:
+        resp = self._read_manifest("GET", repo, reference)
+        if resp is None:
+            return None
         digest = "sha256:" + hashlib.sha256(resp.body).hexdigest()
         if reference.startswith("sha256:") and digest != reference:
             # spec §"Pulling manifests": clients SHOULD verify the content against the digest asked for.
@@ -99,16 +106,9 @@ class HttpRegistryClient(RegistryClient):
         return Manifest(media_type_of(resp.body, resp.header("content-type")), resp.body, digest)
 
     def head_manifest(self, repo: str, reference: str) -> str | None:
-        resp = self._t.request(
-            "HEAD",
-            f"/v2/{repo}/manifests/{reference}",
-            scope=_pull(repo),
-            headers={"Accept": ACCEPT_MANIFESTS},
-        )
-        if resp.status == 404:
+        resp = self._read_manifest("HEAD", repo, reference)
+        if resp is None:
             return None
-        if resp.status != 200:
-            raise status_error(resp, f"HEAD manifest {repo}:{reference}")
         if resp.header("docker-content-digest") or reference.startswith("sha256:"):
             return resp.header("docker-content-digest") or reference
         # A registry may leave Docker-Content-Digest out of a HEAD (older ones do): the tag exists, so read
