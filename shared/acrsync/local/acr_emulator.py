@@ -25,7 +25,7 @@ from acrsync.local.acr_accounts import AccountBook
 from acrsync.local.acr_faults import DROP
 from acrsync.local.acr_model import AcrApiError, AcrModel
 from acrsync.local.acr_signing import KeyedStandin, KeyStore, verify_request
-from acrsync.local.loopback import LoopbackHTTPServer, LoopbackServer
+from acrsync.local.loopback import LoopbackHandler, LoopbackHTTPServer, LoopbackServer
 from acrsync.logging import get_logger
 
 log = get_logger(__name__)
@@ -74,14 +74,8 @@ class AcrEmulator(KeyedStandin, LoopbackServer):
         return self
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's pooled requests session expects
-    # Headers and body go out in separate writes; without TCP_NODELAY the client's delayed ACK adds ~40 ms.
-    disable_nagle_algorithm = True
+class _Handler(LoopbackHandler):
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the stdlib's per-request stderr line; the model's request log records everything."""
 
     def do_GET(self) -> None:
         self._handle()
@@ -93,8 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
         emulator = self.server.emulator
         model = emulator.model
         request_id = str(uuid.uuid4()).upper()
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self.read_body()
         split = urlsplit(self.path)
         params = dict(parse_qsl(split.query, keep_blank_values=True))
         action = self.headers.get("x-acs-action", "")

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from acrsync.local.loopback import LoopbackServer
+from acrsync.local.loopback import LoopbackHandler, LoopbackServer
 
 RATE_LIMIT = 20  # §6: 20 messages per minute per robot
 RATE_WINDOW_S = 60.0
@@ -213,13 +213,10 @@ def _check_body(robot: _Robot, body: bytes) -> dict[str, Any] | None:
 
 
 def _handler_for(sink: DingTalkSink) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(LoopbackHandler):
         def do_POST(self) -> None:
             path, _, query = self.path.partition("?")
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
+            body = self.read_body()
             if path != "/robot/send":
                 self._reply(404, {"errcode": 404, "errmsg": "not found"})
                 return
@@ -233,8 +230,5 @@ def _handler_for(sink: DingTalkSink) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Silent: the request line carries the access token and sign."""
 
     return Handler

@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from acrsync.local.loopback import LoopbackHTTPServer, LoopbackServer
+from acrsync.local.loopback import LoopbackHandler, LoopbackHTTPServer, LoopbackServer
 from acrsync.local.oci_handlers import route
 from acrsync.local.oci_store import DROP, RegistryError, RegistryState
 
@@ -145,12 +145,8 @@ class OciRegistry(LoopbackServer):
         return f'Bearer realm="{self.url}/token",service="{SERVICE}"{scope}'
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server: _Server
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: the request log is ``state.log``."""
 
     def do_GET(self) -> None:
         self._dispatch("GET")

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from acrsync.local.acr_signing import KeyedStandin, KeyStore, verify_request
 from acrsync.local.acr_state import AcrApiError
-from acrsync.local.loopback import LoopbackHTTPServer, LoopbackServer
+from acrsync.local.loopback import LoopbackHandler, LoopbackHTTPServer, LoopbackServer
 
 ApiError = AcrApiError  # the same shape (code, message, http_status) for every stand-in
 DEFAULT_ACCESS_KEY_ID = "LTAI5tStandinKey000000000"
@@ -88,13 +88,8 @@ class OpenApiStandin(KeyedStandin, LoopbackServer):
         super().stop()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(LoopbackHandler):
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the stdlib's per-request stderr line (``standin.requests`` records every call)."""
 
     def do_GET(self) -> None:
         self._handle()
@@ -111,8 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         standin = self.server.standin
         request_id = str(uuid.uuid4()).upper()
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self.read_body()
         split = urlsplit(self.path)
         params = dict(parse_qsl(split.query, keep_blank_values=True))
         try:

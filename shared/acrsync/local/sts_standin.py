@@ -44,7 +44,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 from acrsync.local.acr_emulator import AcrEmulator
-from acrsync.local.loopback import LoopbackHTTPServer, LoopbackServer
+from acrsync.local.loopback import LoopbackHandler, LoopbackHTTPServer, LoopbackServer
 
 ROLE_ARN_PREFIX = "acs:ram::"
 MAX_SKEW_S = 15 * 60
@@ -202,12 +202,8 @@ def _check_time(stamp: str) -> None:
         raise StsError(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the issued list records what happened."""
 
     def do_GET(self) -> None:
         query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))

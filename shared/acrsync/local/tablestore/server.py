@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from acrsync.adapters.tablestore_client import import_tablestore
-from acrsync.local.loopback import LoopbackServer
+from acrsync.local.loopback import LoopbackHandler, LoopbackServer
 from acrsync.local.tablestore.engine import Engine, StandInError, invalid
 from acrsync.local.tablestore.ops import HANDLERS, consumed_of
 
@@ -116,21 +116,14 @@ class TablestoreStandIn(LoopbackServer):
         return hit
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LoopbackHandler):
     standin: TablestoreStandIn
-    protocol_version = "HTTP/1.1"  # keep-alive, as urllib3's pool expects
-    # One segment per response, no Nagle: headers and body written separately would meet the client's
-    # delayed ACK and cost ~40 ms per request on loopback.
-    wbufsize = 1 << 16
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence per-request stderr lines."""
+    wbufsize = 1 << 16  # one segment per response
 
     def do_POST(self) -> None:
         """Authenticate, maybe inject a fault, dispatch, answer with signed headers."""
         api = self.path.split("?")[0].lstrip("/")
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.read_body()
         engine = self.standin.engine
         try:
             self._authenticate(api, body)
