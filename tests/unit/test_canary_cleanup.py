@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from acrsync.domain.images import COPY_REGION, SourceImage
 from acrsync.domain.ledger import State
-from acrsync.domain.oci import Manifest
 from acrsync.errors import UpstreamUnavailable
-from acrsync.ports import BlobReader, RegistryClient
+from acrsync.ports import RegistryClient
 from acrsync.service.canary import _cleanup
 from tests.builders import ledger_entry
+from tests.registry_fakes import UnusedRegistry
 
 DIGEST = "sha256:" + "c" * 64
 
 
-class Deleting(RegistryClient):
-    """Records each manifest delete; every other registry call is a test error."""
+class Deleting(UnusedRegistry):
+    """Records each manifest delete (or fails it); any other registry call fails the test."""
 
     def __init__(self, log: list[str], *, fail: bool = False) -> None:
         self.log, self.fail = log, fail
@@ -26,33 +24,6 @@ class Deleting(RegistryClient):
             raise UpstreamUnavailable(f"DELETE {repo}: 503")
         self.log.append(f"{repo}@{digest}")
         return True
-
-    def get_manifest(self, repo: str, reference: str) -> Manifest | None:
-        raise AssertionError("not used")
-
-    def head_manifest(self, repo: str, reference: str) -> str | None:
-        raise AssertionError("not used")
-
-    def put_manifest(self, repo: str, reference: str, manifest: Manifest) -> str:
-        raise AssertionError("not used")
-
-    def blob_size(self, repo: str, digest: str) -> int | None:
-        raise AssertionError("not used")
-
-    def open_blob(self, repo: str, digest: str) -> BlobReader:
-        raise AssertionError("not used")
-
-    def upload_blob(self, repo: str, digest: str, size: int, chunks: Iterator[bytes]) -> None:
-        raise AssertionError("not used")
-
-    def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:
-        raise AssertionError("not used")
-
-    def list_tags(self, repo: str, *, page_size: int = 100) -> Iterator[str]:
-        raise AssertionError("not used")
-
-    def referrers(self, repo: str, digest: str) -> list:  # type: ignore[type-arg]
-        raise AssertionError("not used")
 
 
 class Deps:

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from acrsync.adapters.memory import MemoryLedger
 from acrsync.domain.ledger import State, new_claim
-from acrsync.domain.oci import Descriptor, Manifest
 from acrsync.domain.rules import validate_document
 from acrsync.domain.rules_eval import evaluate
 from acrsync.errors import RuleConfigError, UpstreamUnavailable
-from acrsync.ports import BlobReader, CopyLauncher, RegistryClient
+from acrsync.ports import CopyLauncher
 from acrsync.service.clock import ManualClock
 from acrsync.service.copy_jobs import COPY_TIMEOUT_S, CopyDeps, follow, is_copy, launch
+from tests.registry_fakes import UnusedRegistry
 from tests.unit.rules_fixtures import document, image, index, rule
 
 HARBOR = {"registry": "harbor.example.com/dr", "credentials_env": "ACRSYNC_REGISTRY_HARBOR"}
@@ -88,7 +87,7 @@ class RecordingLauncher(CopyLauncher):
             raise UpstreamUnavailable("FC throttled")
 
 
-class TagReader(RegistryClient):
+class TagReader(UnusedRegistry):
     """Answers only ``head_manifest`` (what verification reads)."""
 
     host = "harbor.example.com"
@@ -98,33 +97,6 @@ class TagReader(RegistryClient):
 
     def head_manifest(self, repo: str, reference: str) -> str | None:
         return self.digest
-
-    def get_manifest(self, repo: str, reference: str) -> Manifest | None:
-        raise AssertionError("not used")
-
-    def put_manifest(self, repo: str, reference: str, manifest: Manifest) -> str:
-        raise AssertionError("not used")
-
-    def delete_manifest(self, repo: str, digest: str) -> bool:
-        raise AssertionError("not used")
-
-    def blob_size(self, repo: str, digest: str) -> int | None:
-        raise AssertionError("not used")
-
-    def open_blob(self, repo: str, digest: str) -> BlobReader:
-        raise AssertionError("not used")
-
-    def upload_blob(self, repo: str, digest: str, size: int, chunks: Iterator[bytes]) -> None:
-        raise AssertionError("not used")
-
-    def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:
-        raise AssertionError("not used")
-
-    def list_tags(self, repo: str, *, page_size: int = 100) -> Iterator[str]:
-        raise AssertionError("not used")
-
-    def referrers(self, repo: str, digest: str) -> list[Descriptor]:
-        raise AssertionError("not used")
 
 
 def _deps(

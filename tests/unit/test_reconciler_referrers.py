@@ -16,11 +16,12 @@ from acrsync.domain.ledger import LedgerEntry, State
 from acrsync.domain.oci import Descriptor
 from acrsync.local.fake_world import World
 from acrsync.local.reconcile_world import reconcile_deps, reconcile_pass
-from acrsync.ports import BlobReader, CopyLauncher, Manifest, RegistryClient
+from acrsync.ports import CopyLauncher, RegistryClient
 from acrsync.service.copy_jobs import CopyDeps
 from acrsync.service.reconcile import SliceReport
 from acrsync.service.referrers import ReferrerDeps
 from tests.harness import push_event
+from tests.registry_fakes import UnusedRegistry
 from tests.unit.reconcile_fixtures import reconcile_world, settle
 
 COMPANIONS_SH = "        companions: true"
@@ -50,45 +51,16 @@ class NoLauncher(CopyLauncher):
         raise AssertionError("the referrer step copies in process, it never launches the copier")
 
 
-class NoReferrers(RegistryClient):
-    """A registry whose images have no referrers: it only answers the referrers listing, and counts it."""
+class NoReferrers(UnusedRegistry):
+    """A registry whose images have no referrers: it only answers the referrers listing, and counts it
+    (nothing is missing, so nothing else may be asked)."""
 
     def __init__(self, asked: list[tuple[str, str]]) -> None:
-        self.host, self.asked = "registry.invalid", asked
+        self.asked = asked
 
     def referrers(self, repo: str, digest: str) -> list[Descriptor]:
         self.asked.append((repo, digest))
         return []
-
-    def _never(self, *_args: object) -> None:
-        raise AssertionError("nothing is missing: nothing else is asked")
-
-    def get_manifest(self, repo: str, reference: str) -> Manifest | None:
-        return self._never()
-
-    def head_manifest(self, repo: str, reference: str) -> str | None:
-        return self._never()
-
-    def put_manifest(self, repo: str, reference: str, manifest: Manifest) -> str:
-        raise AssertionError("nothing is written")
-
-    def delete_manifest(self, repo: str, digest: str) -> bool:
-        raise AssertionError("nothing is deleted")
-
-    def blob_size(self, repo: str, digest: str) -> int | None:
-        return self._never()
-
-    def open_blob(self, repo: str, digest: str) -> BlobReader:
-        raise AssertionError("no blob is read")
-
-    def upload_blob(self, repo: str, digest: str, size: int, chunks: Iterator[bytes]) -> None:
-        self._never()
-
-    def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:
-        raise AssertionError("no blob is mounted")
-
-    def list_tags(self, repo: str, *, page_size: int = 100) -> Iterator[str]:
-        raise AssertionError("no tag is listed")
 
 
 def replicate(world: World, repo: str, tags: Sequence[str]) -> list[str]:
